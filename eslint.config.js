@@ -1,0 +1,32 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+import globals from "globals";
+
+export default tseslint.config(
+  { ignores: ["**/node_modules/**", "**/dist/**", "shared/src/protocol/generated/**", "data/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+    },
+  },
+  {
+    // The client core must run in a browser, a worker and Node alike: no UI frameworks, no DOM.
+    files: ["shared/**/*.ts"],
+    languageOptions: { globals: { ...globals["shared-node-browser"] } },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["react", "react-dom", "react/*", "react-dom/*", "zustand", "zustand/*"], message: "shared/ is UI-free." },
+            { group: ["node:*", "better-sqlite3", "@matrixai/*"], message: "shared/ must run in browsers too." },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,88 @@
+/**
+ * The one registry of error codes shared by the gateway and every client. The wire carries the
+ * number; people and logs see "E0xx". Codes are stable: never reuse or renumber one, only append.
+ * docs/protocol.md documents each code; a test keeps the two in step.
+ */
+export const ErrorCode = {
+  /** A frame could not be decoded: truncated, bad segment table, or not a ClientFrame. */
+  MalformedFrame: 1,
+  /** A frame's declared length or segment count exceeds the configured limits. */
+  FrameTooLarge: 2,
+  /** The request names a union member this gateway does not know (newer client). */
+  UnknownRequest: 3,
+  /** hello found no protocol version both sides speak. */
+  VersionIncompatible: 4,
+  /** A request other than hello or health arrived before hello. */
+  HelloRequired: 5,
+  /** The operation needs a logged-in session on this connection. */
+  Unauthenticated: 6,
+  /** A field is missing, of the wrong size, or otherwise invalid. */
+  InvalidArgument: 7,
+  /** Login failed: wrong password or unknown user (deliberately indistinguishable). */
+  AuthFailed: 8,
+  /** Registration: the username is taken. */
+  UsernameTaken: 9,
+  /** loginFinish named a login that does not exist or took too long. */
+  LoginExpired: 10,
+  /** The session token is unknown, revoked or expired. */
+  SessionInvalid: 11,
+  /** resolveUser: no such user. */
+  UserNotFound: 12,
+  /** fetchKeyPackage: the user has no KeyPackage left, not even a last-resort one. */
+  NoKeyPackage: 13,
+  /** The payload exceeds the configured maximum. */
+  PayloadTooLarge: 14,
+  /** The recipient's queue is full. */
+  QueueFull: 15,
+  /** Too many attempts; retryAfterMs says when to try again. */
+  RateLimited: 16,
+  /** Registration: the identity key is already bound to another username. */
+  IdentityTaken: 17,
+  /** The gateway failed while handling a valid request; nothing was applied. */
+  Internal: 18,
+  /** The gateway is shutting down; reconnect later. */
+  Unavailable: 19,
+  /** The client has too many requests in flight on this connection. */
+  TooManyInFlight: 20,
+  /** The connection is already bound to a session. */
+  AlreadyAuthenticated: 21,
+  /** Reserved for channel authorization (DM channels): the caller may not use this channel. */
+  ChannelForbidden: 22,
+  /** The recipient identity is not registered. */
+  UnknownRecipient: 23,
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const names = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
+
+/** "E007" for 7. */
+export function formatErrorCode(code: number): string {
+  return `E${String(code).padStart(3, "0")}`;
+}
+
+export function errorCodeName(code: number): string {
+  return names.get(code) ?? "Unknown";
+}
+
+export function isKnownErrorCode(code: number): code is ErrorCode {
+  return names.has(code);
+}
+
+/** An error with a registry code: thrown by the gateway's services, raised by the client core. */
+export class QpqError extends Error {
+  readonly code: ErrorCode;
+  readonly retryAfterMs: number;
+
+  constructor(code: ErrorCode, message: string, retryAfterMs = 0) {
+    super(`${formatErrorCode(code)} ${errorCodeName(code)}: ${message}`);
+    this.name = "QpqError";
+    this.code = code;
+    this.retryAfterMs = retryAfterMs;
+  }
+
+  /** The short form used on the wire and in logs. */
+  get codeString(): string {
+    return formatErrorCode(this.code);
+  }
+}
