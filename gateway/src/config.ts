@@ -1,0 +1,111 @@
+/**
+ * Gateway configuration, read from the environment once at start. Every variable is documented in
+ * README.md; limits have safe defaults so an unconfigured gateway is still hard to abuse.
+ */
+import { resolve } from "node:path";
+
+export interface Limits {
+  maxFrameBytes: number;
+  maxSegments: number;
+  maxPayloadBytes: number;
+  /** Envelopes a recipient may have waiting before enqueues to them are refused. */
+  maxQueuedPerRecipient: number;
+  /** KeyPackages accepted in one publish call, and stored per identity. */
+  maxKeyPackagesPerPublish: number;
+  maxKeyPackagesStored: number;
+  maxFetchPage: number;
+  maxInFlightPerConnection: number;
+  /** OPAQUE logins started but not finished, kept in memory. */
+  maxPendingLogins: number;
+  loginTimeoutMs: number;
+  sessionTtlMs: number;
+}
+
+export interface GatewayConfig {
+  host: string;
+  httpPort: number;
+  wtPort: number;
+  /** Path of the WebTransport endpoint (extended CONNECT :path). */
+  wtPath: string;
+  dataDir: string;
+  store: "sqlite" | "memory";
+  sqliteSynchronous: "full" | "normal";
+  tlsCertPath: string | undefined;
+  tlsKeyPath: string | undefined;
+  /** Public host name put in the discovery document and the self-signed certificate. */
+  publicHost: string;
+  webRoot: string;
+  limits: Limits;
+}
+
+export const defaultLimits: Limits = {
+  maxFrameBytes: 1024 * 1024 + 64 * 1024,
+  maxSegments: 64,
+  maxPayloadBytes: 1024 * 1024,
+  maxQueuedPerRecipient: 10_000,
+  maxKeyPackagesPerPublish: 100,
+  maxKeyPackagesStored: 200,
+  maxFetchPage: 500,
+  maxInFlightPerConnection: 256,
+  maxPendingLogins: 10_000,
+  loginTimeoutMs: 60_000,
+  sessionTtlMs: 30 * 24 * 3600 * 1000,
+};
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new Error(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): GatewayConfig {
+  const host = env.QPQ_HOST || "127.0.0.1";
+  const tlsCertPath = env.QPQ_TLS_CERT || undefined;
+  const tlsKeyPath = env.QPQ_TLS_KEY || undefined;
+  if (Boolean(tlsCertPath) !== Boolean(tlsKeyPath)) {
+    throw new Error("QPQ_TLS_CERT and QPQ_TLS_KEY must be set together");
+  }
+  const anyHost = host === "0.0.0.0" || host === "::";
+  const limits: Limits = {
+    maxFrameBytes: int(env, "QPQ_MAX_FRAME_BYTES", defaultLimits.maxFrameBytes, 1024, 64 * 1024 * 1024),
+    maxSegments: int(env, "QPQ_MAX_SEGMENTS", defaultLimits.maxSegments, 1, 4096),
+    maxPayloadBytes: int(env, "QPQ_MAX_PAYLOAD_BYTES", defaultLimits.maxPayloadBytes, 256, 64 * 1024 * 1024),
+    maxQueuedPerRecipient: int(env, "QPQ_MAX_QUEUED", defaultLimits.maxQueuedPerRecipient, 1),
+    maxKeyPackagesPerPublish: int(env, "QPQ_MAX_KP_PUBLISH", defaultLimits.maxKeyPackagesPerPublish, 1),
+    maxKeyPackagesStored: int(env, "QPQ_MAX_KP_STORED", defaultLimits.maxKeyPackagesStored, 1),
+    maxFetchPage: int(env, "QPQ_MAX_FETCH_PAGE", defaultLimits.maxFetchPage, 1, 10_000),
+    maxInFlightPerConnection: int(env, "QPQ_MAX_IN_FLIGHT", defaultLimits.maxInFlightPerConnection, 1),
+    maxPendingLogins: int(env, "QPQ_MAX_PENDING_LOGINS", defaultLimits.maxPendingLogins, 1),
+    loginTimeoutMs: int(env, "QPQ_LOGIN_TIMEOUT_MS", defaultLimits.loginTimeoutMs, 1000),
+    sessionTtlMs: int(env, "QPQ_SESSION_TTL_MS", defaultLimits.sessionTtlMs, 1000),
+  };
+  return {
+    host,
+    httpPort: int(env, "QPQ_HTTP_PORT", 8080, 0, 65535),
+    wtPort: int(env, "QPQ_WT_PORT", 4433, 0, 65535),
+    wtPath: "/wt",
+    dataDir: resolve(cwd, env.QPQ_DATA_DIR || "./data"),
+    store: oneOf(env, "QPQ_STORE", ["sqlite", "memory"] as const, "sqlite"),
+    sqliteSynchronous: oneOf(env, "QPQ_SQLITE_SYNC", ["full", "normal"] as const, "full"),
+    tlsCertPath,
+    tlsKeyPath,
+    publicHost: env.QPQ_PUBLIC_HOST || (anyHost ? "localhost" : host),
+    webRoot: resolve(cwd, env.QPQ_WEB_ROOT || "web/dist"),
+    limits,
+  };
+}

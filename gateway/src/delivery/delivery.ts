@@ -1,0 +1,129 @@
+/**
+ * The delivery service: per-recipient queues in the store, group-committed enqueues, and pushes to
+ * every subscribed connection of the recipient once an enqueue is durable. Delivery is at least once:
+ * an envelope stays queued until the recipient acknowledges it, and clients drop duplicates by seq.
+ */
+import { ErrorCode, QpqError, type Envelope } from "@qpq/shared/protocol";
+import { toHex } from "@qpq/shared/bytes";
+import type { Limits } from "../config.ts";
+import type { NewEnvelope, Store, StoredEnvelope } from "../store/types.ts";
+import { GroupCommitter } from "./groupCommit.ts";
+import { Subscription, type PushSink } from "./subscription.ts";
+
+const MAX_BATCH = 1024;
+
+export class Delivery {
+  private readonly committer: GroupCommitter;
+  private readonly subscribers = new Map<string, Set<Subscription>>();
+  /**
+   * Queue depths, loaded from the store on first use and kept in step by enqueue and ack, so the
+   * per-recipient limit costs no query per message. A promise while the first load is in flight.
+   */
+  private readonly depths = new Map<string, number | Promise<number>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly limits: Limits,
+    private readonly now: () => number,
+  ) {
+    this.committer = new GroupCommitter(store, MAX_BATCH, (envelopes, seqs) => this.notify(envelopes, seqs));
+  }
+
+  async enqueue(recipientKey: Uint8Array, channelId: Uint8Array, payload: Uint8Array): Promise<number> {
+    const key = toHex(recipientKey);
+    await this.reserveSlot(key, recipientKey);
+    try {
+      return await this.committer.enqueue({ recipientKey, channelId, payload, enqueuedAtMs: this.now() });
+    } catch (error) {
+      const current = this.depths.get(key);
+      if (typeof current === "number") this.depths.set(key, Math.max(0, current - 1));
+      throw error;
+    }
+  }
+
+  fetch(recipientKey: Uint8Array, afterSeq: number, limit: number): Promise<StoredEnvelope[]> {
+    return this.store.fetch(recipientKey, afterSeq, limit);
+  }
+
+  async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {
+    const removed = await this.store.ack(recipientKey, upToSeq);
+    const key = toHex(recipientKey);
+    const current = this.depths.get(key);
+    if (typeof current === "number") this.depths.set(key, Math.max(0, current - removed));
+    return removed;
+  }
+
+  headSeq(recipientKey: Uint8Array): Promise<number> {
+    return this.store.headSeq(recipientKey);
+  }
+
+  subscribe(
+    recipientKey: Uint8Array,
+    afterSeq: number,
+    sink: PushSink,
+    onError: (error: unknown) => void,
+  ): () => void {
+    const key = toHex(recipientKey);
+    const subscription = new Subscription(this.store, recipientKey, afterSeq, sink, onError);
+    let set = this.subscribers.get(key);
+    if (!set) this.subscribers.set(key, (set = new Set()));
+    set.add(subscription);
+    subscription.start();
+    return () => {
+      subscription.close();
+      const current = this.subscribers.get(key);
+      current?.delete(subscription);
+      if (current?.size === 0) this.subscribers.delete(key);
+    };
+  }
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const set of this.subscribers.values()) n += set.size;
+    return n;
+  }
+
+  /** Waits for enqueues already accepted to be written (graceful shutdown). */
+  drain(): Promise<void> {
+    return this.committer.drain();
+  }
+
+  /** Counts the envelope against the recipient's queue limit, or throws QueueFull. */
+  private async reserveSlot(key: string, recipientKey: Uint8Array): Promise<void> {
+    let cached = this.depths.get(key);
+    if (cached === undefined) {
+      cached = this.store.queueDepth(recipientKey);
+      this.depths.set(key, cached);
+    }
+    if (typeof cached !== "number") {
+      try {
+        const loaded = await cached;
+        if (this.depths.get(key) === cached) this.depths.set(key, loaded);
+      } catch (error) {
+        if (this.depths.get(key) === cached) this.depths.delete(key);
+        throw error;
+      }
+    }
+    // Read and reserve in one synchronous step: concurrent enqueues cannot overshoot the limit.
+    const depth = this.depths.get(key) as number;
+    if (depth >= this.limits.maxQueuedPerRecipient) {
+      throw new QpqError(ErrorCode.QueueFull, "the recipient's queue is full; try again later", 60_000);
+    }
+    this.depths.set(key, depth + 1);
+  }
+
+  private notify(envelopes: NewEnvelope[], seqs: number[]): void {
+    for (let i = 0; i < envelopes.length; i++) {
+      const stored = envelopes[i]!;
+      const set = this.subscribers.get(toHex(stored.recipientKey));
+      if (!set) continue;
+      const envelope: Envelope = {
+        seq: seqs[i]!,
+        channelId: stored.channelId,
+        payload: stored.payload,
+        enqueuedAtMs: stored.enqueuedAtMs,
+      };
+      for (const subscription of set) subscription.offer(envelope);
+    }
+  }
+}

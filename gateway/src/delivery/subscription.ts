@@ -1,0 +1,85 @@
+/**
+ * Pushes one recipient's envelopes to one connection, in sequence order, exactly as the store has
+ * them. Fresh envelopes take a fast path straight from the committer; whenever that is not possible
+ * (backlog after subscribe, a gap, a slow connection) a pump re-reads the queue from the store, so a
+ * congested client costs the gateway no memory and never misses an envelope.
+ */
+import type { Envelope } from "@qpq/shared/protocol";
+import type { Store } from "../store/types.ts";
+
+export interface PushSink {
+  /** Resolves once the push is written or buffered within the connection's high-water mark. */
+  send(envelope: Envelope): Promise<void>;
+  /** True while the connection's push stream has more buffered than its high-water mark. */
+  congested(): boolean;
+}
+
+const PAGE = 128;
+
+export class Subscription {
+  private pumping = false;
+  private dirty = false;
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    readonly recipientKey: Uint8Array,
+    /** Highest seq already pushed (or known to the client). */
+    private lastSeq: number,
+    private readonly sink: PushSink,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Starts by pushing the backlog after the client's position. */
+  start(): void {
+    this.wake();
+  }
+
+  offer(envelope: Envelope): void {
+    if (this.closed || envelope.seq <= this.lastSeq) return;
+    if (!this.pumping && envelope.seq === this.lastSeq + 1 && !this.sink.congested()) {
+      this.lastSeq = envelope.seq;
+      this.sink.send(envelope).catch((error: unknown) => this.fail(error));
+      return;
+    }
+    this.wake();
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private wake(): void {
+    this.dirty = true;
+    if (!this.pumping) {
+      this.pumping = true;
+      this.pump()
+        .catch((error: unknown) => this.fail(error))
+        .finally(() => {
+          this.pumping = false;
+        });
+    }
+  }
+
+  private async pump(): Promise<void> {
+    while (this.dirty && !this.closed) {
+      // Cleared before reading, so an envelope committed during the read sets it again.
+      this.dirty = false;
+      for (;;) {
+        const page = await this.store.fetch(this.recipientKey, this.lastSeq, PAGE);
+        for (const envelope of page) {
+          if (this.closed) return;
+          await this.sink.send(envelope);
+          this.lastSeq = envelope.seq;
+        }
+        if (page.length < PAGE) break;
+      }
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onError(error);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Registration and login with OPAQUE: the gateway stores a registration record per username and
+ * never sees a password. A successful login yields a random session token; only its SHA-256 is
+ * stored, so a copy of the database does not let anyone act as a user.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { ErrorCode, QpqError } from "@qpq/shared/protocol";
+import { constantTimeEqual, fromBase64Url, toBase64Url } from "@qpq/shared/bytes";
+import type { ConnectionState, Handler } from "./context.ts";
+import { IDENTITY_KEY_BYTES, normalizeUsername, requireLength, requireNonEmpty } from "./guards.ts";
+
+const MAX_OPAQUE_MESSAGE = 4096;
+
+function opaqueText(name: string, bytes: Uint8Array): string {
+  return toBase64Url(requireNonEmpty(name, bytes, MAX_OPAQUE_MESSAGE));
+}
+
+export function hashToken(token: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(token).digest());
+}
+
+export const registerStart: Handler<"registerStart"> = async (req, _conn, services) => {
+  const username = normalizeUsername(req.username);
+  // Registration cannot hide whether a name is taken (the user must be told); saying so before the
+  // client does its expensive key stretching is kinder, and it reveals nothing registerFinish would not.
+  if (await services.store.getUserByName(username)) {
+    throw new QpqError(ErrorCode.UsernameTaken, "username is taken");
+  }
+  const response = services.opaque.createRegistrationResponse(
+    username,
+    opaqueText("registrationRequest", req.registrationRequest),
+  );
+  return { registrationResponse: fromBase64Url(response) };
+};
+
+export const registerFinish: Handler<"registerFinish"> = async (req, _conn, services) => {
+  const username = normalizeUsername(req.username);
+  const identityKey = requireLength("identityKey", req.identityKey, IDENTITY_KEY_BYTES);
+  const record = opaqueText("registrationRecord", req.registrationRecord);
+  const created = await services.store.createUser({
+    username,
+    identityKey,
+    opaqueRecord: record,
+    createdAtMs: services.now(),
+  });
+  if (!created) {
+    if (await services.store.getUserByName(username)) {
+      throw new QpqError(ErrorCode.UsernameTaken, "username is taken");
+    }
+    throw new QpqError(ErrorCode.IdentityTaken, "identity key is already registered");
+  }
+  return {};
+};
+
+export const loginStart: Handler<"loginStart"> = async (req, _conn, services) => {
+  const username = normalizeUsername(req.username);
+  const user = await services.store.getUserByName(username);
+  const { serverLoginState, loginResponse } = services.opaque.startLogin(
+    username,
+    user?.opaqueRecord,
+    opaqueText("startLoginRequest", req.startLoginRequest),
+  );
+  const loginId = services.logins.add({
+    username,
+    userExists: user !== undefined,
+    serverLoginState,
+    expiresAtMs: services.now() + services.config.limits.loginTimeoutMs,
+  });
+  return { loginId, loginResponse: fromBase64Url(loginResponse) };
+};
+
+const authFailed = () => new QpqError(ErrorCode.AuthFailed, "wrong username or password");
+
+export const loginFinish: Handler<"loginFinish"> = async (req, conn, services) => {
+  const pending = services.logins.take(requireLength("loginId", req.loginId, 16));
+  if (!pending) throw new QpqError(ErrorCode.LoginExpired, "unknown or expired login; start again");
+  try {
+    services.opaque.finishLogin(
+      pending.serverLoginState,
+      opaqueText("finishLoginRequest", req.finishLoginRequest),
+    );
+  } catch {
+    throw authFailed();
+  }
+  const user = pending.userExists ? await services.store.getUserByName(pending.username) : undefined;
+  if (!user) throw authFailed();
+  requireUnboundOrSame(conn, user.username);
+
+  const token = new Uint8Array(randomBytes(32));
+  const now = services.now();
+  const session = {
+    tokenHash: hashToken(token),
+    username: user.username,
+    identityKey: user.identityKey,
+    createdAtMs: now,
+    expiresAtMs: now + services.config.limits.sessionTtlMs,
+  };
+  await services.store.createSession(session);
+  bind(conn, session);
+  return {
+    sessionToken: token,
+    session: { username: user.username, identityKey: user.identityKey, expiresAtMs: session.expiresAtMs },
+  };
+};
+
+export const resumeSession: Handler<"resumeSession"> = async (req, conn, services) => {
+  const tokenHash = hashToken(requireLength("sessionToken", req.sessionToken, 32));
+  const session = await services.store.getSession(tokenHash, services.now());
+  if (!session || !constantTimeEqual(session.tokenHash, tokenHash)) {
+    throw new QpqError(ErrorCode.SessionInvalid, "session expired or revoked; log in again");
+  }
+  requireUnboundOrSame(conn, session.username);
+  bind(conn, session);
+  return { username: session.username, identityKey: session.identityKey, expiresAtMs: session.expiresAtMs };
+};
+
+export const logout: Handler<"logout"> = async (_req, conn, services) => {
+  const session = conn.session;
+  if (!session) throw new QpqError(ErrorCode.Unauthenticated, "not logged in");
+  await services.store.deleteSession(session.tokenHash);
+  conn.session = undefined;
+  return {};
+};
+
+/** A connection serves one user: switching users needs a new connection (or a logout first). */
+function requireUnboundOrSame(conn: ConnectionState, username: string): void {
+  if (conn.session && conn.session.username !== username) {
+    throw new QpqError(ErrorCode.AlreadyAuthenticated, "connection is bound to another user; log out first");
+  }
+}
+
+function bind(
+  conn: ConnectionState,
+  session: { username: string; identityKey: Uint8Array; tokenHash: Uint8Array; expiresAtMs: number },
+): void {
+  conn.session = {
+    username: session.username,
+    identityKey: session.identityKey,
+    tokenHash: session.tokenHash,
+    expiresAtMs: session.expiresAtMs,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * What every operation handler receives: the connection it serves and the gateway's shared services.
+ * Handlers are plain async functions (one module per operation group) so each one's validation,
+ * authorization and store calls read top to bottom in one place.
+ */
+import type { Request, RequestType, ResultMap } from "@qpq/shared/protocol";
+import type { GatewayConfig } from "../config.ts";
+import type { Store } from "../store/types.ts";
+import type { LoginRegistry } from "./loginRegistry.ts";
+import type { OpaqueServer } from "./opaque.ts";
+import type { Delivery } from "../delivery/delivery.ts";
+
+export interface AuthenticatedSession {
+  username: string;
+  identityKey: Uint8Array;
+  tokenHash: Uint8Array;
+  expiresAtMs: number;
+}
+
+/** Per-connection state, owned by the connection handler; handlers read and update it. */
+export interface ConnectionState {
+  readonly id: number;
+  readonly remoteAddress: string;
+  /** Negotiated protocol version; undefined until hello succeeded. */
+  version: number | undefined;
+  session: AuthenticatedSession | undefined;
+  /**
+   * Starts pushing the session's queue after afterSeq on this connection's push stream, replacing any
+   * earlier subscription of the connection; it ends with the connection or a logout.
+   */
+  subscribe(recipientKey: Uint8Array, afterSeq: number): void;
+}
+
+export interface Services {
+  readonly config: GatewayConfig;
+  readonly store: Store;
+  readonly opaque: OpaqueServer;
+  readonly logins: LoginRegistry;
+  readonly delivery: Delivery;
+  readonly now: () => number;
+  readonly startedAtMs: number;
+}
+
+export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>;
+
+export type Handler<T extends RequestType> = (
+  request: RequestOf<T>,
+  conn: ConnectionState,
+  services: Services,
+) => Promise<ResultMap[T]>;
+
+export type HandlerTable = { [T in RequestType]: Handler<T> };

@@ -1,0 +1,30 @@
+/** Every operation the gateway serves, by request type: the dispatcher's single lookup table. */
+import { ack, enqueue, fetch, subscribe } from "./queue.ts";
+import { loginFinish, loginStart, logout, registerFinish, registerStart, resumeSession } from "./auth.ts";
+import type { HandlerTable } from "./context.ts";
+import { health, hello } from "./hello.ts";
+import { fetchKeyPackage, publishKeyPackages } from "./keyPackages.ts";
+import { resolveUser } from "./users.ts";
+
+export const handlers: HandlerTable = {
+  hello,
+  health,
+  registerStart,
+  registerFinish,
+  loginStart,
+  loginFinish,
+  resumeSession,
+  logout,
+  publishKeyPackages,
+  fetchKeyPackage,
+  resolveUser,
+  enqueue,
+  fetch,
+  ack,
+  subscribe,
+};
+
+/** Requests allowed before hello: hello itself, and health for load balancers and probes. */
+export const beforeHello = new Set(["hello", "health"]);
+
+export type { ConnectionState, Services, AuthenticatedSession } from "./context.ts";

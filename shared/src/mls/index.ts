@@ -1,0 +1,5 @@
+export * from "./keyPackageInfo.ts";
+export * from "./suites.ts";
+export * from "./identity.ts";
+export * from "./keyPackages.ts";
+export * from "./group.ts";
