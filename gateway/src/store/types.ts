@@ -1,7 +1,7 @@
 /**
  * The gateway's persistent state behind one interface, so SQLite (the default), the in-memory store
  * for fast tests, and later PostgreSQL are interchangeable. Every implementation must pass
- * store-contract.ts. Methods are async even where an implementation is synchronous, so that a
+ * storeContract.ts. Methods are async even where an implementation is synchronous, so that a
  * networked database fits the same contract.
  */
 
@@ -55,18 +55,26 @@ export interface Store {
   getUserByName(username: string): Promise<UserRecord | undefined>;
   getUserByIdentity(identityKey: Uint8Array): Promise<UserRecord | undefined>;
 
+  /** Rejects when session.username is not a user or the token hash already exists. */
   createSession(session: SessionRecord): Promise<void>;
-  /** Returns the session only while it has not expired at nowMs. */
+  /** Returns the session only while it has not expired at nowMs (expiresAtMs > nowMs). */
   getSession(tokenHash: Uint8Array, nowMs: number): Promise<SessionRecord | undefined>;
   deleteSession(tokenHash: Uint8Array): Promise<void>;
+  /** Unexpired sessions of the user at nowMs. */
   countSessions(username: string, nowMs: number): Promise<number>;
+  /** Deletes sessions with expiresAtMs <= nowMs; returns how many. */
   deleteExpiredSessions(nowMs: number): Promise<number>;
 
   /**
    * Stores a batch of single-use KeyPackages and, when given, replaces the last-resort one.
-   * Returns how many unclaimed single-use KeyPackages the identity now has.
+   * Returns how many unclaimed single-use KeyPackages the identity now has. Rejects, storing nothing,
+   * when identityKey is not a user's.
    */
-  addKeyPackages(identityKey: Uint8Array, keyPackages: Uint8Array[], lastResort?: Uint8Array): Promise<number>;
+  addKeyPackages(
+    identityKey: Uint8Array,
+    keyPackages: Uint8Array[],
+    lastResort?: Uint8Array,
+  ): Promise<number>;
   /**
    * Atomically removes and returns the oldest single-use KeyPackage; when none is left, returns the
    * last-resort one without removing it. Undefined when there is neither.
@@ -79,7 +87,7 @@ export interface Store {
    * input order. When this resolves the envelopes survive a crash of the process.
    */
   enqueue(envelopes: NewEnvelope[]): Promise<number[]>;
-  /** Envelopes with seq > afterSeq, oldest first, at most limit. */
+  /** Envelopes with seq > afterSeq, oldest first, at most limit (a non-negative integer). */
   fetch(recipientKey: Uint8Array, afterSeq: number, limit: number): Promise<StoredEnvelope[]>;
   /** Deletes envelopes with seq <= upToSeq; returns how many were deleted. */
   ack(recipientKey: Uint8Array, upToSeq: number): Promise<number>;

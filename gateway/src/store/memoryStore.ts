@@ -1,0 +1,229 @@
+/**
+ * An in-memory Store for fast tests. Same observable behaviour as SqliteStore (both pass
+ * storeContract.ts), nothing survives close. Byte arrays are copied on the way in and out.
+ */
+import type {
+  ClaimedKeyPackage,
+  NewEnvelope,
+  SessionRecord,
+  Store,
+  StoredEnvelope,
+  UserRecord,
+} from "./types.ts";
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+
+function copy(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
+
+interface KeyPackageSlot {
+  /** Single-use KeyPackages, oldest first. */
+  singleUse: Uint8Array[];
+  lastResort: Uint8Array | undefined;
+}
+
+interface Queue {
+  lastSeq: number;
+  /** Ascending by seq. */
+  envelopes: StoredEnvelope[];
+}
+
+export class MemoryStore implements Store {
+  private readonly settings = new Map<string, string>();
+  private readonly usersByName = new Map<string, UserRecord>();
+  /** identity key hex -> username */
+  private readonly usernameByIdentity = new Map<string, string>();
+  /** token hash hex -> session */
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly keyPackages = new Map<string, KeyPackageSlot>();
+  private readonly queues = new Map<string, Queue>();
+  private closed = false;
+
+  private live(): void {
+    if (this.closed) throw new Error("store is closed");
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    this.live();
+    return this.settings.get(key);
+  }
+
+  async initSetting(key: string, value: string): Promise<string> {
+    this.live();
+    const existing = this.settings.get(key);
+    if (existing !== undefined) return existing;
+    this.settings.set(key, value);
+    return value;
+  }
+
+  async createUser(user: UserRecord): Promise<boolean> {
+    this.live();
+    const id = hex(user.identityKey);
+    if (this.usersByName.has(user.username) || this.usernameByIdentity.has(id)) return false;
+    this.usersByName.set(user.username, { ...user, identityKey: copy(user.identityKey) });
+    this.usernameByIdentity.set(id, user.username);
+    return true;
+  }
+
+  async getUserByName(username: string): Promise<UserRecord | undefined> {
+    this.live();
+    const u = this.usersByName.get(username);
+    return u && { ...u, identityKey: copy(u.identityKey) };
+  }
+
+  async getUserByIdentity(identityKey: Uint8Array): Promise<UserRecord | undefined> {
+    this.live();
+    const name = this.usernameByIdentity.get(hex(identityKey));
+    return name === undefined ? undefined : this.getUserByName(name);
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    this.live();
+    const key = hex(session.tokenHash);
+    if (!this.usersByName.has(session.username)) {
+      throw new Error(`cannot create a session for unknown user ${session.username}`);
+    }
+    if (this.sessions.has(key)) throw new Error("session token hash already exists");
+    this.sessions.set(key, {
+      ...session,
+      tokenHash: copy(session.tokenHash),
+      identityKey: copy(session.identityKey),
+    });
+  }
+
+  async getSession(tokenHash: Uint8Array, nowMs: number): Promise<SessionRecord | undefined> {
+    this.live();
+    const s = this.sessions.get(hex(tokenHash));
+    if (s === undefined || s.expiresAtMs <= nowMs) return undefined;
+    return { ...s, tokenHash: copy(s.tokenHash), identityKey: copy(s.identityKey) };
+  }
+
+  async deleteSession(tokenHash: Uint8Array): Promise<void> {
+    this.live();
+    this.sessions.delete(hex(tokenHash));
+  }
+
+  async countSessions(username: string, nowMs: number): Promise<number> {
+    this.live();
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.username === username && s.expiresAtMs > nowMs) n++;
+    return n;
+  }
+
+  async deleteExpiredSessions(nowMs: number): Promise<number> {
+    this.live();
+    let n = 0;
+    for (const [key, s] of this.sessions) {
+      if (s.expiresAtMs <= nowMs) {
+        this.sessions.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async addKeyPackages(
+    identityKey: Uint8Array,
+    keyPackages: Uint8Array[],
+    lastResort?: Uint8Array,
+  ): Promise<number> {
+    this.live();
+    const id = hex(identityKey);
+    if (!this.usernameByIdentity.has(id)) throw new Error("cannot add KeyPackages for an unknown identity");
+    let slot = this.keyPackages.get(id);
+    if (slot === undefined) {
+      slot = { singleUse: [], lastResort: undefined };
+      this.keyPackages.set(id, slot);
+    }
+    for (const kp of keyPackages) slot.singleUse.push(copy(kp));
+    if (lastResort !== undefined) slot.lastResort = copy(lastResort);
+    return slot.singleUse.length;
+  }
+
+  async claimKeyPackage(identityKey: Uint8Array): Promise<ClaimedKeyPackage | undefined> {
+    this.live();
+    const slot = this.keyPackages.get(hex(identityKey));
+    if (slot === undefined) return undefined;
+    const single = slot.singleUse.shift();
+    if (single !== undefined) return { keyPackage: single, lastResort: false };
+    if (slot.lastResort !== undefined) return { keyPackage: copy(slot.lastResort), lastResort: true };
+    return undefined;
+  }
+
+  async countKeyPackages(identityKey: Uint8Array): Promise<number> {
+    this.live();
+    return this.keyPackages.get(hex(identityKey))?.singleUse.length ?? 0;
+  }
+
+  async enqueue(envelopes: NewEnvelope[]): Promise<number[]> {
+    this.live();
+    return envelopes.map((e) => {
+      const key = hex(e.recipientKey);
+      let queue = this.queues.get(key);
+      if (queue === undefined) {
+        queue = { lastSeq: 0, envelopes: [] };
+        this.queues.set(key, queue);
+      }
+      queue.lastSeq += 1;
+      queue.envelopes.push({
+        seq: queue.lastSeq,
+        channelId: copy(e.channelId),
+        payload: copy(e.payload),
+        enqueuedAtMs: e.enqueuedAtMs,
+      });
+      return queue.lastSeq;
+    });
+  }
+
+  async fetch(recipientKey: Uint8Array, afterSeq: number, limit: number): Promise<StoredEnvelope[]> {
+    this.live();
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`invalid fetch limit: ${limit}`);
+    const queue = this.queues.get(hex(recipientKey));
+    if (queue === undefined) return [];
+    const list = queue.envelopes;
+    const start = firstAbove(list, afterSeq);
+    return list.slice(start, start + limit).map((e) => ({
+      ...e,
+      channelId: copy(e.channelId),
+      payload: copy(e.payload),
+    }));
+  }
+
+  async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {
+    this.live();
+    const queue = this.queues.get(hex(recipientKey));
+    if (queue === undefined) return 0;
+    const n = firstAbove(queue.envelopes, upToSeq);
+    queue.envelopes.splice(0, n);
+    return n;
+  }
+
+  async queueDepth(recipientKey: Uint8Array): Promise<number> {
+    this.live();
+    return this.queues.get(hex(recipientKey))?.envelopes.length ?? 0;
+  }
+
+  async headSeq(recipientKey: Uint8Array): Promise<number> {
+    this.live();
+    return this.queues.get(hex(recipientKey))?.lastSeq ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** Index of the first envelope with seq > after (list ascending by seq). */
+function firstAbove(list: StoredEnvelope[], after: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid]?.seq ?? Infinity) > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}

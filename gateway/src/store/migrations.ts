@@ -1,0 +1,155 @@
+/**
+ * Versioned schema migrations for the SQLite store.
+ *
+ * Each migration runs in its own IMMEDIATE transaction together with the row that records it in
+ * schema_migrations and the PRAGMA user_version bump, so a crash leaves the schema either before or
+ * after a migration, never half-way. To change the schema, append `{ version: N + 1, ... }` to
+ * `migrations`; never edit a migration that has shipped.
+ */
+import type { Database } from "better-sqlite3";
+
+export interface Migration {
+  /** 1, 2, 3, ... without gaps, in array order. */
+  readonly version: number;
+  readonly name: string;
+  /** Runs inside the migration's transaction; must be synchronous. */
+  up(db: Database): void;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial schema",
+    up(db) {
+      db.exec(`
+        CREATE TABLE settings (
+          key   TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE users (
+          username      TEXT PRIMARY KEY,
+          identity_key  BLOB NOT NULL UNIQUE,
+          opaque_record TEXT NOT NULL,
+          created_at_ms INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE sessions (
+          token_hash    BLOB PRIMARY KEY,
+          username      TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+          identity_key  BLOB NOT NULL,
+          created_at_ms INTEGER NOT NULL,
+          expires_at_ms INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX sessions_by_user ON sessions (username, expires_at_ms);
+        CREATE INDEX sessions_by_expiry ON sessions (expires_at_ms);
+
+        -- Single-use KeyPackages; the rowid gives the upload order (oldest first).
+        CREATE TABLE key_packages (
+          id           INTEGER PRIMARY KEY,
+          identity_key BLOB NOT NULL REFERENCES users (identity_key) ON DELETE CASCADE,
+          key_package  BLOB NOT NULL
+        ) STRICT;
+        CREATE INDEX key_packages_by_identity ON key_packages (identity_key, id);
+
+        CREATE TABLE last_resort_key_packages (
+          identity_key BLOB PRIMARY KEY REFERENCES users (identity_key) ON DELETE CASCADE,
+          key_package  BLOB NOT NULL
+        ) STRICT;
+
+        -- Last sequence number handed out per recipient. Kept apart from the queue so that seqs are
+        -- never reused after acks empty the queue, and per recipient so that a seq reveals nothing
+        -- about anyone else's traffic.
+        CREATE TABLE queue_heads (
+          recipient_key BLOB PRIMARY KEY,
+          last_seq      INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        -- No foreign key to users: one bad envelope must not fail a whole group commit.
+        CREATE TABLE queue (
+          recipient_key  BLOB NOT NULL,
+          seq            INTEGER NOT NULL,
+          channel_id     BLOB NOT NULL,
+          payload        BLOB NOT NULL,
+          enqueued_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (recipient_key, seq)
+        ) STRICT;
+      `);
+    },
+  },
+];
+
+/** The schema version this code writes and understands. */
+export function latestVersion(list: readonly Migration[] = migrations): number {
+  return list.at(-1)?.version ?? 0;
+}
+
+function checkList(list: readonly Migration[]): void {
+  list.forEach((m, i) => {
+    if (m.version !== i + 1) {
+      throw new Error(`migration list is malformed: entry ${i} ("${m.name}") has version ${m.version}`);
+    }
+  });
+}
+
+/** The version recorded in the database (0 for a fresh one). */
+export function currentVersion(db: Database): number {
+  const userVersion = db.pragma("user_version", { simple: true }) as number;
+  const hasTable =
+    db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !==
+    undefined;
+  const recorded = hasTable
+    ? ((db.prepare("SELECT max(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0)
+    : 0;
+  return Math.max(userVersion, recorded);
+}
+
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly found: number,
+    readonly known: number,
+  ) {
+    super(
+      `database schema version ${found} is newer than this gateway understands (${known}); ` +
+        `upgrade the gateway or restore a matching backup`,
+    );
+    this.name = "SchemaTooNewError";
+  }
+}
+
+/**
+ * Brings the database up to the latest version. Returns the versions applied now (empty when it was
+ * already current). Throws SchemaTooNewError, changing nothing, for a database from newer code.
+ */
+export function migrate(db: Database, list: readonly Migration[] = migrations): number[] {
+  checkList(list);
+  const known = latestVersion(list);
+  const applied: number[] = [];
+  const step = db.transaction((): boolean => {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const current = currentVersion(db);
+    if (current > known) throw new SchemaTooNewError(current, known);
+    const next = list[current];
+    if (next === undefined) return false;
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version       INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL,
+        applied_at_ms INTEGER NOT NULL
+      ) STRICT
+    `);
+    next.up(db);
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)").run(
+      next.version,
+      next.name,
+      Date.now(),
+    );
+    db.pragma(`user_version = ${next.version}`);
+    applied.push(next.version);
+    return true;
+  });
+  while (step.immediate()) {
+    /* one migration per transaction */
+  }
+  return applied;
+}

@@ -1,0 +1,183 @@
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore, SQLITE_FILE_NAME } from "./index.ts";
+import { currentVersion, latestVersion, migrate, migrations, SchemaTooNewError } from "./migrations.ts";
+import type { Migration } from "./migrations.ts";
+import { SqliteStore } from "./sqliteStore.ts";
+import { benchStore } from "./storeBench.ts";
+import { runStoreContract } from "./storeContract.ts";
+import type { Store } from "./types.ts";
+
+const root = mkdtempSync(join(tmpdir(), "qpq-sqlite-test-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let counter = 0;
+function tempPath(): string {
+  counter += 1;
+  return join(root, `db-${counter}.sqlite`);
+}
+
+const paths = new Map<Store, string>();
+
+runStoreContract(
+  "SqliteStore (file)",
+  async () => {
+    const path = tempPath();
+    const store = SqliteStore.open({ path, synchronous: "full" });
+    paths.set(store, path);
+    return store;
+  },
+  {
+    reopen: async (store) => {
+      const path = paths.get(store);
+      if (path === undefined) throw new Error("unknown store");
+      await store.close();
+      const reopened = SqliteStore.open({ path, synchronous: "full" });
+      paths.set(reopened, path);
+      return reopened;
+    },
+  },
+);
+
+runStoreContract("SqliteStore (:memory:)", async () =>
+  SqliteStore.open({ path: ":memory:", synchronous: "normal" }),
+);
+
+function rawVersions(path: string): { version: number; name: string }[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all() as {
+      version: number;
+      name: string;
+    }[];
+  } finally {
+    db.close();
+  }
+}
+
+describe("SqliteStore specifics", () => {
+  it("applies migrations once, records them, and does not re-run them on reopen", async () => {
+    const path = tempPath();
+    await SqliteStore.open({ path }).close();
+    const recorded = rawVersions(path);
+    expect(recorded.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    expect(recorded[0]?.name).toBe("initial schema");
+
+    // Re-running would fail: CREATE TABLE without IF NOT EXISTS. Also nothing new is recorded.
+    const store = SqliteStore.open({ path });
+    await store.initSetting("k", "v");
+    await store.close();
+    expect(rawVersions(path)).toEqual(recorded);
+    const db = new Database(path);
+    expect(currentVersion(db)).toBe(latestVersion());
+    expect(db.pragma("user_version", { simple: true })).toBe(latestVersion());
+    expect(migrate(db)).toEqual([]);
+    db.close();
+  });
+
+  it("applies a later migration only, each in order", () => {
+    const db = new Database(":memory:");
+    expect(migrate(db)).toEqual(migrations.map((m) => m.version));
+    const next: Migration = {
+      version: latestVersion() + 1,
+      name: "channels",
+      up: (d) => d.exec("CREATE TABLE channels (id BLOB PRIMARY KEY) STRICT"),
+    };
+    const extended = [...migrations, next];
+    expect(migrate(db, extended)).toEqual([next.version]);
+    expect(migrate(db, extended)).toEqual([]);
+    expect(currentVersion(db)).toBe(next.version);
+    db.close();
+  });
+
+  it("rolls back a failing migration entirely", () => {
+    const db = new Database(":memory:");
+    migrate(db);
+    const bad: Migration = {
+      version: latestVersion() + 1,
+      name: "broken",
+      up: (d) => {
+        d.exec("CREATE TABLE half_done (x INTEGER)");
+        throw new Error("boom");
+      },
+    };
+    expect(() => migrate(db, [...migrations, bad])).toThrow("boom");
+    expect(currentVersion(db)).toBe(latestVersion());
+    expect(db.prepare("SELECT name FROM sqlite_schema WHERE name = 'half_done'").get()).toBeUndefined();
+    db.close();
+  });
+
+  it("rejects a malformed migration list", () => {
+    const db = new Database(":memory:");
+    const gap: Migration = { version: latestVersion() + 2, name: "gap", up: () => {} };
+    expect(() => migrate(db, [...migrations, gap])).toThrow(/malformed/);
+    db.close();
+  });
+
+  it("refuses a database from a newer schema, leaving it untouched", async () => {
+    const path = tempPath();
+    await SqliteStore.open({ path }).close();
+    const future = latestVersion() + 5;
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, 'future', 0)").run(
+      future,
+    );
+    db.pragma(`user_version = ${future}`);
+    db.close();
+
+    expect(() => SqliteStore.open({ path })).toThrow(SchemaTooNewError);
+    expect(() => SqliteStore.open({ path })).toThrow(/newer than this gateway understands/);
+    expect(rawVersions(path).at(-1)?.version).toBe(future);
+  });
+
+  it("creates the database owner-only (0600), WAL and SHM too", async () => {
+    const path = tempPath();
+    const store = SqliteStore.open({ path });
+    await store.enqueue([
+      {
+        recipientKey: new Uint8Array(32),
+        channelId: new Uint8Array(0),
+        payload: new Uint8Array(10),
+        enqueuedAtMs: 1,
+      },
+    ]);
+    for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+      expect((statSync(p).mode & 0o777).toString(8)).toBe("600");
+    }
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    db.close();
+    await store.close();
+  });
+
+  it("openStore creates dataDir (0700) and qpq.sqlite", async () => {
+    const dataDir = join(root, `data-${++counter}`, "nested");
+    const store = await openStore({ kind: "sqlite", dataDir, synchronous: "normal" });
+    await store.initSetting("a", "b");
+    await store.close();
+    expect((statSync(dataDir).mode & 0o777).toString(8)).toBe("700");
+    expect((statSync(join(dataDir, SQLITE_FILE_NAME)).mode & 0o777).toString(8)).toBe("600");
+    const again = await openStore({ kind: "sqlite", dataDir, synchronous: "full" });
+    expect(await again.getSetting("a")).toBe("b");
+    await again.close();
+    const memory = await openStore({ kind: "memory", dataDir: join(root, "unused"), synchronous: "full" });
+    expect(await memory.initSetting("a", "c")).toBe("c");
+    await memory.close();
+  });
+
+  it("benchStore runs and drains (sanity only)", async () => {
+    const store = SqliteStore.open({ path: tempPath(), synchronous: "normal" });
+    const result = await benchStore(store, {
+      messages: 2000,
+      batchSize: 100,
+      payloadBytes: 256,
+      recipients: 3,
+    });
+    expect(result.enqueuePerSec).toBeGreaterThan(0);
+    expect(result.fetchAckPerSec).toBeGreaterThan(0);
+    await store.close();
+  });
+});

@@ -1,0 +1,309 @@
+/**
+ * The default Store: one SQLite file in WAL mode via better-sqlite3 (synchronous, so every method runs
+ * to completion within one event-loop turn and calls never interleave inside this process).
+ */
+import Database from "better-sqlite3";
+import type { Statement } from "better-sqlite3";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
+import { migrate } from "./migrations.ts";
+import type {
+  ClaimedKeyPackage,
+  NewEnvelope,
+  SessionRecord,
+  Store,
+  StoredEnvelope,
+  UserRecord,
+} from "./types.ts";
+
+export interface SqliteStoreOptions {
+  /** File path, or ":memory:" for a private in-memory database. */
+  path: string;
+  /**
+   * "full" (default): a resolved enqueue survives power loss. "normal": it survives a process crash
+   * but the last commits may be lost on power loss; faster.
+   */
+  synchronous?: "full" | "normal";
+  /** How long to wait for a lock held by another connection. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+interface UserRow {
+  username: string;
+  identity_key: Buffer;
+  opaque_record: string;
+  created_at_ms: number;
+}
+
+interface SessionRow {
+  token_hash: Buffer;
+  username: string;
+  identity_key: Buffer;
+  created_at_ms: number;
+  expires_at_ms: number;
+}
+
+interface EnvelopeRow {
+  seq: number;
+  channel_id: Buffer;
+  payload: Buffer;
+  enqueued_at_ms: number;
+}
+
+/** A plain Uint8Array copy, so no Buffer (with its different slice semantics) escapes the store. */
+function bytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b);
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`invalid fetch limit: ${limit}`);
+}
+
+function isFilePath(path: string): boolean {
+  return path !== ":memory:" && path !== "" && !path.startsWith("file:");
+}
+
+/** Creates the database file owner-only before SQLite opens it; SQLite gives -wal/-shm the same mode. */
+function createPrivateFile(path: string): void {
+  closeSync(openSync(path, "a", 0o600));
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(p)) chmodSync(p, 0o600);
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const s = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+  return {
+    getSetting: s<{ value: string }>("SELECT value FROM settings WHERE key = ?"),
+    initSetting: s("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+
+    createUser: s(
+      "INSERT INTO users (username, identity_key, opaque_record, created_at_ms) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT DO NOTHING",
+    ),
+    userByName: s<UserRow>("SELECT * FROM users WHERE username = ?"),
+    userByIdentity: s<UserRow>("SELECT * FROM users WHERE identity_key = ?"),
+
+    createSession: s(
+      "INSERT INTO sessions (token_hash, username, identity_key, created_at_ms, expires_at_ms) " +
+        "VALUES (?, ?, ?, ?, ?)",
+    ),
+    getSession: s<SessionRow>("SELECT * FROM sessions WHERE token_hash = ? AND expires_at_ms > ?"),
+    deleteSession: s("DELETE FROM sessions WHERE token_hash = ?"),
+    countSessions: s<{ n: number }>(
+      "SELECT count(*) AS n FROM sessions WHERE username = ? AND expires_at_ms > ?",
+    ),
+    deleteExpiredSessions: s("DELETE FROM sessions WHERE expires_at_ms <= ?"),
+
+    addKeyPackage: s("INSERT INTO key_packages (identity_key, key_package) VALUES (?, ?)"),
+    setLastResort: s(
+      "INSERT INTO last_resort_key_packages (identity_key, key_package) VALUES (?, ?) " +
+        "ON CONFLICT (identity_key) DO UPDATE SET key_package = excluded.key_package",
+    ),
+    claimKeyPackage: s<{ key_package: Buffer }>(
+      "DELETE FROM key_packages WHERE id = " +
+        "(SELECT id FROM key_packages WHERE identity_key = ? ORDER BY id LIMIT 1) RETURNING key_package",
+    ),
+    getLastResort: s<{ key_package: Buffer }>(
+      "SELECT key_package FROM last_resort_key_packages WHERE identity_key = ?",
+    ),
+    countKeyPackages: s<{ n: number }>("SELECT count(*) AS n FROM key_packages WHERE identity_key = ?"),
+
+    headSeq: s<{ last_seq: number }>("SELECT last_seq FROM queue_heads WHERE recipient_key = ?"),
+    setHeadSeq: s(
+      "INSERT INTO queue_heads (recipient_key, last_seq) VALUES (?, ?) " +
+        "ON CONFLICT (recipient_key) DO UPDATE SET last_seq = excluded.last_seq",
+    ),
+    insertEnvelope: s(
+      "INSERT INTO queue (recipient_key, seq, channel_id, payload, enqueued_at_ms) VALUES (?, ?, ?, ?, ?)",
+    ),
+    fetch: s<EnvelopeRow>(
+      "SELECT seq, channel_id, payload, enqueued_at_ms FROM queue " +
+        "WHERE recipient_key = ? AND seq > ? ORDER BY seq LIMIT ?",
+    ),
+    ack: s("DELETE FROM queue WHERE recipient_key = ? AND seq <= ?"),
+    queueDepth: s<{ n: number }>("SELECT count(*) AS n FROM queue WHERE recipient_key = ?"),
+  } satisfies Record<string, Statement<unknown[], unknown>>;
+}
+
+export class SqliteStore implements Store {
+  private readonly q: ReturnType<typeof prepareStatements>;
+  private readonly initSettingTx: (key: string, value: string) => string;
+  private readonly addKeyPackagesTx: (id: Uint8Array, kps: Uint8Array[], lastResort?: Uint8Array) => number;
+  private readonly claimKeyPackageTx: (id: Uint8Array) => ClaimedKeyPackage | undefined;
+  private readonly enqueueTx: (envelopes: NewEnvelope[]) => number[];
+
+  private constructor(private readonly db: Database.Database) {
+    const q = prepareStatements(db);
+    this.q = q;
+
+    this.initSettingTx = db.transaction((key: string, value: string) => {
+      q.initSetting.run(key, value);
+      const row = q.getSetting.get(key) as { value: string } | undefined;
+      if (row === undefined) throw new Error(`setting ${key} vanished`);
+      return row.value;
+    });
+
+    this.addKeyPackagesTx = db.transaction((id: Uint8Array, kps: Uint8Array[], lastResort?: Uint8Array) => {
+      for (const kp of kps) q.addKeyPackage.run(id, kp);
+      if (lastResort !== undefined) q.setLastResort.run(id, lastResort);
+      return (q.countKeyPackages.get(id) as { n: number }).n;
+    });
+
+    this.claimKeyPackageTx = db.transaction((id: Uint8Array): ClaimedKeyPackage | undefined => {
+      const single = q.claimKeyPackage.get(id) as { key_package: Buffer } | undefined;
+      if (single !== undefined) return { keyPackage: bytes(single.key_package), lastResort: false };
+      const last = q.getLastResort.get(id) as { key_package: Buffer } | undefined;
+      if (last !== undefined) return { keyPackage: bytes(last.key_package), lastResort: true };
+      return undefined;
+    });
+
+    this.enqueueTx = db.transaction((envelopes: NewEnvelope[]): number[] => {
+      // Heads touched in this batch, keyed by recipient hex; written back once per recipient.
+      const heads = new Map<string, { key: Uint8Array; seq: number }>();
+      const seqs = envelopes.map((e) => {
+        const hex = Buffer.from(
+          e.recipientKey.buffer,
+          e.recipientKey.byteOffset,
+          e.recipientKey.byteLength,
+        ).toString("hex");
+        let head = heads.get(hex);
+        if (head === undefined) {
+          const row = q.headSeq.get(e.recipientKey) as { last_seq: number } | undefined;
+          head = { key: e.recipientKey, seq: row?.last_seq ?? 0 };
+          heads.set(hex, head);
+        }
+        head.seq += 1;
+        q.insertEnvelope.run(e.recipientKey, head.seq, e.channelId, e.payload, e.enqueuedAtMs);
+        return head.seq;
+      });
+      for (const head of heads.values()) q.setHeadSeq.run(head.key, head.seq);
+      return seqs;
+    });
+  }
+
+  /** Opens (creating if needed) and migrates the database. Throws SchemaTooNewError for a newer schema. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const { path, synchronous = "full", busyTimeoutMs = 5000 } = options;
+    if (isFilePath(path)) createPrivateFile(path);
+    const db = new Database(path);
+    try {
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      db.pragma("foreign_keys = ON");
+      migrate(db);
+      return new SqliteStore(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return (this.q.getSetting.get(key) as { value: string } | undefined)?.value;
+  }
+
+  async initSetting(key: string, value: string): Promise<string> {
+    return this.initSettingTx(key, value);
+  }
+
+  async createUser(user: UserRecord): Promise<boolean> {
+    const r = this.q.createUser.run(user.username, user.identityKey, user.opaqueRecord, user.createdAtMs);
+    return r.changes === 1;
+  }
+
+  async getUserByName(username: string): Promise<UserRecord | undefined> {
+    return toUser(this.q.userByName.get(username) as UserRow | undefined);
+  }
+
+  async getUserByIdentity(identityKey: Uint8Array): Promise<UserRecord | undefined> {
+    return toUser(this.q.userByIdentity.get(identityKey) as UserRow | undefined);
+  }
+
+  async createSession(s: SessionRecord): Promise<void> {
+    this.q.createSession.run(s.tokenHash, s.username, s.identityKey, s.createdAtMs, s.expiresAtMs);
+  }
+
+  async getSession(tokenHash: Uint8Array, nowMs: number): Promise<SessionRecord | undefined> {
+    const row = this.q.getSession.get(tokenHash, nowMs) as SessionRow | undefined;
+    if (row === undefined) return undefined;
+    return {
+      tokenHash: bytes(row.token_hash),
+      username: row.username,
+      identityKey: bytes(row.identity_key),
+      createdAtMs: row.created_at_ms,
+      expiresAtMs: row.expires_at_ms,
+    };
+  }
+
+  async deleteSession(tokenHash: Uint8Array): Promise<void> {
+    this.q.deleteSession.run(tokenHash);
+  }
+
+  async countSessions(username: string, nowMs: number): Promise<number> {
+    return (this.q.countSessions.get(username, nowMs) as { n: number }).n;
+  }
+
+  async deleteExpiredSessions(nowMs: number): Promise<number> {
+    return this.q.deleteExpiredSessions.run(nowMs).changes;
+  }
+
+  async addKeyPackages(
+    identityKey: Uint8Array,
+    keyPackages: Uint8Array[],
+    lastResort?: Uint8Array,
+  ): Promise<number> {
+    return this.addKeyPackagesTx(identityKey, keyPackages, lastResort);
+  }
+
+  async claimKeyPackage(identityKey: Uint8Array): Promise<ClaimedKeyPackage | undefined> {
+    return this.claimKeyPackageTx(identityKey);
+  }
+
+  async countKeyPackages(identityKey: Uint8Array): Promise<number> {
+    return (this.q.countKeyPackages.get(identityKey) as { n: number }).n;
+  }
+
+  async enqueue(envelopes: NewEnvelope[]): Promise<number[]> {
+    if (envelopes.length === 0) return [];
+    return this.enqueueTx(envelopes);
+  }
+
+  async fetch(recipientKey: Uint8Array, afterSeq: number, limit: number): Promise<StoredEnvelope[]> {
+    checkLimit(limit);
+    if (limit === 0) return [];
+    const rows = this.q.fetch.all(recipientKey, afterSeq, limit) as EnvelopeRow[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      channelId: bytes(r.channel_id),
+      payload: bytes(r.payload),
+      enqueuedAtMs: r.enqueued_at_ms,
+    }));
+  }
+
+  async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {
+    return this.q.ack.run(recipientKey, upToSeq).changes;
+  }
+
+  async queueDepth(recipientKey: Uint8Array): Promise<number> {
+    return (this.q.queueDepth.get(recipientKey) as { n: number }).n;
+  }
+
+  async headSeq(recipientKey: Uint8Array): Promise<number> {
+    return (this.q.headSeq.get(recipientKey) as { last_seq: number } | undefined)?.last_seq ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toUser(row: UserRow | undefined): UserRecord | undefined {
+  if (row === undefined) return undefined;
+  return {
+    username: row.username,
+    identityKey: bytes(row.identity_key),
+    opaqueRecord: row.opaque_record,
+    createdAtMs: row.created_at_ms,
+  };
+}
