@@ -22,8 +22,32 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { group: ["react", "react-dom", "react/*", "react-dom/*", "zustand", "zustand/*"], message: "shared/ is UI-free." },
-            { group: ["node:*", "better-sqlite3", "@matrixai/*"], message: "shared/ must run in browsers too." },
+            {
+              group: ["react", "react-dom", "react/*", "react-dom/*", "zustand", "zustand/*"],
+              message: "shared/ is UI-free.",
+            },
+            {
+              group: ["node:*", "better-sqlite3", "@matrixai/*"],
+              message: "shared/ must run in browsers too.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Tests run in Node only, so they may use Node built-ins (e.g. child_process for the schema check).
+    files: ["shared/**/*.test.ts"],
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["react", "react-dom", "react/*", "react-dom/*", "zustand", "zustand/*"],
+              message: "shared/ is UI-free.",
+            },
           ],
         },
       ],

@@ -73,11 +73,14 @@ export function isKnownErrorCode(code: number): code is ErrorCode {
 export class QpqError extends Error {
   readonly code: ErrorCode;
   readonly retryAfterMs: number;
+  /** The message without the code prefix: what travels on the wire. */
+  readonly detail: string;
 
-  constructor(code: ErrorCode, message: string, retryAfterMs = 0) {
-    super(`${formatErrorCode(code)} ${errorCodeName(code)}: ${message}`);
+  constructor(code: ErrorCode, detail: string, retryAfterMs = 0) {
+    super(`${formatErrorCode(code)} ${errorCodeName(code)}: ${detail}`);
     this.name = "QpqError";
     this.code = code;
+    this.detail = detail;
     this.retryAfterMs = retryAfterMs;
   }
 

@@ -83,7 +83,11 @@ export interface ResultMap {
   subscribe: { headSeq: number };
 }
 
-export type Result = { [K in RequestType]: { type: K } & ResultMap[K] }[RequestType];
+/**
+ * A successful response body. The result is nested rather than spread into the body: spreading made the
+ * hello member `{ type: "hello" } & HelloResult` collapse to `never` (HelloResult has its own `type`).
+ */
+export type Result = { [K in RequestType]: { type: K; result: ResultMap[K] } }[RequestType];
 
 export type ResponseBody = { type: "error"; error: WireError } | Result;
 

@@ -1,0 +1,109 @@
+/**
+ * Composes the gateway from its parts: store, OPAQUE, delivery, certificates, the WebTransport
+ * endpoint and the HTTP server. main.ts runs it as a process; tests and benchmarks start it in a
+ * child process through main.ts too, so they exercise exactly what operators run.
+ */
+import { isIP } from "node:net";
+import type { GatewayConfig } from "./config.ts";
+import { Delivery } from "./delivery/delivery.ts";
+import { discoveryDocument } from "./http/discovery.ts";
+import { startHttpServer } from "./http/httpServer.ts";
+import { errorFields, log } from "./log.ts";
+import { ClientConnection, type ServedSession } from "./rpc/connection.ts";
+import { LoginRegistry } from "./services/loginRegistry.ts";
+import { createOpaqueServer } from "./services/opaque.ts";
+import type { Services } from "./services/index.ts";
+import { openStore } from "./store/index.ts";
+import { CertificateManager } from "./tls/certManager.ts";
+import { startWebTransportServer } from "./transport/index.ts";
+
+export interface RunningGateway {
+  httpPort: number;
+  wtPort: number;
+  certificateHashes: () => Uint8Array[];
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const store = await openStore({ kind: config.store, dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
+  const now = () => Date.now();
+  const services: Services = {
+    config,
+    store,
+    opaque: await createOpaqueServer(store),
+    logins: new LoginRegistry(config.limits.maxPendingLogins, now),
+    delivery: new Delivery(store, config.limits, now),
+    now,
+    startedAtMs: now(),
+  };
+
+  const certs =
+    config.tlsCertPath && config.tlsKeyPath
+      ? await CertificateManager.fromFiles(config.tlsCertPath, config.tlsKeyPath)
+      : await CertificateManager.selfSigned(config.dataDir, certificateNames(config));
+
+  const connections = new Set<ClientConnection>();
+  const wt = await startWebTransportServer({
+    host: config.host,
+    port: config.wtPort,
+    certPem: certs.certificate.certPem,
+    keyPem: certs.certificate.keyPem,
+    path: config.wtPath,
+    onSession: (session: ServedSession) => {
+      const connection = new ClientConnection(session, services);
+      connections.add(connection);
+      void connection.serve().finally(() => connections.delete(connection));
+    },
+  });
+  certs.onChange((cert) => wt.setCertificate(cert.certPem, cert.keyPem));
+  certs.start();
+
+  const http = await startHttpServer(config.host, config.httpPort, {
+    webRoot: config.webRoot,
+    discovery: () => discoveryDocument(config.publicHost, wt.port, config.wtPath, certs.publishedHashes()),
+    health: () => ({
+      status: "ok",
+      uptimeMs: now() - services.startedAtMs,
+      connections: connections.size,
+      subscribers: services.delivery.subscriberCount,
+    }),
+  });
+
+  log.info("gateway listening", {
+    http: `http://${hostForUrl(config.host)}:${http.port}`,
+    webtransport: `https://${hostForUrl(config.publicHost)}:${wt.port}${config.wtPath}`,
+    store: config.store === "sqlite" ? config.dataDir : "memory",
+    tls: certs.mode,
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpPort: http.port,
+    wtPort: wt.port,
+    certificateHashes: () => certs.publishedHashes(),
+    stop() {
+      stopping ??= (async () => {
+        certs.stop();
+        http.server.close();
+        http.server.closeAllConnections();
+        // Close-session capsules go out first so pages see a clean close, not "Connection lost".
+        await wt.close();
+        for (const connection of connections) connection.close();
+        await services.delivery.drain().catch((error: unknown) => log.error("drain failed", errorFields(error)));
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function hostForUrl(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+/** Names the development certificate covers: the public host plus the loopback names browsers use. */
+function certificateNames(config: GatewayConfig): string[] {
+  return [...new Set([config.publicHost, config.host, "localhost", "127.0.0.1", "::1"])].filter(
+    (h) => h !== "0.0.0.0" && h !== "::",
+  );
+}

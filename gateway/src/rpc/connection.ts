@@ -1,0 +1,219 @@
+/**
+ * Serves one WebTransport session: every client-opened bidirectional stream carries request frames
+ * (answered on the same stream, matched by request id), and one gateway-opened unidirectional stream
+ * carries pushes. All input is untrusted: frames are size-checked before decoding, a broken frame
+ * gets a typed error, and nothing a peer sends can take the gateway down for anyone else.
+ */
+import {
+  DecodeError,
+  ErrorCode,
+  FrameDecoder,
+  FrameWriter,
+  QpqError,
+  decodeClientFrame,
+  encodeServerFrame,
+  type ClientFrame,
+  type Envelope,
+  type FrameLimits,
+  type Request,
+  type ResponseBody,
+} from "@qpq/shared/protocol";
+import type { BidiStream, WebTransportLike } from "@qpq/shared/transport";
+import { errorFields, log } from "../log.ts";
+import { beforeHello, handlers, type ConnectionState, type Services } from "../services/index.ts";
+import type { Handler } from "../services/context.ts";
+
+export interface ServedSession extends WebTransportLike {
+  readonly remoteAddress: string;
+}
+
+let nextConnectionId = 1;
+
+export class ClientConnection {
+  readonly state: ConnectionState;
+  private readonly limits: FrameLimits;
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private pushWriter: Promise<FrameWriter> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly wt: ServedSession,
+    private readonly services: Services,
+  ) {
+    const id = nextConnectionId++;
+    this.limits = { maxFrameBytes: services.config.limits.maxFrameBytes, maxSegments: services.config.limits.maxSegments };
+    this.state = {
+      id,
+      remoteAddress: wt.remoteAddress,
+      version: undefined,
+      session: undefined,
+      subscribe: (recipientKey, afterSeq) => this.subscribe(recipientKey, afterSeq),
+    };
+  }
+
+  /** Runs until the session ends; never rejects. */
+  async serve(): Promise<void> {
+    void this.refuseUnidirectional();
+    const reader = this.wt.incomingBidirectionalStreams.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        void this.serveStream(value);
+      }
+    } catch {
+      // The session ended abruptly; cleanup below.
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const wake of this.slotWaiters.splice(0)) wake();
+  }
+
+  /** Clients have no business opening unidirectional streams: read nothing, cancel each. */
+  private async refuseUnidirectional(): Promise<void> {
+    const reader = this.wt.incomingUnidirectionalStreams.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        value.cancel().catch(() => {});
+      }
+    } catch {
+      // Session gone.
+    }
+  }
+
+  private async serveStream(stream: BidiStream): Promise<void> {
+    const writer = new FrameWriter(stream.writable);
+    const decoder = new FrameDecoder(this.limits);
+    const reader = stream.readable.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.closed) break;
+        let frames: Uint8Array[];
+        try {
+          frames = decoder.push(value);
+        } catch (error) {
+          // The length prefix itself is bad: the stream is out of sync and cannot be resumed.
+          this.answer(writer, 0, errorBody(error));
+          reader.cancel().catch(() => {});
+          break;
+        }
+        for (const frame of frames) {
+          await this.acquireSlot();
+          if (this.closed) break;
+          void this.handleFrame(writer, frame).finally(() => this.releaseSlot());
+        }
+      }
+    } catch {
+      // Stream reset by the peer.
+    } finally {
+      await writer.close().catch(() => {});
+    }
+  }
+
+  private async handleFrame(writer: FrameWriter, bytes: Uint8Array): Promise<void> {
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(bytes, this.limits);
+    } catch (error) {
+      const requestId = error instanceof DecodeError ? (error.requestId ?? 0) : 0;
+      this.answer(writer, requestId, errorBody(error));
+      return;
+    }
+    this.answer(writer, frame.requestId, await this.dispatch(frame.request));
+  }
+
+  private async dispatch(request: Request): Promise<ResponseBody> {
+    try {
+      if (this.state.version === undefined && !beforeHello.has(request.type)) {
+        throw new QpqError(ErrorCode.HelloRequired, "send hello first");
+      }
+      const handler = handlers[request.type] as Handler<typeof request.type>;
+      const result = await handler(request as never, this.state, this.services);
+      if (request.type === "logout") this.stopPushes();
+      return { type: request.type, result } as ResponseBody;
+    } catch (error) {
+      if (!(error instanceof QpqError)) {
+        log.error("request failed", { op: request.type, conn: this.state.id, ...errorFields(error) });
+      }
+      return errorBody(error);
+    }
+  }
+
+  private answer(writer: FrameWriter, requestId: number, body: ResponseBody): void {
+    try {
+      writer.write(encodeServerFrame({ type: "response", response: { requestId, body } }));
+    } catch (error) {
+      log.warn("could not write a response", { conn: this.state.id, ...errorFields(error) });
+    }
+  }
+
+  private subscribe(recipientKey: Uint8Array, afterSeq: number): void {
+    this.stopPushes();
+    if (this.closed) return;
+    const sink = {
+      send: async (envelope: Envelope) => {
+        const writer = await this.openPushStream();
+        writer.write(encodeServerFrame({ type: "push", push: { type: "envelope", envelope } }));
+        await writer.ready();
+      },
+      congested: () => this.pushCongested,
+    };
+    this.unsubscribe = this.services.delivery.subscribe(recipientKey, afterSeq, sink, (error) => {
+      log.debug("push stream failed", { conn: this.state.id, ...errorFields(error) });
+      this.stopPushes();
+    });
+  }
+
+  private pushCongested = false;
+
+  private openPushStream(): Promise<FrameWriter> {
+    this.pushWriter ??= this.wt.createUnidirectionalStream().then((writable) => {
+      const writer = new FrameWriter(writable);
+      writer.onCongestion((congested) => {
+        this.pushCongested = congested;
+      });
+      return writer;
+    });
+    return this.pushWriter;
+  }
+
+  private stopPushes(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private acquireSlot(): Promise<void> | void {
+    if (this.inFlight < this.services.config.limits.maxInFlightPerConnection) {
+      this.inFlight++;
+      return;
+    }
+    // Backpressure: stop reading this stream until a request finishes, instead of queueing unboundedly.
+    return new Promise<void>((resolve) => this.slotWaiters.push(resolve)).then(() => {
+      this.inFlight++;
+    });
+  }
+
+  private releaseSlot(): void {
+    this.inFlight--;
+    this.slotWaiters.shift()?.();
+  }
+}
+
+function errorBody(error: unknown): ResponseBody {
+  if (error instanceof QpqError) {
+    return { type: "error", error: { code: error.code, message: error.detail, retryAfterMs: error.retryAfterMs } };
+  }
+  return { type: "error", error: { code: ErrorCode.Internal, message: "internal error", retryAfterMs: 0 } };
+}

@@ -1,0 +1,2 @@
+export { startGatewayProcess, type GatewayProcess, type StartOptions } from "./gatewayProcess.ts";
+export { connectGateway } from "./connect.ts";

@@ -1,0 +1,125 @@
+/**
+ * Which certificate the WebTransport endpoint presents, and which hashes the discovery document
+ * publishes.
+ *
+ * - CA mode (QPQ_TLS_CERT / QPQ_TLS_KEY): the operator's certificate, no hashes published: browsers
+ *   verify it the normal way.
+ * - Development mode: a self-signed ECDSA P-256 certificate valid for at most 10 days (Chromium's
+ *   serverCertificateHashes accepts ECDSA certificates valid for at most 14 days), kept under
+ *   QPQ_DATA_DIR so its hash survives restarts, renewed when 3 days remain. During a renewal both the
+ *   new and the previous hash are published, so open pages that reconnect keep working.
+ */
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { X509Certificate, createHash } from "node:crypto";
+import { join } from "node:path";
+import { log } from "../log.ts";
+import { generateSelfSigned } from "./selfSigned.ts";
+
+export interface ActiveCertificate {
+  certPem: string;
+  keyPem: string;
+  /** SHA-256 of the leaf's DER encoding. */
+  sha256: Uint8Array;
+  notAfter: Date;
+}
+
+const VALIDITY_DAYS = 10;
+const RENEW_BEFORE_MS = 3 * 24 * 3600 * 1000;
+const CHECK_EVERY_MS = 3600 * 1000;
+
+function describe(certPem: string, keyPem: string): ActiveCertificate {
+  const x509 = new X509Certificate(certPem);
+  return {
+    certPem,
+    keyPem,
+    sha256: new Uint8Array(createHash("sha256").update(x509.raw).digest()),
+    notAfter: new Date(x509.validTo),
+  };
+}
+
+export class CertificateManager {
+  private current: ActiveCertificate;
+  private previous: ActiveCertificate | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<(cert: ActiveCertificate) => void>();
+
+  private constructor(
+    readonly mode: "ca" | "self-signed",
+    initial: ActiveCertificate,
+    private readonly dir: string,
+    private readonly hostnames: string[],
+  ) {
+    this.current = initial;
+  }
+
+  static async fromFiles(certPath: string, keyPath: string): Promise<CertificateManager> {
+    const cert = describe(await readFile(certPath, "utf8"), await readFile(keyPath, "utf8"));
+    return new CertificateManager("ca", cert, "", []);
+  }
+
+  /** Loads the stored development certificate, or creates one when it is missing or about to expire. */
+  static async selfSigned(dataDir: string, hostnames: string[], now = Date.now()): Promise<CertificateManager> {
+    const dir = join(dataDir, "tls");
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let cert: ActiveCertificate | undefined;
+    try {
+      const stored = describe(
+        await readFile(join(dir, "dev-cert.pem"), "utf8"),
+        await readFile(join(dir, "dev-key.pem"), "utf8"),
+      );
+      if (stored.notAfter.getTime() - now > RENEW_BEFORE_MS) cert = stored;
+    } catch {
+      // None stored yet, or unreadable: make a new one.
+    }
+    const manager = new CertificateManager("self-signed", cert ?? (await CertificateManager.create(dir, hostnames)), dir, hostnames);
+    return manager;
+  }
+
+  private static async create(dir: string, hostnames: string[]): Promise<ActiveCertificate> {
+    const generated = await generateSelfSigned({ hostnames, validityDays: VALIDITY_DAYS });
+    await writeFile(join(dir, "dev-key.pem"), generated.keyPem, { mode: 0o600 });
+    await chmod(join(dir, "dev-key.pem"), 0o600);
+    await writeFile(join(dir, "dev-cert.pem"), generated.certPem, { mode: 0o644 });
+    log.info("created a self-signed development certificate", { notAfter: generated.notAfter.toISOString() });
+    return describe(generated.certPem, generated.keyPem);
+  }
+
+  get certificate(): ActiveCertificate {
+    return this.current;
+  }
+
+  /** Hashes browsers should pin: none for a CA certificate; the current and, while rotating, the previous. */
+  publishedHashes(now = Date.now()): Uint8Array[] {
+    if (this.mode === "ca") return [];
+    const stillValid = this.previous && this.previous.notAfter.getTime() > now;
+    return stillValid ? [this.current.sha256, this.previous!.sha256] : [this.current.sha256];
+  }
+
+  onChange(listener: (cert: ActiveCertificate) => void): void {
+    this.listeners.add(listener);
+  }
+
+  /** Starts the renewal check for the development certificate. */
+  start(): void {
+    if (this.mode !== "self-signed" || this.timer) return;
+    this.timer = setInterval(() => {
+      this.renewIfDue().catch((error: unknown) => log.error("certificate renewal failed", { error: String(error) }));
+    }, CHECK_EVERY_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async renewIfDue(now = Date.now(), force = false): Promise<boolean> {
+    if (this.mode !== "self-signed") return false;
+    if (!force && this.current.notAfter.getTime() - now > RENEW_BEFORE_MS) return false;
+    const fresh = await CertificateManager.create(this.dir, this.hostnames);
+    this.previous = this.current;
+    this.current = fresh;
+    for (const listener of this.listeners) listener(fresh);
+    return true;
+  }
+}

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ErrorCode,
+  FrameDecoder,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  decodeServerFrame,
+  encodeClientFrame,
+  encodeFrame,
+  type Response,
+} from "@qpq/shared/protocol";
+import { discoverGateway } from "@qpq/shared/client";
+import { connectWebTransport } from "../src/transport/client.ts";
+import { connectGateway, registerActor, startGatewayProcess, type GatewayProcess } from "./helpers.ts";
+
+let gw: GatewayProcess;
+
+beforeAll(async () => {
+  gw = await startGatewayProcess();
+});
+
+afterAll(async () => {
+  await gw?.kill();
+  gw?.cleanup();
+});
+
+/** A raw request stream: write any bytes, read whatever responses come back. */
+async function rawStream() {
+  const location = await discoverGateway(gw.baseUrl);
+  const wt = connectWebTransport(location.webtransportUrl, { serverCertificateHashes: location.certificateHashes });
+  await wt.ready;
+  const stream = await wt.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  const decoder = new FrameDecoder();
+  const queued: Response[] = [];
+  return {
+    wt,
+    write: (bytes: Uint8Array) => writer.write(bytes),
+    end: () => writer.close(),
+    /** Next response, or undefined when the gateway ended the stream. */
+    async next(): Promise<Response | undefined> {
+      while (queued.length === 0) {
+        const { value, done } = await reader.read();
+        if (done) return undefined;
+        for (const frame of decoder.push(value)) {
+          const decoded = decodeServerFrame(frame);
+          if (decoded.type === "response") queued.push(decoded.response);
+        }
+      }
+      return queued.shift();
+    },
+  };
+}
+
+function errorCode(response: Response | undefined): number | undefined {
+  return response?.body.type === "error" ? response.body.error.code : undefined;
+}
+
+const hello = encodeClientFrame({
+  requestId: 1,
+  request: { type: "hello", hello: { minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: "raw" } },
+});
+
+describe("malformed and unauthorized input", () => {
+  it("a frame whose body is garbage gets E001 and the stream keeps working", async () => {
+    const s = await rawStream();
+    await s.write(encodeFrame(new Uint8Array([0, 0, 0, 0, 1, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9])));
+    expect(errorCode(await s.next())).toBe(ErrorCode.MalformedFrame);
+    await s.write(encodeFrame(hello));
+    expect((await s.next())?.body.type).toBe("hello");
+    s.wt.close();
+  });
+
+  it("a truncated frame (the stream ends mid-frame) does not disturb the gateway", async () => {
+    const s = await rawStream();
+    const frame = encodeFrame(hello);
+    await s.write(frame.subarray(0, frame.length - 5));
+    await s.end();
+    expect(await s.next()).toBeUndefined();
+    s.wt.close();
+  });
+
+  it("an oversized length prefix gets E002 before anything is buffered", async () => {
+    const s = await rawStream();
+    await s.write(new Uint8Array([0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4]));
+    expect(errorCode(await s.next())).toBe(ErrorCode.FrameTooLarge);
+    s.wt.close();
+  });
+
+  it("a 16-byte frame declaring 2^28 segments gets a typed error instead of exhausting memory", async () => {
+    const s = await rawStream();
+    const bomb = new Uint8Array(16);
+    new DataView(bomb.buffer).setUint32(0, 2 ** 28 - 1, true);
+    await s.write(encodeFrame(bomb));
+    expect([ErrorCode.FrameTooLarge, ErrorCode.MalformedFrame]).toContain(errorCode(await s.next()));
+    s.wt.close();
+  });
+
+  it("an unknown union member gets E003 with its request id", async () => {
+    const s = await rawStream();
+    const frame = encodeClientFrame({ requestId: 77, request: { type: "health" } });
+    // The request union's discriminant is the u16 right after the u32 requestId in the root struct's
+    // data section: root pointer (8 bytes) + segment table (8 bytes) + 4.
+    const patched = frame.slice();
+    new DataView(patched.buffer).setUint16(8 + 8 + 4, 999, true);
+    await s.write(encodeFrame(patched));
+    const response = await s.next();
+    expect(response?.requestId).toBe(77);
+    expect(errorCode(response)).toBe(ErrorCode.UnknownRequest);
+    s.wt.close();
+  });
+
+  it("requests before hello get E005, and before login E006", async () => {
+    const s = await rawStream();
+    await s.write(encodeFrame(encodeClientFrame({ requestId: 5, request: { type: "fetch", afterSeq: 0, limit: 0 } })));
+    expect(errorCode(await s.next())).toBe(ErrorCode.HelloRequired);
+    await s.write(encodeFrame(hello));
+    expect((await s.next())?.body.type).toBe("hello");
+    await s.write(encodeFrame(encodeClientFrame({ requestId: 6, request: { type: "ack", upToSeq: 1 } })));
+    expect(errorCode(await s.next())).toBe(ErrorCode.Unauthenticated);
+    s.wt.close();
+  });
+
+  it("garbage ciphertext and oversized payloads are refused or stored opaquely, and a good client still works", async () => {
+    const alice = await registerActor(gw, "alice");
+    const bob = await registerActor(gw, "bob");
+    const client = await connectGateway(gw.baseUrl);
+    await client.login(alice.name, alice.password, "memory-constrained");
+    const bobKey = await client.resolveUser(bob.name);
+    await expect(client.enqueue(bobKey, new Uint8Array(1024 * 1024 + 1))).rejects.toMatchObject({
+      code: ErrorCode.PayloadTooLarge,
+    });
+    await expect(client.enqueue(new Uint8Array(31), new Uint8Array([1]))).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+    });
+    // Garbage that is not MLS reaches bob's queue (the gateway cannot read payloads); bob's client
+    // skips it and keeps working.
+    await client.enqueue(bobKey, new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
+    const groupId = await alice.messenger.createConversation("after garbage", [bob.name]);
+    await alice.messenger.send(groupId, "still fine");
+    await expect.poll(async () => (await bob.messenger.messages(groupId)).map((m) => m.text), { timeout: 20_000 }).toEqual([
+      "still fine",
+    ]);
+    client.close();
+    alice.messenger.close();
+    bob.messenger.close();
+  });
+});

@@ -1,0 +1,44 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { bytesEqual } from "@qpq/shared/bytes";
+import { connectGateway, registerActor, startGatewayProcess, type GatewayProcess } from "./helpers.ts";
+
+const started: GatewayProcess[] = [];
+
+afterAll(async () => {
+  for (const gw of started) await gw.kill("SIGKILL");
+  started[0]?.cleanup();
+});
+
+describe("durability", () => {
+  it("nothing acknowledged is lost when the gateway is SIGKILLed and restarted", async () => {
+    const first = await startGatewayProcess();
+    started.push(first);
+    const alice = await registerActor(first, "alice");
+    const bob = await registerActor(first, "bob");
+    bob.messenger.close();
+
+    const sender = await connectGateway(first.baseUrl);
+    await sender.login(alice.name, alice.password, "memory-constrained");
+    const bobKey = await sender.resolveUser(bob.name);
+    const sent: { seq: number; payload: Uint8Array }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const payload = crypto.getRandomValues(new Uint8Array(64 + i));
+      sent.push({ seq: await sender.enqueue(bobKey, payload), payload });
+    }
+    // Every enqueue above was acknowledged; now the process dies without any chance to flush.
+    await first.kill("SIGKILL");
+
+    const second = await startGatewayProcess({ dataDir: first.dataDir });
+    started.push(second);
+    const reader = await connectGateway(second.baseUrl);
+    await reader.login(bob.name, bob.password, "memory-constrained");
+    const { envelopes } = await reader.fetch(0, 1000);
+    for (const { seq, payload } of sent) {
+      const found = envelopes.find((e) => e.seq === seq);
+      expect(found, `seq ${seq}`).toBeDefined();
+      expect(bytesEqual(found!.payload, payload)).toBe(true);
+    }
+    reader.close();
+    alice.messenger.close();
+  });
+});

@@ -1,0 +1,25 @@
+// `npm test`: every check the project has, in the order that fails fastest. Installs what it needs.
+import { execFileSync } from "node:child_process";
+import { ensureDebianPackage, ensureNodeModules, root } from "./ensure.mjs";
+
+ensureNodeModules();
+const hasCapnp = ensureDebianPackage("capnp", "capnproto");
+if (!hasCapnp) console.warn("note: the generated-schema staleness check will be skipped");
+
+const steps = [
+  ["typecheck", ["npm", "run", "--silent", "typecheck"]],
+  ["lint", ["npm", "run", "--silent", "lint"]],
+  ["format", ["npm", "run", "--silent", "format:check"]],
+  ["unit and integration tests", ["npx", "vitest", "run"]],
+];
+
+for (const [name, [cmd, ...args]] of steps) {
+  console.log(`\n=== ${name} ===`);
+  try {
+    execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
+  } catch {
+    console.error(`\n${name} failed`);
+    process.exit(1);
+  }
+}
+console.log("\nall checks passed");

@@ -1,0 +1,186 @@
+/**
+ * The gateway's operations as typed methods, including the client half of OPAQUE: the password stays
+ * in this function's scope and only OPAQUE messages leave the device. UI-free: the same code runs in
+ * the browser, the CLI and tests.
+ */
+import * as opaque from "@serenity-kit/opaque";
+import {
+  ErrorCode,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  QpqError,
+  type Envelope,
+  type HelloResult,
+  type Push,
+  type SessionInfo,
+} from "../protocol/index.ts";
+import { RpcClient } from "../rpc/index.ts";
+import type { WebTransportLike } from "../transport/webtransport.ts";
+import { fromBase64Url, toBase64Url } from "../util/bytes.ts";
+
+/**
+ * Argon2id parameters for OPAQUE key stretching. "rfc-draft-recommended" (64 MiB) is the default for
+ * people; tests and benchmarks may pick "memory-constrained" to stay fast.
+ */
+export type KeyStretching = "rfc-draft-recommended" | "memory-constrained";
+
+export interface LoginResult {
+  session: SessionInfo;
+  sessionToken: Uint8Array;
+  /**
+   * OPAQUE export key: a secret only the password holder can derive, identical at every login. The
+   * client derives its at-rest encryption key from it; it never leaves the device.
+   */
+  exportKey: Uint8Array;
+}
+
+export class GatewayClient {
+  private constructor(
+    private readonly rpc: RpcClient,
+    readonly hello: Extract<HelloResult, { type: "ok" }>,
+    private readonly wt: WebTransportLike,
+  ) {}
+
+  /** Opens the RPC stream and negotiates the protocol version. */
+  static async connect(wt: WebTransportLike, clientName = "qpq-core"): Promise<GatewayClient> {
+    await wt.ready;
+    const rpc = RpcClient.open(wt);
+    try {
+      const hello = await rpc.call({
+        type: "hello",
+        hello: { minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: clientName },
+      });
+      if (hello.type !== "ok") {
+        throw new QpqError(
+          ErrorCode.VersionIncompatible,
+          hello.reason === "clientTooOld"
+            ? `this app is too old for the gateway (it speaks ${hello.serverMinVersion}-${hello.serverMaxVersion}); reload to update`
+            : `the gateway is too old for this app (it speaks ${hello.serverMinVersion}-${hello.serverMaxVersion})`,
+        );
+      }
+      return new GatewayClient(rpc, hello, wt);
+    } catch (error) {
+      rpc.close();
+      wt.close();
+      throw error;
+    }
+  }
+
+  /** Resolves when the underlying session ends for any reason. */
+  get closed(): Promise<unknown> {
+    return this.wt.closed;
+  }
+
+  async register(
+    username: string,
+    password: string,
+    identityKey: Uint8Array,
+    keyStretching: KeyStretching = "rfc-draft-recommended",
+  ): Promise<void> {
+    await opaque.ready;
+    const start = opaque.client.startRegistration({ password });
+    const { registrationResponse } = await this.rpc.call({
+      type: "registerStart",
+      username,
+      registrationRequest: fromBase64Url(start.registrationRequest),
+    });
+    const finish = opaque.client.finishRegistration({
+      password,
+      clientRegistrationState: start.clientRegistrationState,
+      registrationResponse: toBase64Url(registrationResponse),
+      keyStretching,
+    });
+    await this.rpc.call({
+      type: "registerFinish",
+      username,
+      registrationRecord: fromBase64Url(finish.registrationRecord),
+      identityKey,
+    });
+  }
+
+  /**
+   * Wrong password and unknown user fail identically (E008): the gateway answers an unknown user
+   * from a dummy record, so this side cannot tell them apart either.
+   */
+  async login(
+    username: string,
+    password: string,
+    keyStretching: KeyStretching = "rfc-draft-recommended",
+  ): Promise<LoginResult> {
+    await opaque.ready;
+    const start = opaque.client.startLogin({ password });
+    const { loginId, loginResponse } = await this.rpc.call({
+      type: "loginStart",
+      username,
+      startLoginRequest: fromBase64Url(start.startLoginRequest),
+    });
+    const finish = opaque.client.finishLogin({
+      clientLoginState: start.clientLoginState,
+      loginResponse: toBase64Url(loginResponse),
+      password,
+      keyStretching,
+    });
+    if (!finish) throw new QpqError(ErrorCode.AuthFailed, "wrong username or password");
+    const { sessionToken, session } = await this.rpc.call({
+      type: "loginFinish",
+      loginId,
+      finishLoginRequest: fromBase64Url(finish.finishLoginRequest),
+    });
+    return { session, sessionToken, exportKey: fromBase64Url(finish.exportKey) };
+  }
+
+  resumeSession(sessionToken: Uint8Array): Promise<SessionInfo> {
+    return this.rpc.call({ type: "resumeSession", sessionToken });
+  }
+
+  async logout(): Promise<void> {
+    await this.rpc.call({ type: "logout" });
+  }
+
+  async publishKeyPackages(keyPackages: Uint8Array[], lastResort?: Uint8Array): Promise<number> {
+    const { available } = await this.rpc.call({
+      type: "publishKeyPackages",
+      keyPackages,
+      lastResort: lastResort ?? new Uint8Array(0),
+    });
+    return available;
+  }
+
+  fetchKeyPackage(identityKey: Uint8Array): Promise<{ keyPackage: Uint8Array; lastResort: boolean }> {
+    return this.rpc.call({ type: "fetchKeyPackage", identityKey });
+  }
+
+  async resolveUser(username: string): Promise<Uint8Array> {
+    return (await this.rpc.call({ type: "resolveUser", username })).identityKey;
+  }
+
+  async enqueue(recipientKey: Uint8Array, payload: Uint8Array, channelId = new Uint8Array(0)): Promise<number> {
+    return (await this.rpc.call({ type: "enqueue", recipientKey, channelId, payload })).seq;
+  }
+
+  fetch(afterSeq: number, limit = 0): Promise<{ envelopes: Envelope[]; more: boolean }> {
+    return this.rpc.call({ type: "fetch", afterSeq, limit });
+  }
+
+  async ack(upToSeq: number): Promise<number> {
+    return (await this.rpc.call({ type: "ack", upToSeq })).removed;
+  }
+
+  /** Asks for pushes of envelopes after afterSeq; they arrive through onPush. */
+  async subscribe(afterSeq: number): Promise<number> {
+    return (await this.rpc.call({ type: "subscribe", afterSeq })).headSeq;
+  }
+
+  onPush(handler: (push: Push) => void): void {
+    this.rpc.onPush(handler);
+  }
+
+  health(): Promise<{ status: string; version: number; uptimeMs: number }> {
+    return this.rpc.call({ type: "health" });
+  }
+
+  close(): void {
+    this.rpc.close();
+    this.wt.close({ closeCode: 0, reason: "client closed" });
+  }
+}

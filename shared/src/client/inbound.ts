@@ -1,0 +1,192 @@
+/**
+ * Turns delivered envelopes into conversation changes, one envelope at a time in sequence order.
+ * Each envelope's effects and the new cursor are stored atomically, so duplicates (at-least-once
+ * delivery) are dropped by seq and a crash never half-applies an envelope. Messages that arrive
+ * before what they depend on (a future epoch, a group whose Welcome is still on its way) wait in the
+ * pending list and are retried once the group moves on; a message that cannot be decrypted is shown
+ * as such instead of breaking the conversation.
+ */
+import type { MLSMessage } from "ts-mls";
+import {
+  decodeMessage,
+  groupIdOfMessage,
+  joinFromWelcome,
+  processIncoming,
+  welcomeRecipients,
+  type OwnKeyPackage,
+} from "../mls/index.ts";
+import type { Envelope } from "../protocol/index.ts";
+import { toHex } from "../util/bytes.ts";
+import { decodeAppMessage } from "./appMessage.ts";
+import type { ClientSession } from "./session.ts";
+import type { EnvelopeOutcome, MessageRecord, PendingRecord } from "./storage.ts";
+
+/** Bound on envelopes retried after one state change, so a flood of pending ones cannot spin forever. */
+const MAX_PENDING = 1000;
+
+export class InboundProcessor {
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly session: ClientSession,
+    /** Called after envelopes were applied, with the new cursor (the messenger acknowledges it). */
+    private readonly onApplied: (cursor: number) => void,
+    /** Called after joining a group through a Welcome, which used up one of our KeyPackages. */
+    private readonly onJoined: () => void,
+  ) {}
+
+  /** Queues envelopes for processing; resolves when they (and everything queued before) are done. */
+  deliver(envelopes: Envelope[]): Promise<void> {
+    const run = this.chain.then(async () => {
+      for (const envelope of envelopes) await this.processOne(envelope);
+      this.onApplied(await this.session.store.getCursor());
+    });
+    this.chain = run.catch((error: unknown) => this.session.emit("error", error));
+    return run;
+  }
+
+  private async processOne(envelope: Envelope): Promise<void> {
+    const { store } = this.session;
+    if (envelope.seq <= (await store.getCursor())) return;
+    const outcome: EnvelopeOutcome = { seq: envelope.seq, groups: [], messages: [], addPending: [] };
+    let message: MLSMessage;
+    try {
+      message = decodeMessage(envelope.payload);
+    } catch (error) {
+      this.session.emit("error", error);
+      await store.applyEnvelope(outcome);
+      return;
+    }
+    const touched = await this.apply(envelope, message, outcome);
+    await store.applyEnvelope(outcome);
+    this.announce(outcome);
+    if (touched) await this.retryPending(touched);
+  }
+
+  /** Applies one message to the outcome; returns the group id whose state moved, if any. */
+  private async apply(
+    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number },
+    message: MLSMessage,
+    outcome: EnvelopeOutcome,
+  ): Promise<string | undefined> {
+    if (message.wireformat === "mls_welcome") return this.applyWelcome(envelope, message, outcome);
+    const target = groupIdOfMessage(message);
+    if (!target) {
+      this.session.emit("error", new Error(`unexpected ${message.wireformat} in the queue`));
+      return undefined;
+    }
+    const groupId = toHex(target.groupId);
+    const current = await this.session.groupState(groupId);
+    if (!current || target.epoch > current.state.groupContext.epoch) {
+      outcome.addPending!.push(this.pending(envelope, groupId, target.epoch));
+      return undefined;
+    }
+    try {
+      const result = await processIncoming(current.state, this.session.impl, message);
+      if (result.kind === "handshake") {
+        outcome.groups!.push(this.session.groupRecord(current.record, groupId, result.state));
+        return result.commit ? groupId : undefined;
+      }
+      const app = decodeAppMessage(result.plaintext);
+      let name: string | undefined;
+      if (app?.kind === "groupInfo") name = app.name;
+      outcome.groups!.push(this.session.groupRecord(current.record, groupId, result.state, name));
+      if (app?.kind === "text") {
+        outcome.messages!.push({
+          id: app.id,
+          groupId,
+          sender: result.sender.username ?? "?",
+          text: app.text,
+          sentAtMs: app.sentAtMs,
+          receivedAtMs: this.session.now(),
+          status: "received",
+        });
+      }
+      return undefined;
+    } catch (error) {
+      this.session.emit("error", error);
+      if (message.wireformat === "mls_private_message" && message.privateMessage.contentType === "application") {
+        outcome.messages!.push(undecryptable(groupId, envelope, this.session.now()));
+      }
+      return undefined;
+    }
+  }
+
+  private async applyWelcome(
+    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number },
+    message: MLSMessage,
+    outcome: EnvelopeOutcome,
+  ): Promise<string | undefined> {
+    const { store } = this.session;
+    const candidates = new Map<string, OwnKeyPackage>();
+    for (const ref of welcomeRecipients(message)) {
+      const record = await store.getKeyPackage(ref);
+      if (record) candidates.set(ref, this.session.ownKeyPackage(record));
+    }
+    if (candidates.size === 0) {
+      this.session.emit("error", new Error("a Welcome for none of this device's KeyPackages was dropped"));
+      return undefined;
+    }
+    try {
+      const { state, usedKeyPackage } = await joinFromWelcome(message, (ref) => candidates.get(ref), this.session.impl);
+      const groupId = toHex(state.groupContext.groupId);
+      const previous = await store.getGroup(groupId);
+      outcome.groups!.push(this.session.groupRecord(previous, groupId, state));
+      // A single-use KeyPackage's private keys must not outlive their one use (RFC 9420 section 16.8).
+      if (!usedKeyPackage.lastResort) outcome.removeKeyPackages = [usedKeyPackage.ref];
+      this.onJoined();
+      return groupId;
+    } catch (error) {
+      this.session.emit("error", error);
+      return undefined;
+    }
+  }
+
+  /**
+   * Re-processes waiting envelopes of a group whose state advanced, oldest first. Each one is now
+   * either processed or unusable (its epoch is reachable), so it leaves the pending list either way.
+   */
+  private async retryPending(groupId: string): Promise<void> {
+    for (let round = 0; round < MAX_PENDING; round++) {
+      const current = await this.session.groupState(groupId);
+      if (!current) return;
+      const epoch = current.state.groupContext.epoch;
+      const ready = (await this.session.store.listPending()).find(
+        (p) => p.groupId === groupId && BigInt(p.epoch) <= epoch,
+      );
+      if (!ready) return;
+      const outcome: EnvelopeOutcome = { seq: 0, groups: [], messages: [], addPending: [], removePending: [ready.seq] };
+      try {
+        const envelope = { seq: ready.seq, payload: ready.payload, enqueuedAtMs: ready.receivedAtMs };
+        await this.apply(envelope, decodeMessage(ready.payload), outcome);
+      } catch (error) {
+        this.session.emit("error", error);
+      }
+      outcome.addPending = [];
+      await this.session.store.applyEnvelope(outcome);
+      this.announce(outcome);
+    }
+  }
+
+  private pending(envelope: { seq: number; payload: Uint8Array }, groupId: string, epoch: bigint): PendingRecord {
+    return { seq: envelope.seq, payload: envelope.payload, groupId, epoch: Number(epoch), receivedAtMs: this.session.now() };
+  }
+
+  private announce(outcome: EnvelopeOutcome): void {
+    for (const group of outcome.groups ?? []) this.session.emit("conversation", group);
+    for (const message of outcome.messages ?? []) this.session.emit("message", message);
+  }
+}
+
+function undecryptable(groupId: string, envelope: { seq: number; enqueuedAtMs: number }, now: number): MessageRecord {
+  return {
+    id: `undecryptable-${envelope.seq}`,
+    groupId,
+    sender: "?",
+    text: "",
+    sentAtMs: envelope.enqueuedAtMs,
+    receivedAtMs: now,
+    status: "undecryptable",
+  };
+}
+

@@ -1,0 +1,269 @@
+/**
+ * The UI-free messenger: accounts, conversations (MLS groups) and messages on top of the gateway
+ * client and a device store. The web app and the CLI are thin layers over this class.
+ */
+import type { CiphersuiteName } from "ts-mls";
+import {
+  DEFAULT_SUITE,
+  addMembers,
+  createGroup,
+  createIdentity,
+  decodeKeyPackage,
+  encryptApplication,
+  groupIdHex,
+  inspectKeyPackage,
+  members as groupMembers,
+  suiteImpl,
+  type GroupMember,
+  type Identity,
+} from "../mls/index.ts";
+import { ErrorCode, QpqError } from "../protocol/index.ts";
+import { bytesEqual, fromUtf8 } from "../util/bytes.ts";
+import { encodeAppMessage, newMessageId, MAX_TEXT_CHARS } from "./appMessage.ts";
+import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
+import { InboundProcessor } from "./inbound.ts";
+import { KeyPackageStock } from "./keyPackageStock.ts";
+import { ClientSession, type MessengerEvents } from "./session.ts";
+import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
+
+export interface MessengerOptions {
+  store: ClientStore;
+  suite?: CiphersuiteName;
+  keyStretching?: KeyStretching;
+  /** Single-use KeyPackages kept published (RFC 9750 suggests a stock; 10 by default). */
+  keyPackageStock?: number;
+  now?: () => number;
+}
+
+export class Messenger {
+  private readonly inbound: InboundProcessor;
+  private readonly stock: KeyPackageStock;
+  private ackedUpTo = 0;
+
+  private constructor(
+    private readonly session: ClientSession,
+    readonly login: LoginResult,
+    stockSize: number,
+  ) {
+    this.stock = new KeyPackageStock(session, stockSize);
+    this.inbound = new InboundProcessor(
+      session,
+      (cursor) => this.acknowledge(cursor),
+      () => this.stock.replenishSoon(),
+    );
+  }
+
+  /** Creates the identity on this device, registers it with OPAQUE, then logs in. */
+  static async register(gw: GatewayClient, username: string, password: string, opts: MessengerOptions): Promise<Messenger> {
+    const suite = opts.suite ?? DEFAULT_SUITE;
+    const impl = await suiteImpl(suite);
+    const existing = await opts.store.getAccount();
+    if (existing && existing.username !== username) {
+      throw new QpqError(ErrorCode.InvalidArgument, `this device already holds the account ${existing.username}`);
+    }
+    const identity = existing
+      ? accountIdentity(existing)
+      : await createIdentity(username, impl);
+    await gw.register(username, password, identity.signaturePublicKey, opts.keyStretching);
+    if (!existing) {
+      await opts.store.putAccount({
+        username,
+        signaturePublicKey: identity.signaturePublicKey,
+        signaturePrivateKey: identity.signaturePrivateKey,
+        suite,
+        createdAtMs: (opts.now ?? Date.now)(),
+      });
+    }
+    return Messenger.login(gw, username, password, opts);
+  }
+
+  /** Logs in with OPAQUE; the account's keys must be on this device (created at registration). */
+  static async login(gw: GatewayClient, username: string, password: string, opts: MessengerOptions): Promise<Messenger> {
+    const login = await gw.login(username, password, opts.keyStretching);
+    const account = await opts.store.getAccount();
+    if (!account || account.username !== login.session.username) {
+      throw new QpqError(ErrorCode.InvalidArgument, "this device holds no keys for that account");
+    }
+    if (!bytesEqual(account.signaturePublicKey, login.session.identityKey)) {
+      throw new QpqError(ErrorCode.InvalidArgument, "this device's identity key does not match the account");
+    }
+    const suite = (account.suite as CiphersuiteName) ?? DEFAULT_SUITE;
+    const session = new ClientSession(
+      accountIdentity(account),
+      suite,
+      await suiteImpl(suite),
+      opts.store,
+      opts.now ?? Date.now,
+    );
+    const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10);
+    await messenger.attach(gw);
+    return messenger;
+  }
+
+  get username(): string {
+    return this.session.identity.username;
+  }
+
+  get identity(): Identity {
+    return this.session.identity;
+  }
+
+  on<K extends keyof MessengerEvents>(event: K, listener: MessengerEvents[K]): () => void {
+    return this.session.on(event, listener);
+  }
+
+  /**
+   * Uses a (new) gateway connection: tops up KeyPackages, then subscribes from the last processed
+   * envelope, which first delivers everything that arrived while offline, then new envelopes live.
+   */
+  async attach(gw: GatewayClient): Promise<void> {
+    this.session.setGateway(gw);
+    gw.onPush((push) => {
+      if (push.type === "envelope") void this.inbound.deliver([push.envelope]);
+      else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.error.message));
+    });
+    await this.stock.replenish();
+    await gw.subscribe(await this.session.store.getCursor());
+  }
+
+  detach(): void {
+    this.session.setGateway(undefined);
+  }
+
+  /** Fetches and processes everything queued after the local cursor (for one-shot clients). */
+  async sync(): Promise<void> {
+    for (;;) {
+      const { envelopes, more } = await this.session.gw.fetch(await this.session.store.getCursor());
+      await this.inbound.deliver(envelopes);
+      if (!more) return;
+    }
+  }
+
+  /** Waits until everything delivered so far has been processed. */
+  settled(): Promise<void> {
+    return this.inbound.deliver([]);
+  }
+
+  conversations(): Promise<GroupRecord[]> {
+    return this.session.store.listGroups();
+  }
+
+  messages(groupId: string): Promise<MessageRecord[]> {
+    return this.session.store.listMessages(groupId);
+  }
+
+  async members(groupId: string): Promise<GroupMember[]> {
+    return groupMembers((await this.requireGroup(groupId)).state);
+  }
+
+  /** Creates a conversation and invites the given users to it; returns its id. */
+  async createConversation(name: string, usernames: string[] = []): Promise<string> {
+    const state = await createGroup(this.session.identity, this.session.impl);
+    const groupId = groupIdHex(state);
+    const record = this.session.groupRecord(undefined, groupId, state, name);
+    await this.session.store.putGroup(record);
+    this.session.emit("conversation", record);
+    if (usernames.length > 0) await this.invite(groupId, usernames);
+    return groupId;
+  }
+
+  /**
+   * Adds users: claims one KeyPackage each, commits the additions, sends the commit to the existing
+   * members and the Welcome to the new ones, then tells everyone the conversation's name.
+   */
+  async invite(groupId: string, usernames: string[]): Promise<void> {
+    const { gw } = this.session;
+    const current = await this.requireGroup(groupId);
+    const keyPackages = [];
+    for (const username of usernames) {
+      const identityKey = await gw.resolveUser(username);
+      const { keyPackage } = await gw.fetchKeyPackage(identityKey);
+      const info = inspectKeyPackage(keyPackage);
+      // The directory could lie: the KeyPackage must carry the identity and name we resolved.
+      if (!info || !bytesEqual(info.signatureKey, identityKey) || fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username) {
+        throw new QpqError(ErrorCode.InvalidArgument, `the gateway served a KeyPackage that is not ${username}'s`);
+      }
+      keyPackages.push(decodeKeyPackage(keyPackage));
+    }
+    const existing = this.others(current.state);
+    const result = await addMembers(current.state, this.session.impl, keyPackages);
+    const record = this.session.groupRecord(current.record, groupId, result.state);
+    await this.session.store.putGroup(record);
+    this.session.emit("conversation", record);
+    await Promise.all(existing.map((m) => gw.enqueue(m.signatureKey, result.commit)));
+    const joiners = this.others(result.state).filter((m) => !existing.some((e) => bytesEqual(e.signatureKey, m.signatureKey)));
+    await Promise.all(joiners.map((m) => gw.enqueue(m.signatureKey, result.welcome!)));
+    await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.name }));
+  }
+
+  /** Encrypts and sends a text message; its record follows the sending -> sent (or failed) states. */
+  async send(groupId: string, text: string): Promise<MessageRecord> {
+    if (text.length === 0 || text.length > MAX_TEXT_CHARS) {
+      throw new QpqError(ErrorCode.InvalidArgument, `a message has 1-${MAX_TEXT_CHARS} characters`);
+    }
+    const now = this.session.now();
+    const message: MessageRecord = {
+      id: newMessageId(),
+      groupId,
+      sender: this.username,
+      text,
+      sentAtMs: now,
+      receivedAtMs: now,
+      status: "sending",
+    };
+    await this.session.store.putMessage(message);
+    this.session.emit("message", message);
+    try {
+      await this.broadcast(groupId, encodeAppMessage({ kind: "text", id: message.id, text, sentAtMs: now }));
+      message.status = "sent";
+    } catch (error) {
+      message.status = "failed";
+      this.session.emit("error", error);
+    }
+    await this.session.store.putMessage(message);
+    this.session.emit("message", message);
+    return message;
+  }
+
+  close(): void {
+    this.stock.stop();
+    this.session.gw.close();
+    this.detach();
+  }
+
+  private async broadcast(groupId: string, plaintext: Uint8Array): Promise<void> {
+    const current = await this.requireGroup(groupId);
+    const sealed = await encryptApplication(current.state, this.session.impl, plaintext);
+    // The ratchet moved: persist before sending, so a crash cannot make us reuse a message key.
+    await this.session.store.putGroup(this.session.groupRecord(current.record, groupId, sealed.state));
+    const { gw } = this.session;
+    await Promise.all(this.others(sealed.state).map((m) => gw.enqueue(m.signatureKey, sealed.message)));
+  }
+
+  private others(state: Parameters<typeof groupMembers>[0]): GroupMember[] {
+    return groupMembers(state).filter((m) => !bytesEqual(m.signatureKey, this.session.identity.signaturePublicKey));
+  }
+
+  private async requireGroup(groupId: string) {
+    const current = await this.session.groupState(groupId);
+    if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
+    return current;
+  }
+
+  private acknowledge(cursor: number): void {
+    if (cursor <= this.ackedUpTo || !this.session.connected) return;
+    this.ackedUpTo = cursor;
+    this.session.gw.ack(cursor).catch((error: unknown) => {
+      this.ackedUpTo = 0;
+      this.session.emit("error", error);
+    });
+  }
+}
+
+function accountIdentity(account: { username: string; signaturePublicKey: Uint8Array; signaturePrivateKey: Uint8Array }): Identity {
+  return {
+    username: account.username,
+    signaturePublicKey: account.signaturePublicKey,
+    signaturePrivateKey: account.signaturePrivateKey,
+  };
+}

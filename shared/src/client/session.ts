@@ -1,0 +1,104 @@
+/**
+ * The pieces every part of the messenger needs: the account's identity and suite, the device store,
+ * the current gateway connection, decoded group states, and the event sink. Kept in one small object
+ * so inbound processing, sending and KeyPackage upkeep can live in separate modules.
+ */
+import type { CiphersuiteImpl, CiphersuiteName, ClientState } from "ts-mls";
+import { decodeKeyPackage, decodeState, encodeState, type Identity, type OwnKeyPackage } from "../mls/index.ts";
+import { ErrorCode, QpqError } from "../protocol/index.ts";
+import type { GatewayClient } from "./gatewayClient.ts";
+import type { ClientStore, GroupRecord, KeyPackageRecord, MessageRecord } from "./storage.ts";
+
+export interface MessengerEvents {
+  /** A message was added or its status changed. */
+  message: (message: MessageRecord) => void;
+  /** A conversation was created, joined, renamed, or its membership changed. */
+  conversation: (group: GroupRecord) => void;
+  /** Something failed in the background (a bad envelope, a failed publish); the messenger goes on. */
+  error: (error: unknown) => void;
+}
+
+type Listeners = { [K in keyof MessengerEvents]: Set<MessengerEvents[K]> };
+
+export class ClientSession {
+  private gateway: GatewayClient | undefined;
+  private readonly states = new Map<string, ClientState>();
+  private readonly listeners: Listeners = { message: new Set(), conversation: new Set(), error: new Set() };
+
+  constructor(
+    readonly identity: Identity,
+    readonly suite: CiphersuiteName,
+    readonly impl: CiphersuiteImpl,
+    readonly store: ClientStore,
+    readonly now: () => number,
+  ) {}
+
+  get gw(): GatewayClient {
+    if (!this.gateway) throw new QpqError(ErrorCode.Unavailable, "not connected to the gateway");
+    return this.gateway;
+  }
+
+  get connected(): boolean {
+    return this.gateway !== undefined;
+  }
+
+  setGateway(gateway: GatewayClient | undefined): void {
+    this.gateway = gateway;
+  }
+
+  on<K extends keyof MessengerEvents>(event: K, listener: MessengerEvents[K]): () => void {
+    (this.listeners[event] as Set<MessengerEvents[K]>).add(listener);
+    return () => (this.listeners[event] as Set<MessengerEvents[K]>).delete(listener);
+  }
+
+  emit<K extends keyof MessengerEvents>(event: K, ...args: Parameters<MessengerEvents[K]>): void {
+    for (const listener of this.listeners[event]) {
+      try {
+        (listener as (...a: Parameters<MessengerEvents[K]>) => void)(...args);
+      } catch {
+        // A failing UI listener must not break message processing.
+      }
+    }
+  }
+
+  /** Decoded state of a group, cached: decoding a large X-Wing group state costs milliseconds. */
+  async groupState(groupId: string): Promise<{ record: GroupRecord; state: ClientState } | undefined> {
+    const record = await this.store.getGroup(groupId);
+    if (!record) return undefined;
+    let state = this.states.get(groupId);
+    if (!state) {
+      state = decodeState(record.state);
+      this.states.set(groupId, state);
+    }
+    return { record, state };
+  }
+
+  /** The record to persist for a new group state; the cache follows once it is stored. */
+  groupRecord(previous: GroupRecord | undefined, groupId: string, state: ClientState, name?: string): GroupRecord {
+    const now = this.now();
+    this.states.set(groupId, state);
+    return {
+      id: groupId,
+      suite: state.groupContext.cipherSuite,
+      state: encodeState(state),
+      epoch: Number(state.groupContext.epoch),
+      name: name ?? previous?.name ?? "",
+      createdAtMs: previous?.createdAtMs ?? now,
+      updatedAtMs: now,
+    };
+  }
+
+  ownKeyPackage(record: KeyPackageRecord): OwnKeyPackage {
+    return {
+      ref: record.ref,
+      encoded: record.encoded,
+      publicPackage: decodeKeyPackage(record.encoded),
+      privatePackage: {
+        initPrivateKey: record.initPrivateKey,
+        hpkePrivateKey: record.hpkePrivateKey,
+        signaturePrivateKey: this.identity.signaturePrivateKey,
+      },
+      lastResort: record.lastResort,
+    };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * What a client device keeps between runs, behind one interface: the web app implements it on
+ * IndexedDB (encrypted at rest), the CLI on files, tests in memory. Every implementation passes
+ * clientStoreContract.ts. Records are plain data (Uint8Array, numbers, strings) so any backend can
+ * serialize them.
+ */
+
+export interface AccountRecord {
+  username: string;
+  signaturePublicKey: Uint8Array;
+  signaturePrivateKey: Uint8Array;
+  /** MLS cipher suite for groups this device creates. */
+  suite: string;
+  createdAtMs: number;
+}
+
+export interface KeyPackageRecord {
+  ref: string;
+  encoded: Uint8Array;
+  initPrivateKey: Uint8Array;
+  hpkePrivateKey: Uint8Array;
+  lastResort: boolean;
+  createdAtMs: number;
+}
+
+export interface GroupRecord {
+  /** Hex MLS group id. */
+  id: string;
+  suite: string;
+  /** ts-mls encodeGroupState output: holds private keys, so backends must encrypt it at rest. */
+  state: Uint8Array;
+  epoch: number;
+  name: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+export type MessageStatus = "sending" | "sent" | "failed" | "received" | "undecryptable";
+
+export interface MessageRecord {
+  /** Random id chosen by the sender, carried inside the ciphertext; unique per conversation. */
+  id: string;
+  groupId: string;
+  sender: string;
+  text: string;
+  sentAtMs: number;
+  receivedAtMs: number;
+  status: MessageStatus;
+}
+
+/** An envelope that could not be processed yet (future epoch, or a group not yet joined). */
+export interface PendingRecord {
+  seq: number;
+  payload: Uint8Array;
+  /** Hex group id it waits for, or "" when it waits for a Welcome. */
+  groupId: string;
+  epoch: number;
+  receivedAtMs: number;
+}
+
+/**
+ * Everything one processed envelope changes, applied atomically together with the new cursor, so a
+ * crash either keeps the envelope unprocessed (it is fetched again) or fully applied.
+ */
+export interface EnvelopeOutcome {
+  seq: number;
+  groups?: GroupRecord[];
+  messages?: MessageRecord[];
+  addPending?: PendingRecord[];
+  removePending?: number[];
+  removeKeyPackages?: string[];
+}
+
+export interface ClientStore {
+  getAccount(): Promise<AccountRecord | undefined>;
+  putAccount(account: AccountRecord): Promise<void>;
+
+  putKeyPackages(records: KeyPackageRecord[]): Promise<void>;
+  getKeyPackage(ref: string): Promise<KeyPackageRecord | undefined>;
+  listKeyPackages(): Promise<KeyPackageRecord[]>;
+  deleteKeyPackages(refs: string[]): Promise<void>;
+
+  getGroup(id: string): Promise<GroupRecord | undefined>;
+  listGroups(): Promise<GroupRecord[]>;
+  putGroup(group: GroupRecord): Promise<void>;
+
+  putMessage(message: MessageRecord): Promise<void>;
+  /** Messages of a conversation, oldest first. */
+  listMessages(groupId: string): Promise<MessageRecord[]>;
+
+  listPending(): Promise<PendingRecord[]>;
+
+  /** Highest envelope seq fully processed on this device (0 before the first). */
+  getCursor(): Promise<number>;
+  /** Applies the outcome and advances the cursor to max(cursor, outcome.seq), atomically. */
+  applyEnvelope(outcome: EnvelopeOutcome): Promise<void>;
+}

@@ -1,0 +1,17 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ErrorCode, formatErrorCode } from "./errors.ts";
+
+describe("error registry", () => {
+  it("is documented in docs/protocol.md, code by code", () => {
+    const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
+    for (const [name, code] of Object.entries(ErrorCode)) {
+      expect(doc, `${formatErrorCode(code)} ${name}`).toContain(`| ${formatErrorCode(code)} | ${name} |`);
+    }
+  });
+
+  it("has unique codes", () => {
+    const codes = Object.values(ErrorCode);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+});
