@@ -5,6 +5,9 @@ import { ensureNodeModules, ensureWebBuild, root } from "./ensure.mjs";
 
 ensureNodeModules();
 ensureWebBuild();
-const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/main.ts"], { cwd: root, stdio: "inherit" });
+const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/main.ts"], {
+  cwd: root,
+  stdio: "inherit",
+});
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

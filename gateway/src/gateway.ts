@@ -25,7 +25,11 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
-  const store = await openStore({ kind: config.store, dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
+  const store = await openStore({
+    kind: config.store,
+    dataDir: config.dataDir,
+    synchronous: config.sqliteSynchronous,
+  });
   const now = () => Date.now();
   const services: Services = {
     config,
@@ -89,7 +93,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         // Close-session capsules go out first so pages see a clean close, not "Connection lost".
         await wt.close();
         for (const connection of connections) connection.close();
-        await services.delivery.drain().catch((error: unknown) => log.error("drain failed", errorFields(error)));
+        await services.delivery
+          .drain()
+          .catch((error: unknown) => log.error("drain failed", errorFields(error)));
         await store.close();
       })();
       return stopping;

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
-import { connectGateway, FAST, registerActor, startGatewayProcess, uniqueName, type GatewayProcess } from "./helpers.ts";
+import {
+  connectGateway,
+  FAST,
+  registerActor,
+  startGatewayProcess,
+  uniqueName,
+  type GatewayProcess,
+} from "./helpers.ts";
 
 let gw: GatewayProcess;
 
@@ -67,7 +74,9 @@ describe("OPAQUE authentication", () => {
   it("a taken username is refused with E009", async () => {
     const alice = await registerActor(gw, "alice");
     const client = await connectGateway(gw.baseUrl);
-    await expect(client.register(alice.name, "other password", new Uint8Array(32).fill(7), FAST.keyStretching)).rejects.toMatchObject({
+    await expect(
+      client.register(alice.name, "other password", new Uint8Array(32).fill(7), FAST.keyStretching),
+    ).rejects.toMatchObject({
       code: ErrorCode.UsernameTaken,
     });
     client.close();

@@ -30,7 +30,10 @@ export async function registerActor(gw: GatewayProcess, base: string): Promise<A
 /** Logs an existing actor in again on a new connection (same device store). */
 export async function reconnectActor(gw: GatewayProcess, actor: Actor): Promise<Actor> {
   const client = await connectGateway(gw.baseUrl);
-  const messenger = await Messenger.login(client, actor.name, actor.password, { store: actor.store, ...FAST });
+  const messenger = await Messenger.login(client, actor.name, actor.password, {
+    store: actor.store,
+    ...FAST,
+  });
   return track({ ...actor, messenger, received: [] });
 }
 
@@ -42,7 +45,12 @@ function track(actor: Actor): Actor {
 }
 
 /** Resolves when the actor has received `count` messages in the conversation (event-driven, bounded). */
-export function waitForMessages(actor: Actor, groupId: string, count: number, timeoutMs = 20_000): Promise<MessageRecord[]> {
+export function waitForMessages(
+  actor: Actor,
+  groupId: string,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<MessageRecord[]> {
   const matching = () => actor.received.filter((m) => m.groupId === groupId);
   return new Promise((resolve, reject) => {
     if (matching().length >= count) return resolve(matching());

@@ -45,7 +45,9 @@ describe("KeyPackage directory", () => {
     const client = await connectGateway(gw.baseUrl);
     await client.login(alice.name, alice.password, "memory-constrained");
     const { keyPackage } = await client.fetchKeyPackage(await client.resolveUser(bob.name));
-    await expect(client.publishKeyPackages([keyPackage])).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(client.publishKeyPackages([keyPackage])).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+    });
     await expect(client.publishKeyPackages([new Uint8Array([1, 2, 3])])).rejects.toMatchObject({
       code: ErrorCode.InvalidArgument,
     });
@@ -59,7 +61,9 @@ describe("KeyPackage directory", () => {
     const client = await connectGateway(gw.baseUrl);
     await client.login(alice.name, alice.password, "memory-constrained");
     await expect(client.resolveUser("no-such-user")).rejects.toMatchObject({ code: ErrorCode.UserNotFound });
-    await expect(client.fetchKeyPackage(new Uint8Array(32).fill(9))).rejects.toMatchObject({ code: ErrorCode.NoKeyPackage });
+    await expect(client.fetchKeyPackage(new Uint8Array(32).fill(9))).rejects.toMatchObject({
+      code: ErrorCode.NoKeyPackage,
+    });
     client.close();
     alice.messenger.close();
   });

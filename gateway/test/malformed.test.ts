@@ -27,7 +27,9 @@ afterAll(async () => {
 /** A raw request stream: write any bytes, read whatever responses come back. */
 async function rawStream() {
   const location = await discoverGateway(gw.baseUrl);
-  const wt = connectWebTransport(location.webtransportUrl, { serverCertificateHashes: location.certificateHashes });
+  const wt = connectWebTransport(location.webtransportUrl, {
+    serverCertificateHashes: location.certificateHashes,
+  });
   await wt.ready;
   const stream = await wt.createBidirectionalStream();
   const writer = stream.writable.getWriter();
@@ -59,7 +61,10 @@ function errorCode(response: Response | undefined): number | undefined {
 
 const hello = encodeClientFrame({
   requestId: 1,
-  request: { type: "hello", hello: { minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: "raw" } },
+  request: {
+    type: "hello",
+    hello: { minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: "raw" },
+  },
 });
 
 describe("malformed and unauthorized input", () => {
@@ -113,7 +118,9 @@ describe("malformed and unauthorized input", () => {
 
   it("requests before hello get E005, and before login E006", async () => {
     const s = await rawStream();
-    await s.write(encodeFrame(encodeClientFrame({ requestId: 5, request: { type: "fetch", afterSeq: 0, limit: 0 } })));
+    await s.write(
+      encodeFrame(encodeClientFrame({ requestId: 5, request: { type: "fetch", afterSeq: 0, limit: 0 } })),
+    );
     expect(errorCode(await s.next())).toBe(ErrorCode.HelloRequired);
     await s.write(encodeFrame(hello));
     expect((await s.next())?.body.type).toBe("hello");
@@ -139,9 +146,9 @@ describe("malformed and unauthorized input", () => {
     await client.enqueue(bobKey, new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
     const groupId = await alice.messenger.createConversation("after garbage", [bob.name]);
     await alice.messenger.send(groupId, "still fine");
-    await expect.poll(async () => (await bob.messenger.messages(groupId)).map((m) => m.text), { timeout: 20_000 }).toEqual([
-      "still fine",
-    ]);
+    await expect
+      .poll(async () => (await bob.messenger.messages(groupId)).map((m) => m.text), { timeout: 20_000 })
+      .toEqual(["still fine"]);
     client.close();
     alice.messenger.close();
     bob.messenger.close();

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerActor, reconnectActor, startGatewayProcess, waitForConversation, waitForMessages, type GatewayProcess } from "./helpers.ts";
+import {
+  registerActor,
+  reconnectActor,
+  startGatewayProcess,
+  waitForConversation,
+  waitForMessages,
+  type GatewayProcess,
+} from "./helpers.ts";
 
 let gw: GatewayProcess;
 

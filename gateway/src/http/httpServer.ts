@@ -59,7 +59,13 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body><main><h1>quicproquo gateway</h1><p>The gateway is running. The web app has not been built yet
 (<code>npm run build:web</code>).</p></main></body></html>`;
 
-function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, cache = "no-store"): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Uint8Array,
+  cache = "no-store",
+): void {
   res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": type, "Cache-Control": cache });
   res.end(body);
 }
@@ -79,7 +85,13 @@ async function serveStatic(root: string, urlPath: string, res: ServerResponse): 
     const body = await readFile(file);
     // Vite fingerprints everything under assets/: those can be cached forever; the rest must revalidate.
     const immutable = decoded.startsWith("/assets/");
-    send(res, 200, TYPES[extname(file)] ?? "application/octet-stream", body, immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    send(
+      res,
+      200,
+      TYPES[extname(file)] ?? "application/octet-stream",
+      body,
+      immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    );
     return true;
   } catch {
     return false;
@@ -111,7 +123,11 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   send(res, 404, "text/plain", "not found");
 }
 
-export async function startHttpServer(host: string, port: number, deps: HttpDeps): Promise<{ server: Server; port: number }> {
+export async function startHttpServer(
+  host: string,
+  port: number,
+  deps: HttpDeps,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     handle(deps, req, res).catch(() => {
       if (!res.headersSent) send(res, 500, "text/plain", "internal error");

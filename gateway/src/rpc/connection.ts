@@ -43,7 +43,10 @@ export class ClientConnection {
     private readonly services: Services,
   ) {
     const id = nextConnectionId++;
-    this.limits = { maxFrameBytes: services.config.limits.maxFrameBytes, maxSegments: services.config.limits.maxSegments };
+    this.limits = {
+      maxFrameBytes: services.config.limits.maxFrameBytes,
+      maxSegments: services.config.limits.maxSegments,
+    };
     this.state = {
       id,
       remoteAddress: wt.remoteAddress,
@@ -213,7 +216,10 @@ export class ClientConnection {
 
 function errorBody(error: unknown): ResponseBody {
   if (error instanceof QpqError) {
-    return { type: "error", error: { code: error.code, message: error.detail, retryAfterMs: error.retryAfterMs } };
+    return {
+      type: "error",
+      error: { code: error.code, message: error.detail, retryAfterMs: error.retryAfterMs },
+    };
   }
   return { type: "error", error: { code: ErrorCode.Internal, message: "internal error", retryAfterMs: 0 } };
 }

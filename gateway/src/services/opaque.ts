@@ -28,8 +28,11 @@ export async function createOpaqueServer(store: Store): Promise<OpaqueServer> {
   const serverSetup = await store.initSetting(SETUP_KEY, opaque.server.createSetup());
   return {
     createRegistrationResponse(username, registrationRequest) {
-      return opaque.server.createRegistrationResponse({ serverSetup, userIdentifier: username, registrationRequest })
-        .registrationResponse;
+      return opaque.server.createRegistrationResponse({
+        serverSetup,
+        userIdentifier: username,
+        registrationRequest,
+      }).registrationResponse;
     },
     startLogin(username, record, startLoginRequest) {
       return opaque.server.startLogin({

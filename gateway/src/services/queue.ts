@@ -18,7 +18,10 @@ export const enqueue: Handler<"enqueue"> = async (req, conn, services) => {
   const max = services.config.limits.maxPayloadBytes;
   if (req.payload.length === 0) throw new QpqError(ErrorCode.InvalidArgument, "payload is empty");
   if (req.payload.length > max) {
-    throw new QpqError(ErrorCode.PayloadTooLarge, `payload is ${req.payload.length} bytes; the limit is ${max}`);
+    throw new QpqError(
+      ErrorCode.PayloadTooLarge,
+      `payload is ${req.payload.length} bytes; the limit is ${max}`,
+    );
   }
   if (!(await services.store.getUserByIdentity(recipientKey))) {
     throw new QpqError(ErrorCode.UnknownRecipient, "no user has this identity key");

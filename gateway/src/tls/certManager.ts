@@ -58,7 +58,11 @@ export class CertificateManager {
   }
 
   /** Loads the stored development certificate, or creates one when it is missing or about to expire. */
-  static async selfSigned(dataDir: string, hostnames: string[], now = Date.now()): Promise<CertificateManager> {
+  static async selfSigned(
+    dataDir: string,
+    hostnames: string[],
+    now = Date.now(),
+  ): Promise<CertificateManager> {
     const dir = join(dataDir, "tls");
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let cert: ActiveCertificate | undefined;
@@ -71,7 +75,12 @@ export class CertificateManager {
     } catch {
       // None stored yet, or unreadable: make a new one.
     }
-    const manager = new CertificateManager("self-signed", cert ?? (await CertificateManager.create(dir, hostnames)), dir, hostnames);
+    const manager = new CertificateManager(
+      "self-signed",
+      cert ?? (await CertificateManager.create(dir, hostnames)),
+      dir,
+      hostnames,
+    );
     return manager;
   }
 
@@ -103,7 +112,9 @@ export class CertificateManager {
   start(): void {
     if (this.mode !== "self-signed" || this.timer) return;
     this.timer = setInterval(() => {
-      this.renewIfDue().catch((error: unknown) => log.error("certificate renewal failed", { error: String(error) }));
+      this.renewIfDue().catch((error: unknown) =>
+        log.error("certificate renewal failed", { error: String(error) }),
+      );
     }, CHECK_EVERY_MS);
     this.timer.unref();
   }

@@ -27,7 +27,10 @@ export function parseDiscovery(json: unknown): GatewayLocation {
   };
 }
 
-export async function discoverGateway(baseUrl: string, fetchImpl: typeof fetch = fetch): Promise<GatewayLocation> {
+export async function discoverGateway(
+  baseUrl: string,
+  fetchImpl: typeof fetch = fetch,
+): Promise<GatewayLocation> {
   const url = new URL("/.well-known/qpq.json", baseUrl);
   const response = await fetchImpl(url, { cache: "no-store" });
   if (!response.ok) throw new Error(`discovery failed: HTTP ${response.status} from ${url.href}`);

@@ -154,7 +154,11 @@ export class GatewayClient {
     return (await this.rpc.call({ type: "resolveUser", username })).identityKey;
   }
 
-  async enqueue(recipientKey: Uint8Array, payload: Uint8Array, channelId = new Uint8Array(0)): Promise<number> {
+  async enqueue(
+    recipientKey: Uint8Array,
+    payload: Uint8Array,
+    channelId = new Uint8Array(0),
+  ): Promise<number> {
     return (await this.rpc.call({ type: "enqueue", recipientKey, channelId, payload })).seq;
   }
 

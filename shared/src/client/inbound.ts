@@ -105,7 +105,10 @@ export class InboundProcessor {
       return undefined;
     } catch (error) {
       this.session.emit("error", error);
-      if (message.wireformat === "mls_private_message" && message.privateMessage.contentType === "application") {
+      if (
+        message.wireformat === "mls_private_message" &&
+        message.privateMessage.contentType === "application"
+      ) {
         outcome.messages!.push(undecryptable(groupId, envelope, this.session.now()));
       }
       return undefined;
@@ -128,7 +131,11 @@ export class InboundProcessor {
       return undefined;
     }
     try {
-      const { state, usedKeyPackage } = await joinFromWelcome(message, (ref) => candidates.get(ref), this.session.impl);
+      const { state, usedKeyPackage } = await joinFromWelcome(
+        message,
+        (ref) => candidates.get(ref),
+        this.session.impl,
+      );
       const groupId = toHex(state.groupContext.groupId);
       const previous = await store.getGroup(groupId);
       outcome.groups!.push(this.session.groupRecord(previous, groupId, state));
@@ -155,7 +162,13 @@ export class InboundProcessor {
         (p) => p.groupId === groupId && BigInt(p.epoch) <= epoch,
       );
       if (!ready) return;
-      const outcome: EnvelopeOutcome = { seq: 0, groups: [], messages: [], addPending: [], removePending: [ready.seq] };
+      const outcome: EnvelopeOutcome = {
+        seq: 0,
+        groups: [],
+        messages: [],
+        addPending: [],
+        removePending: [ready.seq],
+      };
       try {
         const envelope = { seq: ready.seq, payload: ready.payload, enqueuedAtMs: ready.receivedAtMs };
         await this.apply(envelope, decodeMessage(ready.payload), outcome);
@@ -168,8 +181,18 @@ export class InboundProcessor {
     }
   }
 
-  private pending(envelope: { seq: number; payload: Uint8Array }, groupId: string, epoch: bigint): PendingRecord {
-    return { seq: envelope.seq, payload: envelope.payload, groupId, epoch: Number(epoch), receivedAtMs: this.session.now() };
+  private pending(
+    envelope: { seq: number; payload: Uint8Array },
+    groupId: string,
+    epoch: bigint,
+  ): PendingRecord {
+    return {
+      seq: envelope.seq,
+      payload: envelope.payload,
+      groupId,
+      epoch: Number(epoch),
+      receivedAtMs: this.session.now(),
+    };
   }
 
   private announce(outcome: EnvelopeOutcome): void {
@@ -178,7 +201,11 @@ export class InboundProcessor {
   }
 }
 
-function undecryptable(groupId: string, envelope: { seq: number; enqueuedAtMs: number }, now: number): MessageRecord {
+function undecryptable(
+  groupId: string,
+  envelope: { seq: number; enqueuedAtMs: number },
+  now: number,
+): MessageRecord {
   return {
     id: `undecryptable-${envelope.seq}`,
     groupId,
@@ -189,4 +216,3 @@ function undecryptable(groupId: string, envelope: { seq: number; enqueuedAtMs: n
     status: "undecryptable",
   };
 }
-

@@ -54,16 +54,22 @@ export class Messenger {
   }
 
   /** Creates the identity on this device, registers it with OPAQUE, then logs in. */
-  static async register(gw: GatewayClient, username: string, password: string, opts: MessengerOptions): Promise<Messenger> {
+  static async register(
+    gw: GatewayClient,
+    username: string,
+    password: string,
+    opts: MessengerOptions,
+  ): Promise<Messenger> {
     const suite = opts.suite ?? DEFAULT_SUITE;
     const impl = await suiteImpl(suite);
     const existing = await opts.store.getAccount();
     if (existing && existing.username !== username) {
-      throw new QpqError(ErrorCode.InvalidArgument, `this device already holds the account ${existing.username}`);
+      throw new QpqError(
+        ErrorCode.InvalidArgument,
+        `this device already holds the account ${existing.username}`,
+      );
     }
-    const identity = existing
-      ? accountIdentity(existing)
-      : await createIdentity(username, impl);
+    const identity = existing ? accountIdentity(existing) : await createIdentity(username, impl);
     await gw.register(username, password, identity.signaturePublicKey, opts.keyStretching);
     if (!existing) {
       await opts.store.putAccount({
@@ -78,7 +84,12 @@ export class Messenger {
   }
 
   /** Logs in with OPAQUE; the account's keys must be on this device (created at registration). */
-  static async login(gw: GatewayClient, username: string, password: string, opts: MessengerOptions): Promise<Messenger> {
+  static async login(
+    gw: GatewayClient,
+    username: string,
+    password: string,
+    opts: MessengerOptions,
+  ): Promise<Messenger> {
     const login = await gw.login(username, password, opts.keyStretching);
     const account = await opts.store.getAccount();
     if (!account || account.username !== login.session.username) {
@@ -180,8 +191,15 @@ export class Messenger {
       const { keyPackage } = await gw.fetchKeyPackage(identityKey);
       const info = inspectKeyPackage(keyPackage);
       // The directory could lie: the KeyPackage must carry the identity and name we resolved.
-      if (!info || !bytesEqual(info.signatureKey, identityKey) || fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username) {
-        throw new QpqError(ErrorCode.InvalidArgument, `the gateway served a KeyPackage that is not ${username}'s`);
+      if (
+        !info ||
+        !bytesEqual(info.signatureKey, identityKey) ||
+        fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username
+      ) {
+        throw new QpqError(
+          ErrorCode.InvalidArgument,
+          `the gateway served a KeyPackage that is not ${username}'s`,
+        );
       }
       keyPackages.push(decodeKeyPackage(keyPackage));
     }
@@ -191,7 +209,9 @@ export class Messenger {
     await this.session.store.putGroup(record);
     this.session.emit("conversation", record);
     await Promise.all(existing.map((m) => gw.enqueue(m.signatureKey, result.commit)));
-    const joiners = this.others(result.state).filter((m) => !existing.some((e) => bytesEqual(e.signatureKey, m.signatureKey)));
+    const joiners = this.others(result.state).filter(
+      (m) => !existing.some((e) => bytesEqual(e.signatureKey, m.signatureKey)),
+    );
     await Promise.all(joiners.map((m) => gw.enqueue(m.signatureKey, result.welcome!)));
     await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.name }));
   }
@@ -241,7 +261,9 @@ export class Messenger {
   }
 
   private others(state: Parameters<typeof groupMembers>[0]): GroupMember[] {
-    return groupMembers(state).filter((m) => !bytesEqual(m.signatureKey, this.session.identity.signaturePublicKey));
+    return groupMembers(state).filter(
+      (m) => !bytesEqual(m.signatureKey, this.session.identity.signaturePublicKey),
+    );
   }
 
   private async requireGroup(groupId: string) {
@@ -260,7 +282,11 @@ export class Messenger {
   }
 }
 
-function accountIdentity(account: { username: string; signaturePublicKey: Uint8Array; signaturePrivateKey: Uint8Array }): Identity {
+function accountIdentity(account: {
+  username: string;
+  signaturePublicKey: Uint8Array;
+  signaturePrivateKey: Uint8Array;
+}): Identity {
   return {
     username: account.username,
     signaturePublicKey: account.signaturePublicKey,

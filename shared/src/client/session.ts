@@ -4,7 +4,13 @@
  * so inbound processing, sending and KeyPackage upkeep can live in separate modules.
  */
 import type { CiphersuiteImpl, CiphersuiteName, ClientState } from "ts-mls";
-import { decodeKeyPackage, decodeState, encodeState, type Identity, type OwnKeyPackage } from "../mls/index.ts";
+import {
+  decodeKeyPackage,
+  decodeState,
+  encodeState,
+  type Identity,
+  type OwnKeyPackage,
+} from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
 import type { GatewayClient } from "./gatewayClient.ts";
 import type { ClientStore, GroupRecord, KeyPackageRecord, MessageRecord } from "./storage.ts";
@@ -74,7 +80,12 @@ export class ClientSession {
   }
 
   /** The record to persist for a new group state; the cache follows once it is stored. */
-  groupRecord(previous: GroupRecord | undefined, groupId: string, state: ClientState, name?: string): GroupRecord {
+  groupRecord(
+    previous: GroupRecord | undefined,
+    groupId: string,
+    state: ClientState,
+    name?: string,
+  ): GroupRecord {
     const now = this.now();
     this.states.set(groupId, state);
     return {

@@ -73,7 +73,11 @@ export function groupIdHex(state: ClientState): string {
   return toHex(state.groupContext.groupId);
 }
 
-export async function createGroup(identity: Identity, impl: CiphersuiteImpl, groupId?: Uint8Array): Promise<ClientState> {
+export async function createGroup(
+  identity: Identity,
+  impl: CiphersuiteImpl,
+  groupId?: Uint8Array,
+): Promise<ClientState> {
   const own = await generateKeyPackage(identity, impl);
   const id = groupId ?? impl.rng.randomBytes(16);
   return mlsCreateGroup(id, own.publicPackage, own.privatePackage, [], impl);
@@ -89,13 +93,24 @@ export interface CommitOutput {
  * Adds members from their KeyPackages in one commit. The Welcome carries the ratchet tree (the
  * ratchet_tree extension) so a joiner needs nothing but the Welcome.
  */
-export async function addMembers(state: ClientState, impl: CiphersuiteImpl, keyPackages: KeyPackage[]): Promise<CommitOutput> {
-  const proposals: Proposal[] = keyPackages.map((keyPackage) => ({ proposalType: "add", add: { keyPackage } }));
+export async function addMembers(
+  state: ClientState,
+  impl: CiphersuiteImpl,
+  keyPackages: KeyPackage[],
+): Promise<CommitOutput> {
+  const proposals: Proposal[] = keyPackages.map((keyPackage) => ({
+    proposalType: "add",
+    add: { keyPackage },
+  }));
   return commit(state, impl, proposals);
 }
 
 /** Commits the given proposals (none: an empty commit, which rotates the committer's leaf key). */
-export async function commit(state: ClientState, impl: CiphersuiteImpl, proposals: Proposal[] = []): Promise<CommitOutput> {
+export async function commit(
+  state: ClientState,
+  impl: CiphersuiteImpl,
+  proposals: Proposal[] = [],
+): Promise<CommitOutput> {
   const result = await createCommit(
     { state, cipherSuite: impl },
     { extraProposals: proposals, ratchetTreeExtension: true },
@@ -125,7 +140,13 @@ export async function joinFromWelcome(
   for (const ref of welcomeRecipients(message)) {
     const own = findKeyPackage(ref);
     if (!own) continue;
-    const state = await joinGroup(message.welcome, own.publicPackage, own.privatePackage, emptyPskIndex, impl);
+    const state = await joinGroup(
+      message.welcome,
+      own.publicPackage,
+      own.privatePackage,
+      emptyPskIndex,
+      impl,
+    );
     return { state, usedKeyPackage: own };
   }
   throw new GroupFormatError("the Welcome is not addressed to any of our KeyPackages");
@@ -140,7 +161,11 @@ export async function encryptApplication(
   result.consumed.forEach(zeroOutUint8Array);
   return {
     state: result.newState,
-    message: encodeMlsMessage({ privateMessage: result.privateMessage, wireformat: "mls_private_message", version: "mls10" }),
+    message: encodeMlsMessage({
+      privateMessage: result.privateMessage,
+      wireformat: "mls_private_message",
+      version: "mls10",
+    }),
   };
 }
 
@@ -172,7 +197,11 @@ export function groupIdOfMessage(message: MLSMessage): { groupId: Uint8Array; ep
  * through processPrivateMessage because the application needs the authenticated sender (its leaf),
  * which ts-mls verifies but does not return.
  */
-export async function processIncoming(state: ClientState, impl: CiphersuiteImpl, message: MLSMessage): Promise<Incoming> {
+export async function processIncoming(
+  state: ClientState,
+  impl: CiphersuiteImpl,
+  message: MLSMessage,
+): Promise<Incoming> {
   if (message.wireformat === "mls_private_message") {
     const pm = message.privateMessage;
     if (pm.contentType === "application") return openApplication(state, impl, pm);
@@ -192,7 +221,11 @@ export async function processIncoming(state: ClientState, impl: CiphersuiteImpl,
   throw new GroupFormatError(`unexpected ${message.wireformat} for a group`);
 }
 
-async function openApplication(state: ClientState, impl: CiphersuiteImpl, pm: PrivateMessage): Promise<Incoming> {
+async function openApplication(
+  state: ClientState,
+  impl: CiphersuiteImpl,
+  pm: PrivateMessage,
+): Promise<Incoming> {
   const current = pm.epoch === state.groupContext.epoch;
   const past = current ? undefined : state.historicalReceiverData.get(pm.epoch);
   if (!current && !past) throw new GroupFormatError(`no keys for epoch ${pm.epoch}`);
@@ -220,10 +253,19 @@ async function openApplication(state: ClientState, impl: CiphersuiteImpl, pm: Pr
   const newState: ClientState = past
     ? {
         ...state,
-        historicalReceiverData: new Map(state.historicalReceiverData).set(pm.epoch, { ...past, secretTree: result.tree }),
+        historicalReceiverData: new Map(state.historicalReceiverData).set(pm.epoch, {
+          ...past,
+          secretTree: result.tree,
+        }),
       }
     : { ...state, secretTree: result.tree };
-  return { kind: "application", state: newState, plaintext: content.applicationData, sender, epoch: pm.epoch };
+  return {
+    kind: "application",
+    state: newState,
+    plaintext: content.applicationData,
+    sender,
+    epoch: pm.epoch,
+  };
 }
 
 /**

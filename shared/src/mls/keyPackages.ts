@@ -40,7 +40,11 @@ export async function generateKeyPackage(
     { signKey: identity.signaturePrivateKey, publicKey: identity.signaturePublicKey },
     impl,
   );
-  const encoded = encodeMlsMessage({ keyPackage: publicPackage, wireformat: "mls_key_package", version: "mls10" });
+  const encoded = encodeMlsMessage({
+    keyPackage: publicPackage,
+    wireformat: "mls_key_package",
+    version: "mls10",
+  });
   const ref = toHex(await makeKeyPackageRef(publicPackage, impl.hash));
   return { ref, encoded, publicPackage, privatePackage, lastResort };
 }

@@ -3,7 +3,12 @@
  * group secrets resist "harvest now, decrypt later". Signatures stay Ed25519 in every suite we use,
  * so one identity key serves all of them.
  */
-import { getCiphersuiteFromName, getCiphersuiteImpl, type CiphersuiteImpl, type CiphersuiteName } from "ts-mls";
+import {
+  getCiphersuiteFromName,
+  getCiphersuiteImpl,
+  type CiphersuiteImpl,
+  type CiphersuiteName,
+} from "ts-mls";
 
 export const DEFAULT_SUITE: CiphersuiteName = "MLS_256_XWING_AES256GCM_SHA512_Ed25519";
 export const CLASSICAL_SUITE: CiphersuiteName = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";

@@ -1,0 +1,319 @@
+/**
+ * One UDP socket and the quiche connections behind it. Packets are fed to quiche as they arrive, but
+ * the work that follows (stream processing, building and sending packets) runs once per event-loop turn
+ * for every connection touched in that turn: measured 5 MiB/s when done per packet, 60 MiB/s batched.
+ */
+import dgram from "node:dgram";
+import { randomBytes } from "node:crypto";
+import { quiche } from "@matrixai/quic/native/index.js";
+import type { Config, Connection, Host, RecvInfo } from "@matrixai/quic/native/types.js";
+
+const CID_LEN = 20;
+const INITIAL = 0; // quiche.Type.Initial
+
+export interface ConnHandler {
+  /** Reads streams and reacts; runs after incoming packets and after local activity, before sending. */
+  process(): void;
+  /** Called once, when quiche starts draining or has closed the connection. */
+  onClosed(): void;
+}
+
+export class QuicConn {
+  handler: ConnHandler | null = null;
+  dirty = false;
+  inService = false;
+  closedNotified = false;
+  timer: NodeJS.Timeout | null = null;
+  deadline = 0;
+  readonly ids: string[] = [];
+  recvInfo: RecvInfo | null = null;
+
+  constructor(
+    readonly endpoint: QuicEndpoint,
+    readonly conn: Connection,
+    readonly remote: Host,
+  ) {}
+
+  /** Asks for a process+send pass in this event-loop turn (or right after the current one). */
+  markDirty(): void {
+    if (this.inService || this.dirty) return;
+    this.dirty = true;
+    this.endpoint.schedule(this);
+  }
+}
+
+export interface EndpointOptions {
+  host: string;
+  port: number;
+  maxUdpPayload: number;
+  /** Server role: build a connection for a new Initial packet, or return null to drop it. */
+  accept?: (endpoint: QuicEndpoint, dcid: Uint8Array, remote: Host) => QuicConn | null;
+  onError?: (err: unknown) => void;
+}
+
+export class QuicEndpoint {
+  readonly conns = new Set<QuicConn>();
+  private readonly byId = new Map<string, QuicConn>();
+  private dirtyList: QuicConn[] = [];
+  private scheduled = false;
+  private closing = false;
+  readonly local: Host;
+
+  private constructor(
+    readonly socket: dgram.Socket,
+    private readonly opts: EndpointOptions,
+  ) {
+    const addr = socket.address();
+    this.local = { host: addr.address, port: addr.port };
+    socket.on("message", (msg, rinfo) => this.onPacket(msg, rinfo));
+    socket.on("error", (err) => this.report(err));
+  }
+
+  static async bind(opts: EndpointOptions): Promise<QuicEndpoint> {
+    const v6 = opts.host.includes(":");
+    // "::" also accepts IPv4 (mapped) so that browsers resolving "localhost" to either family connect.
+    const socket = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(opts.port, opts.host, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    return new QuicEndpoint(socket, opts);
+  }
+
+  get port(): number {
+    return this.local.port;
+  }
+
+  /** Creates a server-side connection for an Initial packet; registers both ids the peer may use. */
+  acceptConnection(config: Config, odcid: Uint8Array, remote: Host): QuicConn {
+    const scid = randomBytes(CID_LEN);
+    const conn = quiche.Connection.accept(scid, null, this.local, remote, config);
+    const qc = new QuicConn(this, conn, remote);
+    this.register(qc, odcid);
+    this.register(qc, scid);
+    return qc;
+  }
+
+  /** Creates a client-side connection and sends its first flight. */
+  connect(config: Config, serverName: string | null, remote: Host): QuicConn {
+    const scid = randomBytes(CID_LEN);
+    const conn = quiche.Connection.connect(serverName, scid, this.local, remote, config);
+    const qc = new QuicConn(this, conn, remote);
+    this.register(qc, scid);
+    return qc;
+  }
+
+  private register(qc: QuicConn, id: Uint8Array): void {
+    const key = Buffer.from(id).toString("latin1");
+    qc.ids.push(key);
+    this.byId.set(key, qc);
+    this.conns.add(qc);
+  }
+
+  /**
+   * The destination connection id, read in JS (RFC 9000 §17): a native Header.fromSlice per packet
+   * costs more than the rest of the routing, so it is only used for packets that may open a connection.
+   */
+  private static dcidKey(msg: Buffer): string | null {
+    const first = msg[0];
+    if (first === undefined) return null;
+    if ((first & 0x80) === 0) return msg.length > CID_LEN ? msg.toString("latin1", 1, 1 + CID_LEN) : null;
+    const len = msg[5];
+    if (len === undefined || len > CID_LEN || msg.length < 6 + len) return null;
+    return msg.toString("latin1", 6, 6 + len);
+  }
+
+  private onPacket(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      const key = this.opts.accept ? QuicEndpoint.dcidKey(msg) : null;
+      let qc = key === null ? undefined : this.byId.get(key);
+      if (!this.opts.accept) qc = this.conns.values().next().value;
+      if (!qc) {
+        // Client Initials are padded to 1200 bytes (RFC 9000 §14.1): smaller packets cannot open one.
+        if (!this.opts.accept || this.closing || key === null || msg.length < 1200) return;
+        let header;
+        try {
+          header = quiche.Header.fromSlice(msg, CID_LEN);
+        } catch {
+          return; // not QUIC: drop silently
+        }
+        if (header.ty !== INITIAL) return;
+        if (!quiche.versionIsSupported(header.version)) {
+          const out = Buffer.allocUnsafe(this.opts.maxUdpPayload);
+          const n = quiche.negotiateVersion(header.scid, header.dcid, out);
+          this.socket.send(out.subarray(0, n), rinfo.port, rinfo.address);
+          return;
+        }
+        qc = this.opts.accept(this, header.dcid, { host: rinfo.address, port: rinfo.port }) ?? undefined;
+        if (!qc) return;
+        this.feed(qc, msg, rinfo);
+        // An Initial that quiche could not use (garbage that merely parsed as a header) must not
+        // leave a connection behind until the idle timeout.
+        if (qc.conn.stats().recv === 0) {
+          this.retire(qc);
+          return;
+        }
+      } else {
+        this.feed(qc, msg, rinfo);
+      }
+      qc.markDirty();
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private feed(qc: QuicConn, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    let info = qc.recvInfo;
+    if (!info || info.from.port !== rinfo.port || info.from.host !== rinfo.address) {
+      info = qc.recvInfo = { from: { host: rinfo.address, port: rinfo.port }, to: this.local };
+    }
+    try {
+      // quiche decrypts in place; the Buffer from dgram is ours alone.
+      qc.conn.recv(msg, info);
+    } catch {
+      // Undecryptable or otherwise bad packets are reported by quiche as errors; the connection
+      // itself decides whether that is fatal (visible through isClosed/isDraining later).
+    }
+  }
+
+  schedule(qc: QuicConn): void {
+    this.dirtyList.push(qc);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.runBatch);
+  }
+
+  private readonly runBatch = (): void => {
+    this.scheduled = false;
+    const list = this.dirtyList;
+    this.dirtyList = [];
+    for (const qc of list) {
+      qc.dirty = false;
+      this.service(qc);
+    }
+  };
+
+  /** Process, send everything quiche has, re-arm the timer, and retire the connection if closed. */
+  service(qc: QuicConn): void {
+    if (!this.conns.has(qc)) return;
+    qc.inService = true;
+    try {
+      if (!qc.closedNotified && (qc.conn.isClosed() || qc.conn.isDraining())) this.notifyClosed(qc);
+      if (!qc.closedNotified) qc.handler?.process();
+    } catch (err) {
+      this.report(err);
+      try {
+        qc.conn.close(true, 0x102, Buffer.from("internal error"));
+      } catch {
+        // already closing
+      }
+    } finally {
+      qc.inService = false;
+    }
+    this.flushPackets(qc);
+    if (qc.conn.isClosed()) {
+      this.retire(qc);
+      return;
+    }
+    if (!qc.closedNotified && qc.conn.isDraining()) this.notifyClosed(qc);
+    this.arm(qc);
+  }
+
+  private notifyClosed(qc: QuicConn): void {
+    qc.closedNotified = true;
+    try {
+      qc.handler?.onClosed();
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private flushPackets(qc: QuicConn): void {
+    const size = this.opts.maxUdpPayload;
+    for (let i = 0; i < 10_000; i++) {
+      const buf = Buffer.allocUnsafe(size);
+      let result;
+      try {
+        result = qc.conn.send(buf);
+      } catch (err) {
+        this.report(err);
+        return;
+      }
+      if (result === null || this.socketClosed) return;
+      const [len, info] = result;
+      this.socket.send(buf.subarray(0, len), info.to.port, info.to.host);
+    }
+  }
+
+  /** One timer per connection; an early timer is kept and simply re-armed when it fires. */
+  private arm(qc: QuicConn): void {
+    const timeout = qc.conn.timeout();
+    if (timeout === null) {
+      if (qc.timer) clearTimeout(qc.timer);
+      qc.timer = null;
+      return;
+    }
+    const deadline = performance.now() + timeout;
+    if (qc.timer && qc.deadline <= deadline + 1) return;
+    if (qc.timer) clearTimeout(qc.timer);
+    qc.deadline = deadline;
+    qc.timer = setTimeout(() => {
+      qc.timer = null;
+      try {
+        qc.conn.onTimeout();
+      } catch (err) {
+        this.report(err);
+      }
+      this.service(qc);
+    }, Math.max(0, Math.ceil(timeout)));
+    qc.timer.unref();
+  }
+
+  private retire(qc: QuicConn): void {
+    if (!qc.closedNotified) this.notifyClosed(qc);
+    if (qc.timer) clearTimeout(qc.timer);
+    qc.timer = null;
+    for (const id of qc.ids) if (this.byId.get(id) === qc) this.byId.delete(id);
+    this.conns.delete(qc);
+  }
+
+  /** Stops accepting connections; existing ones keep running until closed by their owners. */
+  stopAccepting(): void {
+    this.closing = true;
+  }
+
+  /** Closes every connection abruptly (after sending CONNECTION_CLOSE) and the socket. */
+  close(): Promise<void> {
+    // Assigned before any work runs: closing connections calls back into handlers that may call
+    // close() again.
+    this.closePromise ??= Promise.resolve().then(() => this.closeOnce());
+    return this.closePromise;
+  }
+
+  private closePromise: Promise<void> | null = null;
+  private socketClosed = false;
+
+  private async closeOnce(): Promise<void> {
+    this.closing = true;
+    for (const qc of [...this.conns]) {
+      try {
+        qc.conn.close(true, 0x100, new Uint8Array(0));
+      } catch {
+        // already closed
+      }
+      this.service(qc);
+      this.retire(qc);
+    }
+    // dgram sends go out a tick later (address lookup): let the CONNECTION_CLOSE packets leave first.
+    await new Promise((r) => setImmediate(r));
+    this.socketClosed = true;
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private report(err: unknown): void {
+    if (this.opts.onError) this.opts.onError(err);
+  }
+}
