@@ -38,7 +38,7 @@ export class InboundProcessor {
   /** Queues envelopes for processing; resolves when they (and everything queued before) are done. */
   deliver(envelopes: Envelope[]): Promise<void> {
     const run = this.chain.then(async () => {
-      for (const envelope of envelopes) await this.processOne(envelope);
+      for (const envelope of envelopes) await this.session.exclusive(() => this.processOne(envelope));
       this.onApplied(await this.session.store.getCursor());
     });
     this.chain = run.catch((error: unknown) => this.session.emit("error", error));

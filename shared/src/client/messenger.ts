@@ -26,8 +26,11 @@ import { KeyPackageStock } from "./keyPackageStock.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
 
+/** A device store, or how to open it once the OPAQUE export key is known (encrypted stores). */
+export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientStore>);
+
 export interface MessengerOptions {
-  store: ClientStore;
+  store: StoreSource;
   suite?: CiphersuiteName;
   keyStretching?: KeyStretching;
   /** Single-use KeyPackages kept published (RFC 9750 suggests a stock; 10 by default). */
@@ -53,7 +56,10 @@ export class Messenger {
     );
   }
 
-  /** Creates the identity on this device, registers it with OPAQUE, then logs in. */
+  /**
+   * Creates the identity on this device, registers it with OPAQUE, then logs in. The device store is
+   * opened only after login because its at-rest key derives from the OPAQUE export key.
+   */
   static async register(
     gw: GatewayClient,
     username: string,
@@ -61,26 +67,20 @@ export class Messenger {
     opts: MessengerOptions,
   ): Promise<Messenger> {
     const suite = opts.suite ?? DEFAULT_SUITE;
-    const impl = await suiteImpl(suite);
-    const existing = await opts.store.getAccount();
-    if (existing && existing.username !== username) {
-      throw new QpqError(
-        ErrorCode.InvalidArgument,
-        `this device already holds the account ${existing.username}`,
-      );
-    }
-    const identity = existing ? accountIdentity(existing) : await createIdentity(username, impl);
+    const identity = await createIdentity(username, await suiteImpl(suite));
     await gw.register(username, password, identity.signaturePublicKey, opts.keyStretching);
-    if (!existing) {
-      await opts.store.putAccount({
-        username,
+    const login = await gw.login(username, password, opts.keyStretching);
+    const store = await openStore(opts.store, login);
+    if (!(await store.getAccount())) {
+      await store.putAccount({
+        username: login.session.username,
         signaturePublicKey: identity.signaturePublicKey,
         signaturePrivateKey: identity.signaturePrivateKey,
         suite,
         createdAtMs: (opts.now ?? Date.now)(),
       });
     }
-    return Messenger.login(gw, username, password, opts);
+    return Messenger.open(gw, login, store, opts);
   }
 
   /** Logs in with OPAQUE; the account's keys must be on this device (created at registration). */
@@ -91,19 +91,28 @@ export class Messenger {
     opts: MessengerOptions,
   ): Promise<Messenger> {
     const login = await gw.login(username, password, opts.keyStretching);
-    const account = await opts.store.getAccount();
+    return Messenger.open(gw, login, await openStore(opts.store, login), opts);
+  }
+
+  private static async open(
+    gw: GatewayClient,
+    login: LoginResult,
+    store: ClientStore,
+    opts: MessengerOptions,
+  ): Promise<Messenger> {
+    const account = await store.getAccount();
     if (!account || account.username !== login.session.username) {
       throw new QpqError(ErrorCode.InvalidArgument, "this device holds no keys for that account");
     }
     if (!bytesEqual(account.signaturePublicKey, login.session.identityKey)) {
       throw new QpqError(ErrorCode.InvalidArgument, "this device's identity key does not match the account");
     }
-    const suite = (account.suite as CiphersuiteName) ?? DEFAULT_SUITE;
+    const suite = account.suite as CiphersuiteName;
     const session = new ClientSession(
       accountIdentity(account),
       suite,
       await suiteImpl(suite),
-      opts.store,
+      store,
       opts.now ?? Date.now,
     );
     const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10);
@@ -135,6 +144,7 @@ export class Messenger {
     });
     await this.stock.replenish();
     await gw.subscribe(await this.session.store.getCursor());
+    this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
   }
 
   detach(): void {
@@ -183,6 +193,12 @@ export class Messenger {
    * members and the Welcome to the new ones, then tells everyone the conversation's name.
    */
   async invite(groupId: string, usernames: string[]): Promise<void> {
+    // Exclusive throughout: commit, Welcome and the name message must go out in this order, with no
+    // other change to the group state in between.
+    await this.session.exclusive(() => this.inviteLocked(groupId, usernames));
+  }
+
+  private async inviteLocked(groupId: string, usernames: string[]): Promise<void> {
     const { gw } = this.session;
     const current = await this.requireGroup(groupId);
     const keyPackages = [];
@@ -213,16 +229,21 @@ export class Messenger {
       (m) => !existing.some((e) => bytesEqual(e.signatureKey, m.signatureKey)),
     );
     await Promise.all(joiners.map((m) => gw.enqueue(m.signatureKey, result.welcome!)));
-    await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.name }));
+    const named = await this.seal(groupId, encodeAppMessage({ kind: "groupInfo", name: record.name }));
+    await this.sendSealed(named);
   }
 
-  /** Encrypts and sends a text message; its record follows the sending -> sent (or failed) states. */
+  /**
+   * Encrypts and sends a text message; its record follows sending -> sent, or failed when the gateway
+   * is unreachable. Failed messages stay in the outbox: retry() or the next reconnect sends them.
+   */
   async send(groupId: string, text: string): Promise<MessageRecord> {
     if (text.length === 0 || text.length > MAX_TEXT_CHARS) {
       throw new QpqError(ErrorCode.InvalidArgument, `a message has 1-${MAX_TEXT_CHARS} characters`);
     }
+    await this.requireGroup(groupId);
     const now = this.session.now();
-    const message: MessageRecord = {
+    return this.deliver({
       id: newMessageId(),
       groupId,
       sender: this.username,
@@ -230,34 +251,81 @@ export class Messenger {
       sentAtMs: now,
       receivedAtMs: now,
       status: "sending",
-    };
-    await this.session.store.putMessage(message);
-    this.session.emit("message", message);
-    try {
-      await this.broadcast(groupId, encodeAppMessage({ kind: "text", id: message.id, text, sentAtMs: now }));
-      message.status = "sent";
-    } catch (error) {
-      message.status = "failed";
-      this.session.emit("error", error);
+    });
+  }
+
+  /** Sends a failed (or stuck) message of ours again, under the same id so recipients keep one copy. */
+  async retry(groupId: string, messageId: string): Promise<MessageRecord> {
+    const message = (await this.session.store.listMessages(groupId)).find((m) => m.id === messageId);
+    if (
+      !message ||
+      message.sender !== this.username ||
+      message.status === "sent" ||
+      message.status === "received"
+    ) {
+      throw new QpqError(ErrorCode.InvalidArgument, "no unsent message with that id");
     }
+    return this.deliver({ ...message, status: "sending" });
+  }
+
+  private async deliver(message: MessageRecord): Promise<MessageRecord> {
     await this.session.store.putMessage(message);
     this.session.emit("message", message);
-    return message;
+    const sent = { ...message };
+    if (!this.session.connected) {
+      sent.status = "failed";
+    } else {
+      try {
+        const { id, text, sentAtMs } = message;
+        await this.broadcast(message.groupId, encodeAppMessage({ kind: "text", id, text, sentAtMs }));
+        sent.status = "sent";
+      } catch (error) {
+        sent.status = "failed";
+        this.session.emit("error", error);
+      }
+    }
+    await this.session.store.putMessage(sent);
+    this.session.emit("message", sent);
+    return sent;
+  }
+
+  /** Re-sends what is left in the outbox (failed, or interrupted while sending), oldest first. */
+  private async flushOutbox(): Promise<void> {
+    for (const group of await this.session.store.listGroups()) {
+      for (const message of await this.session.store.listMessages(group.id)) {
+        if (message.sender !== this.username) continue;
+        if (message.status !== "failed" && message.status !== "sending") continue;
+        if (!this.session.connected) return;
+        await this.deliver({ ...message, status: "sending" });
+      }
+    }
   }
 
   close(): void {
     this.stock.stop();
-    this.session.gw.close();
+    if (this.session.connected) this.session.gw.close();
     this.detach();
   }
 
   private async broadcast(groupId: string, plaintext: Uint8Array): Promise<void> {
+    await this.sendSealed(await this.session.exclusive(() => this.seal(groupId, plaintext)));
+  }
+
+  /** Encrypts for the group and persists the advanced ratchet; the caller holds the session lock. */
+  private async seal(
+    groupId: string,
+    plaintext: Uint8Array,
+  ): Promise<{ message: Uint8Array; to: GroupMember[] }> {
     const current = await this.requireGroup(groupId);
     const sealed = await encryptApplication(current.state, this.session.impl, plaintext);
     // The ratchet moved: persist before sending, so a crash cannot make us reuse a message key.
     await this.session.store.putGroup(this.session.groupRecord(current.record, groupId, sealed.state));
+    return { message: sealed.message, to: this.others(sealed.state) };
+  }
+
+  private async sendSealed({ message, to }: { message: Uint8Array; to: GroupMember[] }): Promise<void> {
     const { gw } = this.session;
-    await Promise.all(this.others(sealed.state).map((m) => gw.enqueue(m.signatureKey, sealed.message)));
+    await Promise.all(to.map((m) => gw.enqueue(m.signatureKey, message)));
   }
 
   private others(state: Parameters<typeof groupMembers>[0]): GroupMember[] {
@@ -280,6 +348,10 @@ export class Messenger {
       this.session.emit("error", error);
     });
   }
+}
+
+function openStore(source: StoreSource, login: LoginResult): Promise<ClientStore> {
+  return typeof source === "function" ? source(login) : Promise.resolve(source);
 }
 
 function accountIdentity(account: {

@@ -30,6 +30,7 @@ export class ClientSession {
   private gateway: GatewayClient | undefined;
   private readonly states = new Map<string, ClientState>();
   private readonly listeners: Listeners = { message: new Set(), conversation: new Set(), error: new Set() };
+  private lock: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly identity: Identity,
@@ -38,6 +39,17 @@ export class ClientSession {
     readonly store: ClientStore,
     readonly now: () => number,
   ) {}
+
+  /**
+   * Runs fn with exclusive access to group states. Every read-modify-write of a group state (sending,
+   * committing, processing an incoming envelope) goes through here: two concurrent updates from the
+   * same state would lose one of them, and with it ratchet secrets, possibly reusing a message key.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
 
   get gw(): GatewayClient {
     if (!this.gateway) throw new QpqError(ErrorCode.Unavailable, "not connected to the gateway");

@@ -1,0 +1,8 @@
+import { defineConfig } from "vite";
+
+// The web app lives in web/ and is built into web/dist, which the gateway serves.
+export default defineConfig({
+  root: "web",
+  build: { outDir: "dist", emptyOutDir: true, target: "es2022" },
+  server: { host: "127.0.0.1", port: 5173 },
+});
