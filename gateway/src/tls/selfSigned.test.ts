@@ -5,7 +5,11 @@ import { generateSelfSigned } from "./selfSigned.ts";
 describe("self-signed certificates", () => {
   it("builds an ECDSA P-256 certificate that node parses and verifies", async () => {
     const now = new Date("2030-01-01T00:00:00Z");
-    const c = await generateSelfSigned({ hostnames: ["gw.example", "127.0.0.1", "::1"], validityDays: 10, now });
+    const c = await generateSelfSigned({
+      hostnames: ["gw.example", "127.0.0.1", "::1"],
+      validityDays: 10,
+      now,
+    });
     const x = new X509Certificate(c.certPem);
     expect(x.verify(x.publicKey)).toBe(true);
     expect(x.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");

@@ -53,7 +53,9 @@ function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array
 }
 
 function pem(label: string, bytes: Uint8Array): string {
-  const b64 = Buffer.from(bytes).toString("base64").replace(/(.{64})/g, "$1\n");
+  const b64 = Buffer.from(bytes)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n");
   return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
 }
 
@@ -68,7 +70,9 @@ export async function generateSelfSigned(opts: SelfSignedOptions): Promise<SelfS
   const notAfter = new Date(notBefore.getTime() + days * DAY_MS);
 
   const ecdsaWithSha256 = der.sequence(der.oid("1.2.840.10045.4.3.2"));
-  const name = der.sequence(der.set(der.sequence(der.oid("2.5.4.3"), der.utf8String(opts.hostnames[0] ?? ""))));
+  const name = der.sequence(
+    der.set(der.sequence(der.oid("2.5.4.3"), der.utf8String(opts.hostnames[0] ?? ""))),
+  );
   const san = der.sequence(
     ...opts.hostnames.map((h) =>
       isIP(h) ? der.implicitPrimitive(7, ipBytes(h)) : der.implicitPrimitive(2, new TextEncoder().encode(h)),
@@ -89,7 +93,11 @@ export async function generateSelfSigned(opts: SelfSignedOptions): Promise<SelfS
       der.sequence(
         // basicConstraints (cA) and keyUsage (digitalSignature, plus keyCertSign for a CA)
         extension("2.5.29.19", true, opts.selfTrusted ? der.sequence(der.booleanTrue()) : der.sequence()),
-        extension("2.5.29.15", true, opts.selfTrusted ? der.bitString(Uint8Array.of(0x84), 2) : der.bitString(Uint8Array.of(0x80), 7)),
+        extension(
+          "2.5.29.15",
+          true,
+          opts.selfTrusted ? der.bitString(Uint8Array.of(0x84), 2) : der.bitString(Uint8Array.of(0x80), 7),
+        ),
         extension("2.5.29.37", false, der.sequence(der.oid("1.3.6.1.5.5.7.3.1"))), // extKeyUsage: serverAuth
         extension("2.5.29.17", false, san),
       ),

@@ -28,7 +28,13 @@ export interface ConnectRequest {
 }
 
 const PSEUDO = new Set([":method", ":scheme", ":authority", ":path", ":protocol"]);
-const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+const CONNECTION_SPECIFIC = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 function malformed(message: string): never {
   throw new H3Error(H3.MESSAGE_ERROR, message, true);
@@ -62,7 +68,8 @@ export function parseRequest(fields: ReadonlyArray<FieldLine>): ConnectRequest {
     headers,
   };
   if (req.protocol !== undefined && method !== "CONNECT") malformed(":protocol without CONNECT");
-  if (req.protocol !== undefined && (!req.scheme || !req.authority || !path)) malformed("incomplete extended CONNECT");
+  if (req.protocol !== undefined && (!req.scheme || !req.authority || !path))
+    malformed("incomplete extended CONNECT");
   return req;
 }
 
@@ -109,7 +116,8 @@ export class ConnectStream {
       const r = recvChunk(this.h3.conn, this.id, this.h3.scratch);
       if (r.kind === "none") return;
       if (r.kind === "gone" && this.h3.conn.streamFinished(this.id)) return this.onPeerGone(""); // collected FIN
-      if (r.kind !== "data") return this.onPeerGone(r.kind === "reset" ? "CONNECT stream reset" : "CONNECT stream gone");
+      if (r.kind !== "data")
+        return this.onPeerGone(r.kind === "reset" ? "CONNECT stream reset" : "CONNECT stream gone");
       this.onData(r.data, r.fin);
     }
   }
@@ -158,7 +166,8 @@ export class ConnectStream {
     if (status === 200) status = this.h3.opts.onRequest?.(req) ?? 200;
     const response: FieldLine[] = [[":status", String(status)]];
     // Chromium's draft-02 mode wants to see the version it asked for confirmed.
-    if ("sec-webtransport-http3-draft02" in req.headers) response.push(["sec-webtransport-http3-draft", "draft02"]);
+    if ("sec-webtransport-http3-draft02" in req.headers)
+      response.push(["sec-webtransport-http3-draft", "draft02"]);
     const accepted = status >= 200 && status < 300;
     this.writer.sendRaw(encodeFrame(FrameType.HEADERS, encodeFieldSection(response)), !accepted);
     if (!accepted) {
@@ -176,7 +185,8 @@ export class ConnectStream {
 
   private onResponse(fields: FieldLine[]): void {
     const status = Number(fields.find(([n]) => n === ":status")?.[1]);
-    if (!Number.isInteger(status) || status < 100 || status > 599) throw new H3Error(H3.MESSAGE_ERROR, "bad :status", true);
+    if (!Number.isInteger(status) || status < 100 || status > 599)
+      throw new H3Error(H3.MESSAGE_ERROR, "bad :status", true);
     if (status < 200) return; // interim response; the final one follows
     this.gotHeaders = true;
     const session = this.session;

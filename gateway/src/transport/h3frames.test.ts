@@ -38,7 +38,13 @@ function readAll(reader: FrameReader, chunks: Uint8Array[]): { frames: H3Frame[]
 
 describe("HTTP/3 frames", () => {
   const stream = Buffer.concat([
-    encodeSettings(new Map([[0x01, 0], [0x33, 1], [0xc671706a, 16]])),
+    encodeSettings(
+      new Map([
+        [0x01, 0],
+        [0x33, 1],
+        [0xc671706a, 16],
+      ]),
+    ),
     encodeFrame(0x21, new Uint8Array(5000)), // GREASE frame type 0x1f*0+0x21: skipped
     encodeFrame(FrameType.HEADERS, Uint8Array.from([0, 0, 0xd9])),
     encodeFrame(FrameType.DATA, Uint8Array.from([1, 2, 3, 4, 5])),
@@ -48,15 +54,31 @@ describe("HTTP/3 frames", () => {
   it("parses a frame sequence whole and split at every byte", () => {
     const whole = readAll(new FrameReader(1024), [stream]);
     expect(whole.error).toBeUndefined();
-    expect(whole.frames.map((f) => f.type)).toEqual([FrameType.SETTINGS, FrameType.HEADERS, FrameType.DATA, FrameType.GOAWAY]);
-    expect(parseSettings(whole.frames[0]!.payload)).toEqual({ ok: true, value: new Map([[1, 0], [0x33, 1], [0xc671706a, 16]]) });
+    expect(whole.frames.map((f) => f.type)).toEqual([
+      FrameType.SETTINGS,
+      FrameType.HEADERS,
+      FrameType.DATA,
+      FrameType.GOAWAY,
+    ]);
+    expect(parseSettings(whole.frames[0]!.payload)).toEqual({
+      ok: true,
+      value: new Map([
+        [1, 0],
+        [0x33, 1],
+        [0xc671706a, 16],
+      ]),
+    });
     const bytes = [...stream].map((b) => Uint8Array.of(b));
     expect(readAll(new FrameReader(1024), bytes)).toEqual(whole);
   });
 
   it("reports oversize and HTTP/2-only frames as typed errors", () => {
-    expect(readAll(new FrameReader(10), [encodeFrame(FrameType.HEADERS, new Uint8Array(11))]).error?.code).toBe(H3.EXCESSIVE_LOAD);
-    expect(readAll(new FrameReader(10), [encodeFrame(0x02, new Uint8Array(1))]).error?.code).toBe(H3.FRAME_UNEXPECTED);
+    expect(
+      readAll(new FrameReader(10), [encodeFrame(FrameType.HEADERS, new Uint8Array(11))]).error?.code,
+    ).toBe(H3.EXCESSIVE_LOAD);
+    expect(readAll(new FrameReader(10), [encodeFrame(0x02, new Uint8Array(1))]).error?.code).toBe(
+      H3.FRAME_UNEXPECTED,
+    );
   });
 
   it("rejects duplicate, HTTP/2 and truncated settings", () => {
@@ -70,11 +92,15 @@ describe("HTTP/3 frames", () => {
 
   it("returns frames or a typed error for any bytes in any split, never throws", () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), fc.nat(2000), (chunks, max) => {
-        const { frames, error } = readAll(new FrameReader(max), chunks);
-        if (error) expect(error).toBeInstanceOf(H3Error);
-        for (const f of frames) if (f.type === FrameType.SETTINGS) parseSettings(f.payload);
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }),
+        fc.nat(2000),
+        (chunks, max) => {
+          const { frames, error } = readAll(new FrameReader(max), chunks);
+          if (error) expect(error).toBeInstanceOf(H3Error);
+          for (const f of frames) if (f.type === FrameType.SETTINGS) parseSettings(f.payload);
+        },
+      ),
       { numRuns: 5000 },
     );
   });

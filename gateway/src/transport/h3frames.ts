@@ -167,7 +167,9 @@ export function encodeSettings(settings: ReadonlyMap<number, number>): Uint8Arra
   return encodeFrame(FrameType.SETTINGS, payload);
 }
 
-export function parseSettings(payload: Uint8Array): { ok: true; value: Map<number, number> } | { ok: false; error: H3Error } {
+export function parseSettings(
+  payload: Uint8Array,
+): { ok: true; value: Map<number, number> } | { ok: false; error: H3Error } {
   const settings = new Map<number, number>();
   let off = 0;
   while (off < payload.length) {
@@ -221,7 +223,10 @@ export class CapsuleReader {
       if (!type) return null;
       const len = readVarint(this.buf, type.next);
       if (!len) return null;
-      if (type.value !== CapsuleType.CLOSE_WEBTRANSPORT_SESSION && type.value !== CapsuleType.DRAIN_WEBTRANSPORT_SESSION) {
+      if (
+        type.value !== CapsuleType.CLOSE_WEBTRANSPORT_SESSION &&
+        type.value !== CapsuleType.DRAIN_WEBTRANSPORT_SESSION
+      ) {
         this.buf = this.buf.subarray(len.next);
         this.skipLeft = len.value;
         continue;

@@ -63,15 +63,23 @@ async function stillServes(): Promise<void> {
 
 describe("HTTP/3 layer facing a hostile peer", () => {
   it("closes the connection with the matching H3 error", async () => {
-    expect(await closedWith((send) => send(2, control(encodeFrame(FrameType.DATA, Uint8Array.of(1)))))).toBe(H3.MISSING_SETTINGS);
+    expect(await closedWith((send) => send(2, control(encodeFrame(FrameType.DATA, Uint8Array.of(1)))))).toBe(
+      H3.MISSING_SETTINGS,
+    );
     expect(await closedWith((send) => send(2, control(settings, settings)))).toBe(H3.FRAME_UNEXPECTED);
-    expect(await closedWith((send) => send(2, control(settings, encodeFrame(FrameType.HEADERS, Uint8Array.of(0, 0)))))).toBe(
+    expect(
+      await closedWith((send) =>
+        send(2, control(settings, encodeFrame(FrameType.HEADERS, Uint8Array.of(0, 0)))),
+      ),
+    ).toBe(H3.FRAME_UNEXPECTED);
+    expect(await closedWith((send) => send(2, control(settings, encodeFrame(0x08, Uint8Array.of(0)))))).toBe(
       H3.FRAME_UNEXPECTED,
     );
-    expect(await closedWith((send) => send(2, control(settings, encodeFrame(0x08, Uint8Array.of(0)))))).toBe(H3.FRAME_UNEXPECTED);
-    expect(await closedWith((send) => send(2, control(encodeFrame(FrameType.SETTINGS, Uint8Array.of(0x02, 0x00)))))).toBe(
-      H3.SETTINGS_ERROR,
-    );
+    expect(
+      await closedWith((send) =>
+        send(2, control(encodeFrame(FrameType.SETTINGS, Uint8Array.of(0x02, 0x00)))),
+      ),
+    ).toBe(H3.SETTINGS_ERROR);
     expect(
       await closedWith((send) => {
         send(2, control(settings));
@@ -80,16 +88,26 @@ describe("HTTP/3 layer facing a hostile peer", () => {
     ).toBe(H3.STREAM_CREATION_ERROR);
     expect(await closedWith((send) => send(2, control(settings), true))).toBe(H3.CLOSED_CRITICAL_STREAM);
     expect(await closedWith((send) => send(2, encodeVarint(0x01)))).toBe(H3.STREAM_CREATION_ERROR); // push from a client
-    expect(await closedWith((send) => send(2, Uint8Array.of(0x02, 0x3f, 0xe1, 0x1f)))).toBe(H3.QPACK_ENCODER_STREAM_ERROR);
-    expect(await closedWith((send) => send(2, Uint8Array.of(0x03, 0x81)))).toBe(H3.QPACK_DECODER_STREAM_ERROR);
-    expect(await closedWith((send) => send(0, encodeFrame(FrameType.HEADERS, Uint8Array.of(0x01, 0x00, 0x80))))).toBe(
-      H3.QPACK_DECOMPRESSION_FAILED,
+    expect(await closedWith((send) => send(2, Uint8Array.of(0x02, 0x3f, 0xe1, 0x1f)))).toBe(
+      H3.QPACK_ENCODER_STREAM_ERROR,
     );
-    expect(await closedWith((send) => send(0, encodeFrame(FrameType.HEADERS, new Uint8Array(5000))))).toBe(H3.EXCESSIVE_LOAD);
-    expect(await closedWith((send) => send(0, encodeFrame(FrameType.DATA, Uint8Array.of(1))))).toBe(H3.FRAME_UNEXPECTED);
-    expect(await closedWith((send) => send(0, Buffer.concat([connect(), encodeFrame(FrameType.SETTINGS, new Uint8Array(0))])))).toBe(
+    expect(await closedWith((send) => send(2, Uint8Array.of(0x03, 0x81)))).toBe(
+      H3.QPACK_DECODER_STREAM_ERROR,
+    );
+    expect(
+      await closedWith((send) => send(0, encodeFrame(FrameType.HEADERS, Uint8Array.of(0x01, 0x00, 0x80)))),
+    ).toBe(H3.QPACK_DECOMPRESSION_FAILED);
+    expect(await closedWith((send) => send(0, encodeFrame(FrameType.HEADERS, new Uint8Array(5000))))).toBe(
+      H3.EXCESSIVE_LOAD,
+    );
+    expect(await closedWith((send) => send(0, encodeFrame(FrameType.DATA, Uint8Array.of(1))))).toBe(
       H3.FRAME_UNEXPECTED,
     );
+    expect(
+      await closedWith((send) =>
+        send(0, Buffer.concat([connect(), encodeFrame(FrameType.SETTINGS, new Uint8Array(0))])),
+      ),
+    ).toBe(H3.FRAME_UNEXPECTED);
     await stillServes();
   });
 

@@ -60,11 +60,17 @@ describe("QPACK field sections", () => {
 
   it("decodes Huffman-coded names and values", () => {
     const section = Uint8Array.from([
-      0x00, 0x00,
+      0x00,
+      0x00,
       0xcf, // indexed static 15 :method CONNECT
-      0x50, 0x8c, ...hex(VECTORS[0]![0]), // name ref :authority, Huffman value www.example.com
-      0x2f, 0x01, ...hex(VECTORS[2]![0]), // literal Huffman name custom-key (length 8 = 7 + 1)
-      0x89, ...hex(VECTORS[3]![0]), // Huffman value custom-value
+      0x50,
+      0x8c,
+      ...hex(VECTORS[0]![0]), // name ref :authority, Huffman value www.example.com
+      0x2f,
+      0x01,
+      ...hex(VECTORS[2]![0]), // literal Huffman name custom-key (length 8 = 7 + 1)
+      0x89,
+      ...hex(VECTORS[3]![0]), // Huffman value custom-value
     ]);
     expect(decodeFieldSection(section, 4096)).toEqual([
       [":method", "CONNECT"],

@@ -260,15 +260,18 @@ export class QuicEndpoint {
     if (qc.timer && qc.deadline <= deadline + 1) return;
     if (qc.timer) clearTimeout(qc.timer);
     qc.deadline = deadline;
-    qc.timer = setTimeout(() => {
-      qc.timer = null;
-      try {
-        qc.conn.onTimeout();
-      } catch (err) {
-        this.report(err);
-      }
-      this.service(qc);
-    }, Math.max(0, Math.ceil(timeout)));
+    qc.timer = setTimeout(
+      () => {
+        qc.timer = null;
+        try {
+          qc.conn.onTimeout();
+        } catch (err) {
+          this.report(err);
+        }
+        this.service(qc);
+      },
+      Math.max(0, Math.ceil(timeout)),
+    );
     qc.timer.unref();
   }
 

@@ -59,6 +59,8 @@ export interface StreamHost {
   readonly scratch: Uint8Array;
   markDirty(): void;
   setBlocked(stream: QuicWebStream, blocked: boolean): void;
+  /** Builds and sends packets now rather than at the end of the event-loop turn. */
+  flushNow(): void;
   /** Streams that may be collected by quiche without a readable event (see pumpRead). */
   watchFin(stream: { id: number; onReadable(): void }, on: boolean): void;
   onStreamDone(stream: QuicWebStream): void;
@@ -137,7 +139,8 @@ export class QuicWebStream {
       this.writable = new WritableStream<Uint8Array>({
         write: (chunk) => this.write(chunk),
         close: () => this.close(),
-        abort: (reason) => this.abort(wtCodeToHttp(codeOf(reason)), new WebTransportError("aborted", "stream")),
+        abort: (reason) =>
+          this.abort(wtCodeToHttp(codeOf(reason)), new WebTransportError("aborted", "stream")),
       });
       if (opts.prefix) {
         // Sent at once: quiche counts a local stream against the peer's limit only once it has data.
@@ -203,7 +206,9 @@ export class QuicWebStream {
       } else {
         this.readOpen = false;
         const code = r.kind === "reset" ? httpCodeToWt(r.code) : null;
-        rc.error(new WebTransportError(r.kind === "reset" ? "stream reset by peer" : "stream gone", "stream", code));
+        rc.error(
+          new WebTransportError(r.kind === "reset" ? "stream reset by peer" : "stream gone", "stream", code),
+        );
       }
       this.checkDone();
       return;
@@ -235,10 +240,11 @@ export class QuicWebStream {
 
   /**
    * Hands queued bytes to quiche. Outside the connection's packet flush (`flushing` false) the last
-   * chunk is held back, so that a close() in the same event-loop turn sends it with the FIN: quiche
-   * 0.18 loses a lone FIN written while earlier data is still waiting to be sent (seen with Chromium
-   * as the peer, about one close in ten when a pipe closes right after its last write), and also one
-   * written while the stream has no send capacity. A lone FIN therefore waits for capacity.
+   * chunk is held back, so that a close() in the same event-loop turn sends it with the FIN. A lone
+   * FIN is fragile in quiche 0.18: written without send capacity it is never scheduled, and once the
+   * data before it is acknowledged quiche drops the stream, FIN unsent (seen with Chromium: one close
+   * in ten when the last write and close() fell into different turns). So a lone FIN waits for
+   * capacity and is then flushed at once.
    */
   pumpWrite(flushing = true): void {
     while (this.writeOpen && this.queue.length > 0) {
@@ -260,6 +266,9 @@ export class QuicWebStream {
       const r = sendChunk(this.host.conn, this.id, EMPTY, true);
       if (!r.ok) return this.failWrite(r.stopped);
       this.finished();
+      // Packets must go out now: if an ACK for the earlier data were processed first, quiche would
+      // consider the stream complete and drop it with the FIN unsent.
+      this.host.flushNow();
     }
     this.host.setBlocked(this, this.writeOpen && (this.queue.length > 0 || this.finPending));
     if (this.writeWaiter && this.queued <= this.hwm) {
@@ -304,7 +313,10 @@ export class QuicWebStream {
 
   private failWrite(stopped: number | null): void {
     const code = stopped === null ? null : httpCodeToWt(stopped);
-    this.abort(null, new WebTransportError(stopped === null ? "stream gone" : "stopped by peer", "stream", code));
+    this.abort(
+      null,
+      new WebTransportError(stopped === null ? "stream gone" : "stopped by peer", "stream", code),
+    );
   }
 
   /** Resets the sending side (`resetCode` null: do not tell quiche, e.g. it already knows). */

@@ -11,7 +11,11 @@ export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uin
   return Buffer.concat(parts);
 }
 
-export async function writeAll(writable: WritableStream<Uint8Array>, data: Uint8Array, chunk = 16384): Promise<void> {
+export async function writeAll(
+  writable: WritableStream<Uint8Array>,
+  data: Uint8Array,
+  chunk = 16384,
+): Promise<void> {
   const w = writable.getWriter();
   for (let off = 0; off < data.length; off += chunk) await w.write(data.subarray(off, off + chunk));
   await w.close();
@@ -39,8 +43,15 @@ export interface RawPeer {
 /** A bare QUIC+TLS client that speaks whatever bytes a test gives it, to feed the server bad HTTP/3. */
 export async function rawPeer(port: number, opts: { settings?: boolean } = {}): Promise<RawPeer> {
   const limits = resolveLimits();
-  const endpoint = await QuicEndpoint.bind({ host: "127.0.0.1", port: 0, maxUdpPayload: limits.maxUdpPayload });
-  const qc: QuicConn = endpoint.connect(buildQuicheConfig({ caPem: null }, limits), null, { host: "127.0.0.1", port });
+  const endpoint = await QuicEndpoint.bind({
+    host: "127.0.0.1",
+    port: 0,
+    maxUdpPayload: limits.maxUdpPayload,
+  });
+  const qc: QuicConn = endpoint.connect(buildQuicheConfig({ caPem: null }, limits), null, {
+    host: "127.0.0.1",
+    port,
+  });
   let onEstablished!: () => void;
   let onClosed!: (e: { isApp: boolean; errorCode: number } | null) => void;
   const established = new Promise<void>((r) => (onEstablished = r));
@@ -54,7 +65,11 @@ export async function rawPeer(port: number, opts: { settings?: boolean } = {}): 
       if (!started && qc.conn.isEstablished()) {
         started = true;
         if (opts.settings !== false) {
-          qc.conn.streamSend(2, Buffer.concat([encodeVarint(0), encodeSettings(new Map([[0x33, 1]]))]), false);
+          qc.conn.streamSend(
+            2,
+            Buffer.concat([encodeVarint(0), encodeSettings(new Map([[0x33, 1]]))]),
+            false,
+          );
         }
         onEstablished();
       }

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { generateSelfSigned, type SelfSignedCertificate } from "../tls/selfSigned.ts";
-import { connectWebTransport, startWebTransportServer, type WebTransportServer, type WebTransportServerSession } from "./index.ts";
+import {
+  connectWebTransport,
+  startWebTransportServer,
+  type WebTransportServer,
+  type WebTransportServerSession,
+} from "./index.ts";
 import { readAll, waitFor, writeAll } from "./testHelpers.ts";
 
 let cert: SelfSignedCertificate;
@@ -12,7 +17,10 @@ let onSession: (s: WebTransportServerSession) => void = () => {};
 
 /** Echoes every bidirectional stream of a session. */
 async function echo(s: WebTransportServerSession): Promise<void> {
-  for await (const bidi of s.incomingBidirectionalStreams as unknown as AsyncIterable<{ readable: ReadableStream; writable: WritableStream }>) {
+  for await (const bidi of s.incomingBidirectionalStreams as unknown as AsyncIterable<{
+    readable: ReadableStream;
+    writable: WritableStream;
+  }>) {
     void bidi.readable.pipeTo(bidi.writable).catch(() => {});
   }
 }
@@ -106,7 +114,9 @@ describe("WebTransport server and Node client", () => {
 
     const b = connect();
     await b.ready;
-    await waitFor(() => serverSide !== undefined && sessions.at(-1) === serverSide && serverSide !== undefined);
+    await waitFor(
+      () => serverSide !== undefined && sessions.at(-1) === serverSide && serverSide !== undefined,
+    );
     serverSide.close({ closeCode: 7, reason: "server says bye" });
     expect(await b.closed).toEqual({ closeCode: 7, reason: "server says bye" });
   });
@@ -141,7 +151,10 @@ describe("WebTransport server and Node client", () => {
     let got: Uint8Array | undefined;
     for (let i = 0; i < 20 && !got; i++) {
       await w.write(new TextEncoder().encode("ping"));
-      got = await Promise.race([r.read().then((x) => x.value), new Promise<undefined>((res) => setTimeout(res, 100))]);
+      got = await Promise.race([
+        r.read().then((x) => x.value),
+        new Promise<undefined>((res) => setTimeout(res, 100)),
+      ]);
     }
     expect(new TextDecoder().decode(got)).toBe("ping");
     expect(wt.datagrams.maxDatagramSize).toBeGreaterThan(1000);
@@ -178,6 +191,13 @@ describe("WebTransport server and Node client", () => {
     await Promise.all([local.close(), wrongName.close()]);
   });
 
+  it("lets a client give up before the session is ready", async () => {
+    const wt = connect();
+    wt.close();
+    await expect(wt.ready).rejects.toThrow();
+    expect(await wt.closed).toMatchObject({ closeCode: 0 });
+  });
+
   it("answers 404 for another path", async () => {
     const wt = connect("/nope");
     await expect(wt.ready).rejects.toThrow(/404/);
@@ -200,7 +220,10 @@ describe("WebTransport server and Node client", () => {
     const wt = connect();
     await wt.ready;
     const bidi = await wt.createBidirectionalStream();
-    const [, got] = await Promise.all([writeAll(bidi.writable, Buffer.from("still alive")), readAll(bidi.readable)]);
+    const [, got] = await Promise.all([
+      writeAll(bidi.writable, Buffer.from("still alive")),
+      readAll(bidi.readable),
+    ]);
     expect(Buffer.from(got).toString()).toBe("still alive");
     wt.close();
     await waitFor(() => server.connectionCount <= 1);
@@ -226,16 +249,25 @@ describe("WebTransport server and Node client", () => {
       onSession: (s) => void echo(s),
     });
     const url = `https://[::1]:${local.port}/wt`;
-    const old = connectWebTransport(url, { serverCertificateHashes: [{ algorithm: "sha-256", value: cert.sha256 }] });
+    const old = connectWebTransport(url, {
+      serverCertificateHashes: [{ algorithm: "sha-256", value: cert.sha256 }],
+    });
     await old.ready;
     const next = await generateSelfSigned({ hostnames: ["localhost"] });
     local.setCertificate(next.certPem, next.keyPem);
-    const fresh = connectWebTransport(url, { serverCertificateHashes: [{ algorithm: "sha-256", value: next.sha256 }] });
+    const fresh = connectWebTransport(url, {
+      serverCertificateHashes: [{ algorithm: "sha-256", value: next.sha256 }],
+    });
     await fresh.ready;
-    const stale = connectWebTransport(url, { serverCertificateHashes: [{ algorithm: "sha-256", value: cert.sha256 }] });
+    const stale = connectWebTransport(url, {
+      serverCertificateHashes: [{ algorithm: "sha-256", value: cert.sha256 }],
+    });
     await expect(stale.ready).rejects.toThrow();
     const bidi = await old.createBidirectionalStream();
-    const [, got] = await Promise.all([writeAll(bidi.writable, Buffer.from("old conn")), readAll(bidi.readable)]);
+    const [, got] = await Promise.all([
+      writeAll(bidi.writable, Buffer.from("old conn")),
+      readAll(bidi.readable),
+    ]);
     expect(Buffer.from(got).toString()).toBe("old conn");
     // Shutdown sends close capsules first: clients see a clean close, not a lost connection.
     const closing = local.close({ closeCode: 3, reason: "maintenance" });

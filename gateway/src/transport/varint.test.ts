@@ -6,7 +6,9 @@ import { httpCodeToWt, wtCodeToHttp } from "./errors.ts";
 describe("varint", () => {
   it("encodes the RFC 9000 §A.1 examples", () => {
     // Beyond 2^53 we can read (approximately: only GREASE ids are that large) but not write.
-    expect(readVarint(Uint8Array.from(Buffer.from("c2197c5eff14e88c", "hex")), 0)?.value).toBe(151288809941952652);
+    expect(readVarint(Uint8Array.from(Buffer.from("c2197c5eff14e88c", "hex")), 0)?.value).toBe(
+      Number(151288809941952652n),
+    );
     expect(Buffer.from(encodeVarint(494878333)).toString("hex")).toBe("9d7f3e7d");
     expect(Buffer.from(encodeVarint(15293)).toString("hex")).toBe("7bbd");
     expect(Buffer.from(encodeVarint(37)).toString("hex")).toBe("25");
@@ -46,7 +48,8 @@ describe("varint", () => {
 
 describe("WebTransport error code mapping", () => {
   it("round-trips application codes and skips GREASE code points", () => {
-    for (const code of [0, 1, 0x1d, 0x1e, 0x1f, 1000, 0xffffffff]) expect(httpCodeToWt(wtCodeToHttp(code))).toBe(code);
+    for (const code of [0, 1, 0x1d, 0x1e, 0x1f, 1000, 0xffffffff])
+      expect(httpCodeToWt(wtCodeToHttp(code))).toBe(code);
     expect(wtCodeToHttp(0)).toBe(0x52e4a40fa8db);
     expect(wtCodeToHttp(0xffffffff)).toBe(0x52e5ac983162);
     fc.assert(

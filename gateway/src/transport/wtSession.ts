@@ -74,7 +74,7 @@ export class WtSession implements WebTransportLike {
     this.draining = this.drainP.promise;
     this.incomingBidirectionalStreams = new ReadableStream({ start: (c) => void (this.bidiC = c) });
     this.incomingUnidirectionalStreams = new ReadableStream({ start: (c) => void (this.uniC = c) });
-    const self = this;
+    const maxSize = (): number => this.host?.maxDatagramSize() ?? 0;
     this.datagrams = {
       readable: new ReadableStream<Uint8Array>(
         { start: (c) => void (this.dgramC = c) },
@@ -86,7 +86,7 @@ export class WtSession implements WebTransportLike {
         },
       }),
       get maxDatagramSize() {
-        return self.host?.maxDatagramSize() ?? 0;
+        return maxSize();
       },
     };
   }
@@ -95,7 +95,10 @@ export class WtSession implements WebTransportLike {
     await this.ready;
     this.assertOpen();
     const s = await this.requireHost().openStream(this, true);
-    return { readable: s.readable as ReadableStream<Uint8Array>, writable: s.writable as WritableStream<Uint8Array> };
+    return {
+      readable: s.readable as ReadableStream<Uint8Array>,
+      writable: s.writable as WritableStream<Uint8Array>,
+    };
   }
 
   async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
