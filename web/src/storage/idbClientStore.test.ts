@@ -5,8 +5,8 @@ import type { IDBPDatabase } from "idb";
 import { afterEach, describe, expect, it } from "vitest";
 import { toBase64Url, toHex, utf8 } from "@qpq/shared/bytes";
 import type { ClientStore, GroupRecord, MessageRecord } from "@qpq/shared/client";
-import { runClientStoreContract } from "../../../shared/src/client/clientStoreContract.ts";
-import { AtRestDecryptError } from "../../../shared/src/crypto/atRest.ts";
+import { runClientStoreContract } from "@qpq/shared/client/contract";
+import { AtRestDecryptError } from "@qpq/shared/crypto";
 import { accountDatabaseName, DB_VERSION, IdbClientStore, migrations } from "./idbClientStore.ts";
 
 const exportKey = new Uint8Array(64).map((_, i) => i * 3);
@@ -239,6 +239,19 @@ describe("IdbClientStore at rest", () => {
     // The store stays usable after the failure.
     await store.applyEnvelope({ seq: 9, messages: [message] });
     expect(await store.getCursor()).toBe(9);
+  });
+
+  it("never moves the cursor backwards when two tabs apply envelopes at once", async () => {
+    const factory = new IDBFactory();
+    const tabA = await freshStore("hal", factory);
+    const tabB = await freshStore("hal", factory);
+    opened.push(tabA, tabB);
+    // tabB reads the cursor before tabA's commit and writes after it: it must not put 1 over 100.
+    const big = tabA.applyEnvelope({ seq: 100 });
+    const small = Array.from({ length: 10 }, (_, i) => tabB.applyEnvelope({ seq: i + 1 }));
+    await Promise.all([big, ...small]);
+    expect(await tabA.getCursor()).toBe(100);
+    expect(await tabB.getCursor()).toBe(100);
   });
 
   it("keeps accounts apart and forgets one on request", async () => {

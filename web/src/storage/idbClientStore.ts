@@ -8,7 +8,7 @@
  */
 import { wrap } from "idb";
 import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from "idb";
-import { toHex } from "@qpq/shared/bytes";
+import { bytesEqual, toHex } from "@qpq/shared/bytes";
 import type {
   AccountRecord,
   ClientStore,
@@ -28,7 +28,7 @@ import {
   open,
   seal,
   sha256,
-} from "../../../shared/src/crypto/atRest.ts";
+} from "@qpq/shared/crypto";
 
 /** A sealed value; k is repeated inside the row (keyPath) so listing can rebuild each record's AAD. */
 interface SealedRow<K extends string | number = string> {
@@ -79,8 +79,12 @@ const ACCOUNT = "account";
 const CURSOR = "cursor";
 const KEY_CHECK = "check";
 const KEY_CHECK_TEXT = "quicproquo at-rest key check v1";
-/** Other tabs of the same account can race on the cursor; each lost race lets one of them win. */
-const CURSOR_ATTEMPTS = 8;
+/**
+ * Tabs of one account serialize applyEnvelope through a Web Lock where the browser has them; the
+ * optimistic cursor check is what keeps the cursor correct anyway, and jittered retries let a tab
+ * that keeps losing the race get through.
+ */
+const CURSOR_ATTEMPTS = 30;
 
 /** Per-account database; hashed so the list of databases in a profile does not list usernames. */
 export async function accountDatabaseName(username: string): Promise<string> {
@@ -100,8 +104,7 @@ function issue(request: Promise<unknown>): void {
 }
 
 function sameRow(a: SealedRow | undefined, b: SealedRow | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.v.length === b.v.length && a.v.every((byte, i) => byte === b.v[i]);
+  return a === undefined || b === undefined ? a === b : bytesEqual(a.v, b.v);
 }
 
 class CursorMoved extends Error {}
@@ -140,6 +143,7 @@ export class IdbClientStore implements ClientStore {
 
   private constructor(
     private readonly db: IDBPDatabase<QpqDB>,
+    private readonly name: string,
     private readonly key: CryptoKey,
     private readonly blindingKey: CryptoKey,
   ) {
@@ -156,7 +160,7 @@ export class IdbClientStore implements ClientStore {
       deriveBlindingKey(opts.exportKey, opts.username),
       accountDatabaseName(opts.username),
     ]);
-    const store = new IdbClientStore(await openDatabase(factory, name), key, blindingKey);
+    const store = new IdbClientStore(await openDatabase(factory, name), name, key, blindingKey);
     try {
       await store.checkKey();
     } catch (err) {
@@ -260,7 +264,11 @@ export class IdbClientStore implements ClientStore {
   }
 
   applyEnvelope(outcome: EnvelopeOutcome): Promise<void> {
-    const run = this.applying.then(() => this.applyNow(outcome));
+    const run = this.applying.then(async () => {
+      const locks = globalThis.navigator?.locks;
+      if (locks) await locks.request(`${this.name}/apply`, () => this.applyNow(outcome));
+      else await this.applyNow(outcome);
+    });
     this.applying = run.catch(() => undefined);
     return run;
   }
@@ -299,6 +307,7 @@ export class IdbClientStore implements ClientStore {
         return;
       } catch (err) {
         if (!(err instanceof CursorMoved) || attempt >= CURSOR_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** Math.min(attempt, 6)));
       }
     }
   }
