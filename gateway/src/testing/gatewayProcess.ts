@@ -34,12 +34,14 @@ export interface StartOptions {
   httpPort?: number;
   wtPort?: number;
   timeoutMs?: number;
+  /** Extra Node flags for the child, e.g. ["--cpu-prof"] when profiling a benchmark. */
+  nodeArgs?: string[];
 }
 
 export async function startGatewayProcess(opts: StartOptions = {}): Promise<GatewayProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "qpq-gw-"));
   const host = opts.host ?? "127.0.0.1";
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", MAIN], {
     env: {
       ...process.env,
       QPQ_HOST: host,
