@@ -301,6 +301,11 @@ export class Messenger {
     }
   }
 
+  /** Revokes this session's token at the gateway (other devices and sessions stay logged in). */
+  async logout(): Promise<void> {
+    await this.session.gw.logout();
+  }
+
   close(): void {
     this.stock.stop();
     if (this.session.connected) this.session.gw.close();

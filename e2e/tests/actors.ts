@@ -1,0 +1,85 @@
+import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+export const baseUrl = (): string => {
+  const url = process.env.QPQ_E2E_BASE_URL;
+  if (!url) throw new Error("globalSetup did not start the gateway");
+  return url;
+};
+
+let counter = 0;
+/** Usernames unique per run and test, so scenarios never see each other's users. */
+export function uniqueName(base: string): string {
+  return `${base}${Date.now().toString(36).slice(-4)}${++counter}`;
+}
+
+/** One person with their own browser context (own IndexedDB), driving the app like a user. */
+export class Actor {
+  private constructor(
+    readonly name: string,
+    readonly password: string,
+    readonly context: BrowserContext,
+    public page: Page,
+  ) {}
+
+  static async open(browser: Browser, base: string): Promise<Actor> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(baseUrl());
+    return new Actor(uniqueName(base), `pw of ${base} ${counter}`, context, page);
+  }
+
+  async register(): Promise<void> {
+    await this.fillCredentials(this.password);
+    await this.page.getByRole("button", { name: "Create account" }).click();
+    await this.expectSignedIn();
+  }
+
+  async login(password = this.password): Promise<void> {
+    await this.fillCredentials(password);
+    await this.page.getByRole("button", { name: "Log in" }).click();
+  }
+
+  async fillCredentials(password: string, username = this.name): Promise<void> {
+    await this.page.getByLabel("Username").fill(username);
+    await this.page.getByLabel("Password").fill(password);
+  }
+
+  async expectSignedIn(): Promise<void> {
+    await expect(this.page.getByRole("status", { name: "Connection" })).toHaveText("Online");
+  }
+
+  async startConversationWith(other: Actor): Promise<void> {
+    await this.page.getByRole("button", { name: "New conversation" }).click();
+    await this.page.getByLabel("Start a conversation with").fill(other.name);
+    await this.page.getByRole("button", { name: "Start conversation" }).click();
+    await expect(this.page.getByRole("heading", { level: 2, name: other.name })).toBeVisible();
+  }
+
+  async createGroup(name: string, members: Actor[]): Promise<void> {
+    await this.page.getByRole("button", { name: "New group" }).click();
+    await this.page.getByLabel("Group name").fill(name);
+    await this.page.getByLabel(/^Members/).fill(members.map((m) => m.name).join(", "));
+    await this.page.getByRole("button", { name: "Create group" }).click();
+    await expect(this.page.getByRole("heading", { level: 2, name })).toBeVisible();
+  }
+
+  async open(conversationTitle: string | RegExp): Promise<void> {
+    await this.page
+      .getByRole("navigation", { name: "Conversations" })
+      .getByRole("button", { name: conversationTitle })
+      .click();
+  }
+
+  async send(text: string): Promise<void> {
+    await this.page.getByRole("textbox", { name: "Message" }).fill(text);
+    await this.page.getByRole("button", { name: "Send" }).click();
+  }
+
+  messages() {
+    return this.page.getByRole("log", { name: "Messages" }).locator(".text");
+  }
+
+  async close(): Promise<void> {
+    await this.context.close();
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The bridge between the UI-free client core and the React UI. It owns the messenger and the
+ * connection manager in module scope (never on window: page scripts and extensions must not reach
+ * the keys or the core) and mirrors what the UI needs into the zustand store.
+ */
+import { ConnectionManager, Messenger, type GroupRecord, type MessageRecord } from "@qpq/shared/client";
+import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
+import { IdbClientStore } from "../storage/idbClientStore.ts";
+import { describeError } from "./errors.ts";
+import { useApp, type ConversationView } from "./store.ts";
+import { conversationTitle } from "./titles.ts";
+
+let messenger: Messenger | undefined;
+let connection: ConnectionManager | undefined;
+let store: IdbClientStore | undefined;
+const unsubscribe: (() => void)[] = [];
+
+function openTransport(url: string, hashes: CertificateHash[]): WebTransportLike {
+  const options: WebTransportOptions = {};
+  // Pinning is only for the gateway's development certificate; a CA certificate verifies normally.
+  if (hashes.length > 0) {
+    options.serverCertificateHashes = hashes.map((h) => ({
+      algorithm: h.algorithm,
+      value: new Uint8Array(h.value),
+    }));
+  }
+  return new WebTransport(url, options) as unknown as WebTransportLike;
+}
+
+function newConnection(): ConnectionManager {
+  const cm = new ConnectionManager({ baseUrl: location.origin, openTransport, clientName: "qpq-web" });
+  cm.onStatus((status, detail) => {
+    useApp.setState({ connection: status, connectionDetail: detail });
+    if (status === "expired") void signOut(describeError(new Error(detail)));
+  });
+  return cm;
+}
+
+export async function signIn(mode: "login" | "register", username: string, password: string): Promise<void> {
+  useApp.setState({ phase: "working", authError: undefined });
+  const cm = newConnection();
+  try {
+    const gw = await cm.connect();
+    const opts = {
+      store: async (login: { session: { username: string }; exportKey: Uint8Array }) => {
+        store = await IdbClientStore.open({ username: login.session.username, exportKey: login.exportKey });
+        return store;
+      },
+    };
+    try {
+      messenger =
+        mode === "register"
+          ? await Messenger.register(gw, username.trim(), password, opts)
+          : await Messenger.login(gw, username.trim(), password, opts);
+    } catch (error) {
+      gw.close();
+      throw error;
+    }
+    connection = cm;
+    cm.keep(messenger, gw, messenger.login.sessionToken);
+    wire(messenger);
+    useApp.setState({ phase: "ready", me: messenger.username, selectedId: undefined });
+    await refreshConversations();
+  } catch (error) {
+    cm.stop();
+    store?.close();
+    store = undefined;
+    messenger = undefined;
+    useApp.setState({ phase: "signedOut", authError: describeError(error), connection: "offline" });
+  }
+}
+
+function wire(m: Messenger): void {
+  unsubscribe.push(
+    m.on("message", (message) => void refreshMessages(message.groupId)),
+    m.on("conversation", () => void refreshConversations()),
+    m.on("error", (error) => console.warn("quicproquo:", describeError(error))),
+  );
+  const online = () => connection?.retryNow();
+  window.addEventListener("online", online);
+  unsubscribe.push(() => window.removeEventListener("online", online));
+}
+
+export async function signOut(reason?: string): Promise<void> {
+  const m = messenger;
+  messenger = undefined;
+  for (const off of unsubscribe.splice(0)) off();
+  connection?.stop();
+  connection = undefined;
+  if (m) {
+    try {
+      if (useApp.getState().connection === "online") await m.logout();
+    } catch {
+      // Logging out is best effort: the token expires anyway.
+    }
+    m.close();
+  }
+  store?.close();
+  store = undefined;
+  useApp.setState({
+    phase: "signedOut",
+    me: undefined,
+    conversations: [],
+    messages: {},
+    selectedId: undefined,
+    authError: reason,
+    connection: "offline",
+  });
+}
+
+async function refreshConversations(): Promise<void> {
+  const m = messenger;
+  if (!m) return;
+  const groups = await m.conversations();
+  const views: ConversationView[] = await Promise.all(groups.map((g) => view(m, g)));
+  views.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
+  useApp.setState({ conversations: views });
+  const selected = useApp.getState().selectedId;
+  if (selected) await refreshMessages(selected);
+}
+
+async function view(m: Messenger, group: GroupRecord): Promise<ConversationView> {
+  const members = await m.members(group.id);
+  const memberNames = members.map((x) => x.username ?? "?");
+  return {
+    id: group.id,
+    name: group.name,
+    title: conversationTitle(group.name, members, m.username),
+    memberNames,
+    updatedAtMs: group.updatedAtMs,
+  };
+}
+
+async function refreshMessages(groupId: string): Promise<void> {
+  const m = messenger;
+  if (!m) return;
+  const list: MessageRecord[] = await m.messages(groupId);
+  useApp.setState((s) => ({ messages: { ...s.messages, [groupId]: list } }));
+}
+
+export async function selectConversation(groupId: string): Promise<void> {
+  useApp.setState({ selectedId: groupId });
+  await refreshMessages(groupId);
+}
+
+/** Runs a user action, showing its failure in the banner; returns whether it succeeded. */
+async function attempt(action: () => Promise<void>): Promise<boolean> {
+  try {
+    useApp.setState({ error: undefined });
+    await action();
+    return true;
+  } catch (error) {
+    useApp.setState({ error: describeError(error) });
+    return false;
+  }
+}
+
+function requireMessenger(): Messenger {
+  if (!messenger) throw new Error("not signed in");
+  return messenger;
+}
+
+export function startDirect(username: string): Promise<boolean> {
+  return attempt(async () => {
+    const m = requireMessenger();
+    const name = username.trim().toLowerCase();
+    const existing = useApp
+      .getState()
+      .conversations.find((c) => !c.name && c.memberNames.length === 2 && c.memberNames.includes(name));
+    const id = existing?.id ?? (await m.createConversation("", [name]));
+    await refreshConversations();
+    await selectConversation(id);
+  });
+}
+
+export function createGroup(name: string, usernames: string[]): Promise<boolean> {
+  return attempt(async () => {
+    const m = requireMessenger();
+    const id = await m.createConversation(
+      name.trim(),
+      usernames.map((u) => u.trim().toLowerCase()).filter(Boolean),
+    );
+    await refreshConversations();
+    await selectConversation(id);
+  });
+}
+
+export function invite(groupId: string, username: string): Promise<boolean> {
+  return attempt(async () => {
+    await requireMessenger().invite(groupId, [username.trim().toLowerCase()]);
+    await refreshConversations();
+  });
+}
+
+export function send(groupId: string, text: string): Promise<boolean> {
+  return attempt(async () => {
+    await requireMessenger().send(groupId, text);
+  });
+}
+
+export function retry(groupId: string, messageId: string): Promise<boolean> {
+  return attempt(async () => {
+    await requireMessenger().retry(groupId, messageId);
+  });
+}

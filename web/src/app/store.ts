@@ -1,0 +1,37 @@
+import { create } from "zustand";
+import type { ConnectionStatus, MessageRecord } from "@qpq/shared/client";
+
+export interface ConversationView {
+  id: string;
+  name: string;
+  title: string;
+  memberNames: string[];
+  updatedAtMs: number;
+}
+
+export interface AppState {
+  phase: "signedOut" | "working" | "ready";
+  me: string | undefined;
+  connection: ConnectionStatus;
+  connectionDetail: string | undefined;
+  conversations: ConversationView[];
+  selectedId: string | undefined;
+  messages: Record<string, MessageRecord[]>;
+  /** The last failed action, shown in a dismissible banner. */
+  error: string | undefined;
+  /** Why signing in failed (or why the session ended), shown on the login form. */
+  authError: string | undefined;
+}
+
+/** Plain data only: the messenger and keys live in the controller, out of reach of the UI state. */
+export const useApp = create<AppState>(() => ({
+  phase: "signedOut",
+  me: undefined,
+  connection: "offline",
+  connectionDetail: undefined,
+  conversations: [],
+  selectedId: undefined,
+  messages: {},
+  error: undefined,
+  authError: undefined,
+}));

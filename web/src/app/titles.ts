@@ -1,0 +1,8 @@
+import type { GroupMember } from "@qpq/shared/mls";
+
+/** Named groups show their name; unnamed ones (direct conversations) the other members' names. */
+export function conversationTitle(name: string, members: GroupMember[], me: string): string {
+  if (name) return name;
+  const others = members.map((m) => m.username ?? "?").filter((u) => u !== me);
+  return others.length > 0 ? others.join(", ") : "Just you";
+}

@@ -1,0 +1,151 @@
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import type { MessageRecord } from "@qpq/shared/client";
+import { invite, retry, send } from "../app/controller.ts";
+import { useApp } from "../app/store.ts";
+
+const EMPTY: MessageRecord[] = [];
+
+export function ConversationView() {
+  const selectedId = useApp((s) => s.selectedId);
+  const conversation = useApp((s) => s.conversations.find((c) => c.id === s.selectedId));
+  const messages = useApp((s) => (s.selectedId ? (s.messages[s.selectedId] ?? EMPTY) : EMPTY));
+  const me = useApp((s) => s.me);
+  const [showMembers, setShowMembers] = useState(false);
+
+  if (!selectedId || !conversation) {
+    return (
+      <main className="conversation-view empty">
+        <p className="muted">Pick a conversation, or start a new one.</p>
+      </main>
+    );
+  }
+  return (
+    <main className="conversation-view">
+      <header className="conversation-head">
+        <h2>{conversation.title}</h2>
+        <button
+          type="button"
+          className="secondary"
+          aria-expanded={showMembers}
+          onClick={() => setShowMembers(!showMembers)}
+        >
+          Members
+        </button>
+      </header>
+      {showMembers && <Members groupId={selectedId} names={conversation.memberNames} me={me ?? ""} />}
+      <MessageList messages={messages} me={me ?? ""} groupId={selectedId} />
+      <Composer groupId={selectedId} />
+    </main>
+  );
+}
+
+function Members({ groupId, names, me }: { groupId: string; names: string[]; me: string }) {
+  const [username, setUsername] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!username.trim()) return;
+    setBusy(true);
+    if (await invite(groupId, username)) setUsername("");
+    setBusy(false);
+  };
+  return (
+    <section aria-label="Members" className="members">
+      <ul>
+        {names.map((n) => (
+          <li key={n}>{n === me ? `${n} (you)` : n}</li>
+        ))}
+      </ul>
+      <form onSubmit={(e) => void submit(e)} className="row">
+        <label htmlFor="invite-username" className="visually-hidden">
+          Invite username
+        </label>
+        <input
+          id="invite-username"
+          placeholder="username to add"
+          autoCapitalize="none"
+          spellCheck={false}
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+        />
+        <button type="submit" disabled={busy}>
+          Invite
+        </button>
+      </form>
+    </section>
+  );
+}
+
+const STATUS_TEXT: Record<MessageRecord["status"], string> = {
+  sending: "Sending…",
+  sent: "Sent",
+  failed: "Failed",
+  received: "",
+  undecryptable: "",
+};
+
+function MessageList({ messages, me, groupId }: { messages: MessageRecord[]; me: string; groupId: string }) {
+  const end = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: "end" });
+  }, [messages.length]);
+  return (
+    <ol className="messages" aria-label="Messages" role="log" aria-live="polite">
+      {messages.map((m) => (
+        <li key={m.id} className={m.sender === me ? "message mine" : "message"} data-status={m.status}>
+          {m.status === "undecryptable" ? (
+            <p className="muted">This message could not be decrypted.</p>
+          ) : (
+            <>
+              <span className="sender">{m.sender === me ? "You" : m.sender}</span>
+              <p className="text">{m.text}</p>
+            </>
+          )}
+          <span className="meta">
+            <time dateTime={new Date(m.sentAtMs).toISOString()}>
+              {new Date(m.sentAtMs).toLocaleTimeString()}
+            </time>
+            {STATUS_TEXT[m.status] && <span className="status"> · {STATUS_TEXT[m.status]}</span>}
+            {m.status === "failed" && (
+              <button type="button" className="link" onClick={() => void retry(groupId, m.id)}>
+                Retry
+              </button>
+            )}
+          </span>
+        </li>
+      ))}
+      <li ref={end} aria-hidden="true" className="end" />
+    </ol>
+  );
+}
+
+function Composer({ groupId }: { groupId: string }) {
+  const [text, setText] = useState("");
+  const submit = (event?: FormEvent) => {
+    event?.preventDefault();
+    const value = text.trim();
+    if (!value) return;
+    setText("");
+    void send(groupId, value);
+  };
+  // Enter sends, Shift+Enter adds a line: what people expect from a chat box.
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === "Enter" && !event.shiftKey) submit(event);
+  };
+  return (
+    <form className="composer" onSubmit={submit}>
+      <label htmlFor="message" className="visually-hidden">
+        Message
+      </label>
+      <textarea
+        id="message"
+        rows={2}
+        placeholder="Write a message"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+      />
+      <button type="submit">Send</button>
+    </form>
+  );
+}
