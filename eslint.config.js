@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // The service worker is plain JS copied verbatim into the build; it runs in a ServiceWorkerGlobalScope.
+    files: ["web/public/sw.js"],
+    languageOptions: { sourceType: "script", globals: { ...globals.serviceworker } },
+  },
+  {
     // The client core must run in a browser, a worker and Node alike: no UI frameworks, no DOM.
     files: ["shared/**/*.ts"],
     languageOptions: { globals: { ...globals["shared-node-browser"] } },

@@ -6,9 +6,9 @@ import { startGatewayProcess } from "@qpq/gateway/testing";
 
 const root = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
-/** Builds the web app and starts one real gateway on random loopback ports for all scenarios. */
+/** Builds the web app when it is missing (QPQ_E2E_BUILD=1 forces it) and starts one real gateway on random loopback ports for all scenarios. */
 export default async function globalSetup(): Promise<() => Promise<void>> {
-  if (!existsSync(join(root, "web", "dist", "index.html")) || process.env.QPQ_E2E_BUILD !== "0") {
+  if (!existsSync(join(root, "web", "dist", "index.html")) || process.env.QPQ_E2E_BUILD === "1") {
     execFileSync("npx", ["vite", "build", "--logLevel", "warn"], { cwd: root, stdio: "inherit" });
   }
   const gateway = await startGatewayProcess({ env: { QPQ_WEB_ROOT: join(root, "web", "dist") } });

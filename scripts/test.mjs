@@ -5,13 +5,20 @@ import { ensureDebianPackage, ensureNodeModules, root } from "./ensure.mjs";
 ensureNodeModules();
 const hasCapnp = ensureDebianPackage("capnp", "capnproto");
 if (!hasCapnp) console.warn("note: the generated-schema staleness check will be skipped");
+const hasChromium = ensureDebianPackage("chromium", "chromium");
 
 const steps = [
   ["typecheck", ["npm", "run", "--silent", "typecheck"]],
   ["lint", ["npm", "run", "--silent", "lint"]],
   ["format", ["npm", "run", "--silent", "format:check"]],
   ["unit and integration tests", ["npx", "vitest", "run"]],
+  ["web build", ["npx", "vite", "build", "--logLevel", "warn"]],
 ];
+if (hasChromium || process.env.QPQ_E2E_FORCE) {
+  steps.push(["end-to-end tests (Playwright, real browsers)", ["npx", "playwright", "test", "-c", "e2e/playwright.config.ts"]]);
+} else {
+  console.warn("note: no Chromium found (Debian package chromium): end-to-end tests skipped");
+}
 
 for (const [name, [cmd, ...args]] of steps) {
   console.log(`\n=== ${name} ===`);

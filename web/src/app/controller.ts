@@ -4,9 +4,12 @@
  * the keys or the core) and mirrors what the UI needs into the zustand store.
  */
 import { ConnectionManager, Messenger, type GroupRecord, type MessageRecord } from "@qpq/shared/client";
+import { decodeState, members as groupMembers } from "@qpq/shared/mls";
+import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 import { IdbClientStore } from "../storage/idbClientStore.ts";
 import { describeError } from "./errors.ts";
+import { rememberForOffline, unlockOffline } from "./offlineUnlock.ts";
 import { useApp, type ConversationView } from "./store.ts";
 import { conversationTitle } from "./titles.ts";
 
@@ -40,7 +43,16 @@ export async function signIn(mode: "login" | "register", username: string, passw
   useApp.setState({ phase: "working", authError: undefined });
   const cm = newConnection();
   try {
-    const gw = await cm.connect();
+    let gw;
+    try {
+      gw = await cm.connect();
+    } catch (error) {
+      if (mode === "login" && error instanceof QpqError && error.code === ErrorCode.Unavailable) {
+        cm.stop();
+        if (await openOffline(username.trim().toLowerCase(), password)) return;
+      }
+      throw error;
+    }
     const opts = {
       store: async (login: { session: { username: string }; exportKey: Uint8Array }) => {
         store = await IdbClientStore.open({ username: login.session.username, exportKey: login.exportKey });
@@ -59,8 +71,11 @@ export async function signIn(mode: "login" | "register", username: string, passw
     connection = cm;
     cm.keep(messenger, gw, messenger.login.sessionToken);
     wire(messenger);
-    useApp.setState({ phase: "ready", me: messenger.username, selectedId: undefined });
+    useApp.setState({ phase: "ready", readOnly: false, me: messenger.username, selectedId: undefined });
     await refreshConversations();
+    rememberForOffline(messenger.username, password, messenger.login.exportKey).catch((error: unknown) =>
+      console.warn("quicproquo: offline unlock not saved", error),
+    );
   } catch (error) {
     cm.stop();
     store?.close();
@@ -68,6 +83,38 @@ export async function signIn(mode: "login" | "register", username: string, passw
     messenger = undefined;
     useApp.setState({ phase: "signedOut", authError: describeError(error), connection: "offline" });
   }
+}
+
+/**
+ * Without the gateway, history stored on this device can still be read: the password unseals the
+ * export key kept for that purpose (offlineUnlock.ts). Nothing can be sent until an online login.
+ */
+async function openOffline(username: string, password: string): Promise<boolean> {
+  const exportKey = await unlockOffline(username, password);
+  if (!exportKey) return false;
+  store = await IdbClientStore.open({ username, exportKey });
+  const groups = await store.listGroups();
+  const views = groups.map((g) => {
+    const memberList = groupMembers(decodeState(g.state));
+    return {
+      id: g.id,
+      name: g.name,
+      title: conversationTitle(g.name, memberList, username),
+      memberNames: memberList.map((x) => x.username ?? "?"),
+      updatedAtMs: g.updatedAtMs,
+    };
+  });
+  views.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
+  useApp.setState({
+    phase: "ready",
+    readOnly: true,
+    me: username,
+    conversations: views,
+    selectedId: undefined,
+    connection: "offline",
+    connectionDetail: "gateway unreachable",
+  });
+  return true;
 }
 
 function wire(m: Messenger): void {
@@ -99,6 +146,7 @@ export async function signOut(reason?: string): Promise<void> {
   store = undefined;
   useApp.setState({
     phase: "signedOut",
+    readOnly: false,
     me: undefined,
     conversations: [],
     messages: {},
@@ -132,9 +180,10 @@ async function view(m: Messenger, group: GroupRecord): Promise<ConversationView>
 }
 
 async function refreshMessages(groupId: string): Promise<void> {
-  const m = messenger;
-  if (!m) return;
-  const list: MessageRecord[] = await m.messages(groupId);
+  let list: MessageRecord[];
+  if (messenger) list = await messenger.messages(groupId);
+  else if (store) list = await store.listMessages(groupId);
+  else return;
   useApp.setState((s) => ({ messages: { ...s.messages, [groupId]: list } }));
 }
 

@@ -11,6 +11,8 @@ export interface ConversationView {
 
 export interface AppState {
   phase: "signedOut" | "working" | "ready";
+  /** Stored history opened without the gateway: reading only, until an online login. */
+  readOnly: boolean;
   me: string | undefined;
   connection: ConnectionStatus;
   connectionDetail: string | undefined;
@@ -26,6 +28,7 @@ export interface AppState {
 /** Plain data only: the messenger and keys live in the controller, out of reach of the UI state. */
 export const useApp = create<AppState>(() => ({
   phase: "signedOut",
+  readOnly: false,
   me: undefined,
   connection: "offline",
   connectionDetail: undefined,

@@ -1,3 +1,4 @@
+import { signOut } from "../app/controller.ts";
 import { useApp } from "../app/store.ts";
 import { ConversationView } from "./ConversationView.tsx";
 import { LoginScreen } from "./LoginScreen.tsx";
@@ -6,6 +7,7 @@ import { Sidebar } from "./Sidebar.tsx";
 export function App() {
   const phase = useApp((s) => s.phase);
   const error = useApp((s) => s.error);
+  const readOnly = useApp((s) => s.readOnly);
   if (phase !== "ready") return <LoginScreen />;
   return (
     <div className="app">
@@ -14,6 +16,14 @@ export function App() {
           {error}
           <button type="button" className="link" onClick={() => useApp.setState({ error: undefined })}>
             Dismiss
+          </button>
+        </div>
+      )}
+      {readOnly && (
+        <div role="note" className="offline-note">
+          Offline: showing messages stored on this device. Log in again when the gateway is reachable.
+          <button type="button" className="link" onClick={() => void signOut()}>
+            Log in again
           </button>
         </div>
       )}

@@ -10,6 +10,7 @@ export function ConversationView() {
   const conversation = useApp((s) => s.conversations.find((c) => c.id === s.selectedId));
   const messages = useApp((s) => (s.selectedId ? (s.messages[s.selectedId] ?? EMPTY) : EMPTY));
   const me = useApp((s) => s.me);
+  const readOnly = useApp((s) => s.readOnly);
   const [showMembers, setShowMembers] = useState(false);
 
   if (!selectedId || !conversation) {
@@ -34,7 +35,7 @@ export function ConversationView() {
       </header>
       {showMembers && <Members groupId={selectedId} names={conversation.memberNames} me={me ?? ""} />}
       <MessageList messages={messages} me={me ?? ""} groupId={selectedId} />
-      <Composer groupId={selectedId} />
+      {!readOnly && <Composer groupId={selectedId} />}
     </main>
   );
 }

@@ -7,6 +7,7 @@ export function Sidebar() {
   const me = useApp((s) => s.me);
   const conversations = useApp((s) => s.conversations);
   const selectedId = useApp((s) => s.selectedId);
+  const readOnly = useApp((s) => s.readOnly);
   const [mode, setMode] = useState<"none" | "direct" | "group">("none");
 
   return (
