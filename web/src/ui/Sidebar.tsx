@@ -24,6 +24,7 @@ export function Sidebar() {
       <div className="row">
         <button
           type="button"
+          disabled={readOnly}
           onClick={() => setMode(mode === "direct" ? "none" : "direct")}
           aria-expanded={mode === "direct"}
         >
@@ -31,6 +32,7 @@ export function Sidebar() {
         </button>
         <button
           type="button"
+          disabled={readOnly}
           onClick={() => setMode(mode === "group" ? "none" : "group")}
           aria-expanded={mode === "group"}
         >
