@@ -20,6 +20,11 @@ export interface ConnectionOptions {
   clientName?: string;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * A health call this often keeps an idle connection from hitting the QUIC idle timeout (browsers
+   * cannot send QUIC PINGs from script) and notices a dead path sooner than the transport would.
+   */
+  heartbeatMs?: number;
   fetchImpl?: typeof fetch;
   random?: () => number;
 }
@@ -31,6 +36,7 @@ export class ConnectionManager {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private kept: { messenger: Messenger; token: Uint8Array } | undefined;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: ConnectionOptions) {}
 
@@ -81,18 +87,31 @@ export class ConnectionManager {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.stopHeartbeat();
     this.kept = undefined;
     this.setStatus("stopped");
   }
 
   private watch(gw: GatewayClient): void {
     this.attempt = 0;
+    this.stopHeartbeat();
+    const every = this.opts.heartbeatMs ?? 15_000;
+    this.heartbeat = setInterval(() => {
+      // No answer within the interval: treat the connection as dead and let the close path reconnect.
+      gw.health(every).catch(() => gw.close());
+    }, every);
     void gw.closed.then(() => {
+      this.stopHeartbeat();
       if (this.stopped || !this.kept) return;
       this.kept.messenger.detach();
       this.setStatus("offline", "connection lost");
       this.schedule();
     });
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   private schedule(): void {

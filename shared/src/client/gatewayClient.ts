@@ -179,8 +179,8 @@ export class GatewayClient {
     this.rpc.onPush(handler);
   }
 
-  health(): Promise<{ status: string; version: number; uptimeMs: number }> {
-    return this.rpc.call({ type: "health" });
+  health(timeoutMs?: number): Promise<{ status: string; version: number; uptimeMs: number }> {
+    return this.rpc.call({ type: "health" }, timeoutMs === undefined ? undefined : { timeoutMs });
   }
 
   close(): void {
