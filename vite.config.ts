@@ -6,5 +6,14 @@ export default defineConfig({
   root: "web",
   plugins: [react()],
   build: { outDir: "dist", emptyOutDir: true, target: "es2022" },
-  server: { host: "127.0.0.1", port: 5173 },
+  server: {
+    host: "127.0.0.1",
+    port: 5173,
+    // In development the gateway runs beside Vite (npm run dev); its HTTP endpoints are proxied so the
+    // app finds the WebTransport URL exactly as in production.
+    proxy: {
+      "/.well-known": `http://127.0.0.1:${process.env.QPQ_HTTP_PORT ?? "8080"}`,
+      "/healthz": `http://127.0.0.1:${process.env.QPQ_HTTP_PORT ?? "8080"}`,
+    },
+  },
 });
