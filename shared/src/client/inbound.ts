@@ -21,7 +21,10 @@ import { decodeAppMessage } from "./appMessage.ts";
 import type { ClientSession } from "./session.ts";
 import type { EnvelopeOutcome, MessageRecord, PendingRecord } from "./storage.ts";
 
-/** Bound on envelopes retried after one state change, so a flood of pending ones cannot spin forever. */
+/**
+ * Bound on waiting envelopes (and on retries after one state change): envelopes for a group whose
+ * Welcome never comes must not pile up forever. Beyond it the oldest are dropped.
+ */
 const MAX_PENDING = 1000;
 
 export class InboundProcessor {
@@ -58,6 +61,13 @@ export class InboundProcessor {
       return;
     }
     const touched = await this.apply(envelope, message, outcome);
+    if (outcome.addPending!.length > 0) {
+      const waiting = await store.listPending();
+      if (waiting.length >= MAX_PENDING) {
+        outcome.removePending = waiting.slice(0, waiting.length - MAX_PENDING + 1).map((p) => p.seq);
+        this.session.emit("error", new Error("too many undeliverable envelopes; dropped the oldest"));
+      }
+    }
     await store.applyEnvelope(outcome);
     this.announce(outcome);
     if (touched) await this.retryPending(touched);

@@ -29,6 +29,8 @@ import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
 /** A device store, or how to open it once the OPAQUE export key is known (encrypted stores). */
 export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientStore>);
 
+const ACK_DELAY_MS = 50;
+
 export interface MessengerOptions {
   store: StoreSource;
   suite?: CiphersuiteName;
@@ -42,6 +44,8 @@ export class Messenger {
   private readonly inbound: InboundProcessor;
   private readonly stock: KeyPackageStock;
   private ackedUpTo = 0;
+  private pendingAck = 0;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     private readonly session: ClientSession,
@@ -307,6 +311,8 @@ export class Messenger {
   }
 
   close(): void {
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
     this.stock.stop();
     if (this.session.connected) this.session.gw.close();
     this.detach();
@@ -345,13 +351,24 @@ export class Messenger {
     return current;
   }
 
+  /**
+   * Acknowledges processed envelopes so the gateway can delete them. Batched: at most one ack per
+   * ACK_DELAY_MS, covering everything processed by then. An unacknowledged envelope is only delivered
+   * again (and dropped by seq), so the delay costs nothing but a little gateway storage.
+   */
   private acknowledge(cursor: number): void {
-    if (cursor <= this.ackedUpTo || !this.session.connected) return;
-    this.ackedUpTo = cursor;
-    this.session.gw.ack(cursor).catch((error: unknown) => {
-      this.ackedUpTo = 0;
-      this.session.emit("error", error);
-    });
+    this.pendingAck = Math.max(this.pendingAck, cursor);
+    if (this.ackTimer !== undefined) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      const upTo = this.pendingAck;
+      if (upTo <= this.ackedUpTo || !this.session.connected) return;
+      this.ackedUpTo = upTo;
+      this.session.gw.ack(upTo).catch((error: unknown) => {
+        this.ackedUpTo = 0;
+        this.session.emit("error", error);
+      });
+    }, ACK_DELAY_MS);
   }
 }
 
