@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import {
+  CLASSICAL_SUITE,
+  DEFAULT_SUITE,
+  addMembers,
+  createGroup,
+  createIdentity,
+  decodeKeyPackage,
+  encryptApplication,
+  generateKeyPackage,
+  suiteImpl,
+} from "../mls/index.ts";
+import type { Envelope } from "../protocol/index.ts";
+import { encodeAppMessage } from "./appMessage.ts";
+import { InboundProcessor } from "./inbound.ts";
+import { MemoryClientStore } from "./memoryClientStore.ts";
+import { ClientSession } from "./session.ts";
+
+const text = (t: string, id: string) =>
+  encodeAppMessage({ kind: "text", id: id.padStart(32, "0"), text: t, sentAtMs: 1 });
+
+describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suite) => {
+  async function scenario() {
+    const impl = await suiteImpl(suite);
+    const alice = await createIdentity("alice", impl);
+    const bob = await createIdentity("bob", impl);
+    const carol = await createIdentity("carol", impl);
+    const bobKp = await generateKeyPackage(bob, impl);
+    const carolKp = await generateKeyPackage(carol, impl);
+
+    const store = new MemoryClientStore();
+    await store.putKeyPackages([
+      {
+        ref: bobKp.ref,
+        encoded: bobKp.encoded,
+        initPrivateKey: bobKp.privatePackage.initPrivateKey,
+        hpkePrivateKey: bobKp.privatePackage.hpkePrivateKey,
+        lastResort: false,
+        createdAtMs: 0,
+      },
+    ]);
+    const session = new ClientSession(bob, suite, impl, store, () => 1000);
+    const errors: unknown[] = [];
+    session.on("error", (e) => errors.push(e));
+    const inbound = new InboundProcessor(
+      session,
+      () => {},
+      () => {},
+    );
+
+    let state = await createGroup(alice, impl);
+    const addBob = await addMembers(state, impl, [decodeKeyPackage(bobKp.encoded)]);
+    state = addBob.state;
+    const first = await encryptApplication(state, impl, text("epoch 1", "1"));
+    state = first.state;
+    const addCarol = await addMembers(state, impl, [decodeKeyPackage(carolKp.encoded)]);
+    state = addCarol.state;
+    const second = await encryptApplication(state, impl, text("epoch 2", "2"));
+    const env = (seq: number, payload: Uint8Array): Envelope => ({
+      seq,
+      payload,
+      channelId: new Uint8Array(0),
+      enqueuedAtMs: seq,
+    });
+    return {
+      store,
+      inbound,
+      errors,
+      welcome: env(1, addBob.welcome!),
+      epoch1: env(2, first.message),
+      commit: env(3, addCarol.commit),
+      epoch2: env(4, second.message),
+    };
+  }
+
+  it("buffers a future-epoch message until the commit that reaches its epoch arrives", async () => {
+    const s = await scenario();
+    // Another member's commit can reach the queue after a message of the epoch it starts (two
+    // senders racing), so the message has the lower sequence number.
+    const early = { ...s.epoch2, seq: 3 };
+    const late = { ...s.commit, seq: 4 };
+    await s.inbound.deliver([s.welcome, s.epoch1, early]);
+    const groupId = (await s.store.listGroups())[0]!.id;
+    expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 1"]);
+    expect(await s.store.listPending()).toHaveLength(1);
+
+    await s.inbound.deliver([late]);
+    expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 1", "epoch 2"]);
+    expect(await s.store.listPending()).toHaveLength(0);
+    expect(await s.store.getCursor()).toBe(4);
+  });
+
+  it("drops duplicates by sequence number", async () => {
+    const s = await scenario();
+    await s.inbound.deliver([s.welcome, s.epoch1, s.epoch1, s.commit, s.epoch2]);
+    await s.inbound.deliver([s.epoch1, s.epoch2]);
+    const groupId = (await s.store.listGroups())[0]!.id;
+    expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 1", "epoch 2"]);
+  });
+
+  it("marks a message that cannot be decrypted instead of failing the conversation", async () => {
+    const s = await scenario();
+    const broken = s.epoch1.payload.slice();
+    broken[broken.length - 5]! ^= 0xff;
+    await s.inbound.deliver([s.welcome, { ...s.epoch1, payload: broken }, s.commit, s.epoch2]);
+    const groupId = (await s.store.listGroups())[0]!.id;
+    const messages = await s.store.listMessages(groupId);
+    expect(messages.map((m) => m.status)).toEqual(["undecryptable", "received"]);
+    expect(messages[1]!.text).toBe("epoch 2");
+    expect(s.errors.length).toBeGreaterThan(0);
+  });
+
+  it("skips bytes that are not MLS at all and keeps going", async () => {
+    const s = await scenario();
+    const garbage: Envelope = {
+      seq: 2,
+      payload: new Uint8Array([1, 2, 3]),
+      channelId: new Uint8Array(0),
+      enqueuedAtMs: 2,
+    };
+    await s.inbound.deliver([s.welcome, garbage, s.commit, s.epoch2]);
+    const groupId = (await s.store.listGroups())[0]!.id;
+    expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 2"]);
+    expect(await s.store.getCursor()).toBe(4);
+  });
+});
