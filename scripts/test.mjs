@@ -15,7 +15,10 @@ const steps = [
   ["web build", ["npx", "vite", "build", "--logLevel", "warn"]],
 ];
 if (hasChromium || process.env.QPQ_E2E_FORCE) {
-  steps.push(["end-to-end tests (Playwright, real browsers)", ["npx", "playwright", "test", "-c", "e2e/playwright.config.ts"]]);
+  steps.push([
+    "end-to-end tests (Playwright, real browsers)",
+    ["npx", "playwright", "test", "-c", "e2e/playwright.config.ts"],
+  ]);
 } else {
   console.warn("note: no Chromium found (Debian package chromium): end-to-end tests skipped");
 }

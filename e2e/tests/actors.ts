@@ -48,6 +48,45 @@ export class Actor {
     await expect(this.page.getByRole("status", { name: "Connection" })).toHaveText("Online");
   }
 
+  /** Logs in with the right password and waits until the app is online. */
+  async logIn(): Promise<void> {
+    await this.login();
+    await this.expectSignedIn();
+  }
+
+  /** The sign-in form a signed-out visitor sees, ready to type into. */
+  async expectLoginForm(): Promise<void> {
+    await expect(this.page.getByLabel("Username")).toBeEditable();
+    await expect(this.page.getByRole("button", { name: "Log in" })).toBeEnabled();
+  }
+
+  /** Reloads the page (same context, so same IndexedDB): the app starts signed out. */
+  async reload(): Promise<void> {
+    await this.page.reload();
+    await this.expectLoginForm();
+  }
+
+  /** Closes this actor's page but keeps the browser context (and its IndexedDB). */
+  async closePage(): Promise<void> {
+    await this.page.close();
+  }
+
+  /** Opens the app in a new page of the same context, as after closing and reopening a tab. */
+  async reopen(): Promise<void> {
+    this.page = await this.context.newPage();
+    await this.page.goto(baseUrl());
+    await this.expectLoginForm();
+  }
+
+  /** The error the sign-in form shows. */
+  authError() {
+    return this.page.getByRole("alert");
+  }
+
+  conversations() {
+    return this.page.getByRole("navigation", { name: "Conversations" }).getByRole("button");
+  }
+
   async startConversationWith(other: Actor): Promise<void> {
     await this.page.getByRole("button", { name: "New conversation" }).click();
     await this.page.getByLabel("Start a conversation with").fill(other.name);
@@ -77,6 +116,19 @@ export class Actor {
 
   messages() {
     return this.page.getByRole("log", { name: "Messages" }).locator(".text");
+  }
+
+  /** The list item of the (single) message with exactly this text. */
+  message(text: string) {
+    return this.page
+      .getByRole("log", { name: "Messages" })
+      .getByRole("listitem")
+      .filter({ has: this.page.getByText(text, { exact: true }) });
+  }
+
+  /** Waits until the gateway has accepted one of this actor's messages (shown as "Sent"). */
+  async expectSent(text: string): Promise<void> {
+    await expect(this.message(text)).toContainText("· Sent");
   }
 
   async close(): Promise<void> {

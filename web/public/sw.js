@@ -65,7 +65,9 @@ function assetUrlsIn(text) {
 async function cacheOne(cache, url) {
   let response = await cache.match(url);
   if (!response) {
-    response = await fetch(url, { cache: "no-cache" });
+    // Built assets are fingerprinted and immutable: the HTTP cache copy from the page's own load is
+    // exactly right, so do not download them again. Everything else must be revalidated.
+    response = await fetch(url, { cache: url.startsWith("/assets/") ? "default" : "no-cache" });
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
     await cache.put(url, response.clone());
   }

@@ -29,6 +29,8 @@ const MAX_PENDING = 1000;
 
 export class InboundProcessor {
   private chain: Promise<void> = Promise.resolve();
+  /** Epoch and name last reported per group, to report only real conversation changes. */
+  private readonly announced = new Map<string, string>();
 
   constructor(
     private readonly session: ClientSession,
@@ -205,8 +207,18 @@ export class InboundProcessor {
     };
   }
 
+  /**
+   * Reports what changed. Every application message also updates its group's state (the secret tree
+   * moves), but that is not news for a UI: "conversation" fires only for a new group, a new epoch
+   * (membership or keys changed) or a new name.
+   */
   private announce(outcome: EnvelopeOutcome): void {
-    for (const group of outcome.groups ?? []) this.session.emit("conversation", group);
+    for (const group of outcome.groups ?? []) {
+      const version = `${group.epoch}/${group.name}`;
+      if (this.announced.get(group.id) === version) continue;
+      this.announced.set(group.id, version);
+      this.session.emit("conversation", group);
+    }
     for (const message of outcome.messages ?? []) this.session.emit("message", message);
   }
 }

@@ -119,7 +119,7 @@ async function openOffline(username: string, password: string): Promise<boolean>
 
 function wire(m: Messenger): void {
   unsubscribe.push(
-    m.on("message", (message) => void refreshMessages(message.groupId)),
+    m.on("message", upsertMessage),
     m.on("conversation", () => void refreshConversations()),
     m.on("error", (error) => console.warn("quicproquo:", describeError(error))),
   );
@@ -177,6 +177,24 @@ async function view(m: Messenger, group: GroupRecord): Promise<ConversationView>
     memberNames,
     updatedAtMs: group.updatedAtMs,
   };
+}
+
+/**
+ * Applies one new or changed message to the UI state without re-reading the conversation: re-reading
+ * would decrypt every stored message of the conversation for each one that arrives.
+ */
+function upsertMessage(message: MessageRecord): void {
+  useApp.setState((s) => {
+    const list = s.messages[message.groupId];
+    const conversations = s.conversations.map((c) =>
+      c.id === message.groupId ? { ...c, updatedAtMs: Math.max(c.updatedAtMs, message.receivedAtMs) } : c,
+    );
+    conversations.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
+    if (!list) return { conversations };
+    const index = list.findIndex((m) => m.id === message.id);
+    const next = index >= 0 ? list.map((m, i) => (i === index ? message : m)) : [...list, message];
+    return { conversations, messages: { ...s.messages, [message.groupId]: next } };
+  });
 }
 
 async function refreshMessages(groupId: string): Promise<void> {
