@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     lines.push(line);
   };
 
-  const gw = await startGatewayProcess({ env: { QPQ_MAX_QUEUED: "1000000" } });
+  const gw = await startGatewayProcess({ env: { QPQ_MAX_QUEUED: "1000000", QPQ_RATE_LIMIT: "off" } });
   try {
     console.log("registering users…");
     const pair = await makeUsers(gw, 2, "lat");

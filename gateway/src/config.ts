@@ -3,6 +3,7 @@
  * README.md; limits have safe defaults so an unconfigured gateway is still hard to abuse.
  */
 import { resolve } from "node:path";
+import type { BucketRule } from "./services/throttle.ts";
 
 export interface Limits {
   maxFrameBytes: number;
@@ -19,6 +20,11 @@ export interface Limits {
   maxPendingLogins: number;
   loginTimeoutMs: number;
   sessionTtlMs: number;
+  /** Throttling (token buckets); off only for benchmarks and closed test setups. */
+  rateLimits: boolean;
+  loginPerUser: BucketRule;
+  authPerAddress: BucketRule;
+  registerPerAddress: BucketRule;
 }
 
 export interface GatewayConfig {
@@ -50,6 +56,12 @@ export const defaultLimits: Limits = {
   maxPendingLogins: 10_000,
   loginTimeoutMs: 60_000,
   sessionTtlMs: 30 * 24 * 3600 * 1000,
+  rateLimits: true,
+  // Ten guesses at once, then one every 6 s: a person who mistypes never notices, a guesser gets
+  // 14,400 tries a day instead of millions.
+  loginPerUser: { burst: 10, perMinute: 10 },
+  authPerAddress: { burst: 60, perMinute: 60 },
+  registerPerAddress: { burst: 20, perMinute: 6 },
 };
 
 type Env = Record<string, string | undefined>;
@@ -62,6 +74,17 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
     throw new Error(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
   }
   return value;
+}
+
+/** "BURST/PER_MINUTE", e.g. "10/10". */
+function rule(env: Env, name: string, fallback: BucketRule): BucketRule {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const match = /^(\d+)\/(\d+)$/.exec(raw);
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) {
+    throw new Error(`${name} must look like BURST/PER_MINUTE (e.g. 10/10), got "${raw}"`);
+  }
+  return { burst: Number(match[1]), perMinute: Number(match[2]) };
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
@@ -93,6 +116,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     maxPendingLogins: int(env, "QPQ_MAX_PENDING_LOGINS", defaultLimits.maxPendingLogins, 1),
     loginTimeoutMs: int(env, "QPQ_LOGIN_TIMEOUT_MS", defaultLimits.loginTimeoutMs, 1000),
     sessionTtlMs: int(env, "QPQ_SESSION_TTL_MS", defaultLimits.sessionTtlMs, 1000),
+    rateLimits: oneOf(env, "QPQ_RATE_LIMIT", ["on", "off"] as const, "on") === "on",
+    loginPerUser: rule(env, "QPQ_LOGIN_PER_USER", defaultLimits.loginPerUser),
+    authPerAddress: rule(env, "QPQ_AUTH_PER_ADDRESS", defaultLimits.authPerAddress),
+    registerPerAddress: rule(env, "QPQ_REGISTER_PER_ADDRESS", defaultLimits.registerPerAddress),
   };
   return {
     host,

@@ -12,6 +12,7 @@ import { errorFields, log } from "./log.ts";
 import { ClientConnection, type ServedSession } from "./rpc/connection.ts";
 import { LoginRegistry } from "./services/loginRegistry.ts";
 import { createOpaqueServer } from "./services/opaque.ts";
+import { Throttle } from "./services/throttle.ts";
 import type { Services } from "./services/index.ts";
 import { openStore } from "./store/index.ts";
 import { CertificateManager } from "./tls/certManager.ts";
@@ -37,6 +38,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     opaque: await createOpaqueServer(store),
     logins: new LoginRegistry(config.limits.maxPendingLogins, now),
     delivery: new Delivery(store, config.limits, now),
+    throttle: new Throttle(now, config.limits.rateLimits),
     now,
     startedAtMs: now(),
   };

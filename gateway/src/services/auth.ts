@@ -19,8 +19,19 @@ export function hashToken(token: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(token).digest());
 }
 
-export const registerStart: Handler<"registerStart"> = async (req, _conn, services) => {
+/** IPv6 clients own whole /64s, so they are throttled per /64, not per address. */
+function addressKey(address: string): string {
+  if (!address.includes(":") || address.startsWith("::ffff:")) return address.replace(/^::ffff:/, "");
+  const groups = address.split("%")[0]!.split(":");
+  return groups.slice(0, 4).join(":") + "::/64";
+}
+
+export const registerStart: Handler<"registerStart"> = async (req, conn, services) => {
   const username = normalizeUsername(req.username);
+  services.throttle.take(
+    [{ key: `register:${addressKey(conn.remoteAddress)}`, rule: services.config.limits.registerPerAddress }],
+    "registration",
+  );
   // Registration cannot hide whether a name is taken (the user must be told); saying so before the
   // client does its expensive key stretching is kinder, and it reveals nothing registerFinish would not.
   if (await services.store.getUserByName(username)) {
@@ -52,8 +63,17 @@ export const registerFinish: Handler<"registerFinish"> = async (req, _conn, serv
   return {};
 };
 
-export const loginStart: Handler<"loginStart"> = async (req, _conn, services) => {
+export const loginStart: Handler<"loginStart"> = async (req, conn, services) => {
   const username = normalizeUsername(req.username);
+  const { loginPerUser, authPerAddress } = services.config.limits;
+  // Charged for unknown usernames too, so the limit itself does not reveal who exists.
+  services.throttle.take(
+    [
+      { key: `login:${username}`, rule: loginPerUser },
+      { key: `auth:${addressKey(conn.remoteAddress)}`, rule: authPerAddress },
+    ],
+    "login",
+  );
   const user = await services.store.getUserByName(username);
   const { serverLoginState, loginResponse } = services.opaque.startLogin(
     username,

@@ -9,6 +9,7 @@ import type { Store } from "../store/types.ts";
 import type { LoginRegistry } from "./loginRegistry.ts";
 import type { OpaqueServer } from "./opaque.ts";
 import type { Delivery } from "../delivery/delivery.ts";
+import type { Throttle } from "./throttle.ts";
 
 export interface AuthenticatedSession {
   username: string;
@@ -37,6 +38,7 @@ export interface Services {
   readonly opaque: OpaqueServer;
   readonly logins: LoginRegistry;
   readonly delivery: Delivery;
+  readonly throttle: Throttle;
   readonly now: () => number;
   readonly startedAtMs: number;
 }
