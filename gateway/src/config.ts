@@ -38,6 +38,8 @@ export interface GatewayConfig {
   sqliteSynchronous: "full" | "normal";
   tlsCertPath: string | undefined;
   tlsKeyPath: string | undefined;
+  /** How often the CA certificate files are checked for a renewal. */
+  tlsPollMs: number;
   /** Public host name put in the discovery document and the self-signed certificate. */
   publicHost: string;
   webRoot: string;
@@ -131,6 +133,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     sqliteSynchronous: oneOf(env, "QPQ_SQLITE_SYNC", ["full", "normal"] as const, "full"),
     tlsCertPath,
     tlsKeyPath,
+    tlsPollMs: int(env, "QPQ_TLS_POLL_MS", 5000, 50),
     publicHost: env.QPQ_PUBLIC_HOST || (anyHost ? "localhost" : host),
     webRoot: resolve(cwd, env.QPQ_WEB_ROOT || "web/dist"),
     limits,

@@ -45,7 +45,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
 
   const certs =
     config.tlsCertPath && config.tlsKeyPath
-      ? await CertificateManager.fromFiles(config.tlsCertPath, config.tlsKeyPath)
+      ? await CertificateManager.fromFiles(config.tlsCertPath, config.tlsKeyPath, config.tlsPollMs)
       : await CertificateManager.selfSigned(config.dataDir, certificateNames(config));
 
   const connections = new Set<ClientConnection>();

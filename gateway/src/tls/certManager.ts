@@ -9,8 +9,9 @@
  *   QPQ_DATA_DIR so its hash survives restarts, renewed when 3 days remain. During a renewal both the
  *   new and the previous hash are published, so open pages that reconnect keep working.
  */
+import { unwatchFile, watchFile } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import { X509Certificate, createHash } from "node:crypto";
+import { X509Certificate, createHash, createPrivateKey } from "node:crypto";
 import { join } from "node:path";
 import { log } from "../log.ts";
 import { generateSelfSigned } from "./selfSigned.ts";
@@ -27,8 +28,12 @@ const VALIDITY_DAYS = 10;
 const RENEW_BEFORE_MS = 3 * 24 * 3600 * 1000;
 const CHECK_EVERY_MS = 3600 * 1000;
 
+/** Parses and checks a certificate and key: they must belong together, or nothing changes. */
 function describe(certPem: string, keyPem: string): ActiveCertificate {
   const x509 = new X509Certificate(certPem);
+  if (!x509.checkPrivateKey(createPrivateKey(keyPem))) {
+    throw new Error("the private key does not match the certificate");
+  }
   return {
     certPem,
     keyPem,
@@ -52,9 +57,40 @@ export class CertificateManager {
     this.current = initial;
   }
 
-  static async fromFiles(certPath: string, keyPath: string): Promise<CertificateManager> {
+  /**
+   * A CA-issued certificate from files. start() then watches them: a renewal (certbot, lego, ACME)
+   * replaces the files, and the new pair is loaded without a restart; established sessions keep the
+   * certificate they were set up with. A half-written or mismatched pair is refused and the old one
+   * stays in service.
+   */
+  static async fromFiles(certPath: string, keyPath: string, pollMs = 5000): Promise<CertificateManager> {
     const cert = describe(await readFile(certPath, "utf8"), await readFile(keyPath, "utf8"));
-    return new CertificateManager("ca", cert, "", []);
+    const manager = new CertificateManager("ca", cert, "", []);
+    manager.files = { certPath, keyPath, pollMs };
+    return manager;
+  }
+
+  private files: { certPath: string; keyPath: string; pollMs: number } | undefined;
+
+  private async reloadFiles(): Promise<void> {
+    if (!this.files) return;
+    let fresh: ActiveCertificate;
+    try {
+      fresh = describe(
+        await readFile(this.files.certPath, "utf8"),
+        await readFile(this.files.keyPath, "utf8"),
+      );
+    } catch (error) {
+      log.error("certificate files changed but could not be loaded; keeping the current one", {
+        error: String(error),
+      });
+      return;
+    }
+    if (Buffer.from(fresh.sha256).equals(Buffer.from(this.current.sha256))) return;
+    this.previous = this.current;
+    this.current = fresh;
+    log.info("loaded a renewed certificate", { notAfter: fresh.notAfter.toISOString() });
+    for (const listener of this.listeners) listener(fresh);
   }
 
   /** Loads the stored development certificate, or creates one when it is missing or about to expire. */
@@ -108,8 +144,17 @@ export class CertificateManager {
     this.listeners.add(listener);
   }
 
-  /** Starts the renewal check for the development certificate. */
+  /** Starts watching the certificate files (CA mode) or the renewal check (development mode). */
   start(): void {
+    if (this.files) {
+      const { certPath, keyPath, pollMs } = this.files;
+      // Polling stat() follows symlinks, so it also sees certbot's live/ links being repointed,
+      // which fs.watch on the link itself can miss.
+      const onChange = () => void this.reloadFiles();
+      watchFile(certPath, { interval: pollMs }, onChange);
+      watchFile(keyPath, { interval: pollMs }, onChange);
+      return;
+    }
     if (this.mode !== "self-signed" || this.timer) return;
     this.timer = setInterval(() => {
       this.renewIfDue().catch((error: unknown) =>
@@ -122,6 +167,10 @@ export class CertificateManager {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.files) {
+      unwatchFile(this.files.certPath);
+      unwatchFile(this.files.keyPath);
+    }
   }
 
   async renewIfDue(now = Date.now(), force = false): Promise<boolean> {
