@@ -110,6 +110,31 @@ export function runClientStoreContract(
       expect(await store.getAccount()).toEqual(account(50));
     });
 
+    it("keeps contacts by username, key bytes intact, and overwrites them", async () => {
+      const store = await make();
+      expect(await store.getContact("bob")).toBeUndefined();
+      const bob = {
+        username: "bob",
+        identityKey: new Uint8Array(32).fill(7),
+        verified: false,
+        firstSeenAtMs: 5,
+      };
+      await store.putContact(bob);
+      expect(await store.getContact("bob")).toEqual(bob);
+      const changed = {
+        ...bob,
+        identityKey: new Uint8Array(32).fill(8),
+        previousKey: bob.identityKey,
+        keyChangedAtMs: 9,
+      };
+      await store.putContact(changed);
+      const got = await store.getContact("bob");
+      expect(got).toEqual(changed);
+      expect(got?.previousKey).toBeInstanceOf(Uint8Array);
+      expect(await store.getContact("carol")).toBeUndefined();
+      if (opts.reopen) expect(await (await opts.reopen(store)).getContact("bob")).toEqual(changed);
+    });
+
     it("puts, gets, lists and deletes KeyPackages", async () => {
       const store = await make();
       await store.putKeyPackages([keyPackage("kp1"), keyPackage("kp2"), keyPackage("kp3", true)]);

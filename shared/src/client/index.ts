@@ -7,3 +7,5 @@ export { decodeAppMessage, encodeAppMessage, type AppMessage } from "./appMessag
 export { discoverGateway, parseDiscovery, type GatewayLocation } from "./discovery.ts";
 export { ConnectionManager, type ConnectionOptions, type ConnectionStatus } from "./connection.ts";
 export type { StoreSource } from "./messenger.ts";
+export { safetyNumber } from "./safetyNumber.ts";
+export type { ContactView } from "./contacts.ts";

@@ -1,6 +1,7 @@
 import type {
   AccountRecord,
   ClientStore,
+  ContactRecord,
   EnvelopeOutcome,
   GroupRecord,
   KeyPackageRecord,
@@ -18,6 +19,7 @@ export class MemoryClientStore implements ClientStore {
   private readonly groups = new Map<string, GroupRecord>();
   private readonly messages = new Map<string, MessageRecord>();
   private readonly pending = new Map<number, PendingRecord>();
+  private readonly contacts = new Map<string, ContactRecord>();
   private cursor = 0;
 
   async getAccount() {
@@ -69,6 +71,14 @@ export class MemoryClientStore implements ClientStore {
 
   async listPending() {
     return [...this.pending.values()].sort((a, b) => a.seq - b.seq).map(copy);
+  }
+
+  async getContact(username: string) {
+    return copy(this.contacts.get(username));
+  }
+
+  async putContact(contact: ContactRecord) {
+    this.contacts.set(contact.username, copy(contact));
   }
 
   async getCursor() {

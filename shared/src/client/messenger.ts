@@ -22,6 +22,7 @@ import { bytesEqual, fromUtf8 } from "../util/bytes.ts";
 import { encodeAppMessage, newMessageId, MAX_TEXT_CHARS } from "./appMessage.ts";
 import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
 import { InboundProcessor } from "./inbound.ts";
+import { Contacts, type ContactView } from "./contacts.ts";
 import { KeyPackageStock } from "./keyPackageStock.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
@@ -43,6 +44,7 @@ export interface MessengerOptions {
 export class Messenger {
   private readonly inbound: InboundProcessor;
   private readonly stock: KeyPackageStock;
+  private readonly contacts: Contacts;
   private ackedUpTo = 0;
   private pendingAck = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -53,6 +55,11 @@ export class Messenger {
     stockSize: number,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
+    this.contacts = new Contacts(session);
+    // Every membership change shows members' keys: remember them, and notice a changed one.
+    session.on("conversation", (group) => {
+      this.observeMembers(group.id).catch((error: unknown) => session.emit("error", error));
+    });
     this.inbound = new InboundProcessor(
       session,
       (cursor) => this.acknowledge(cursor),
@@ -302,6 +309,22 @@ export class Messenger {
         if (!this.session.connected) return;
         await this.deliver({ ...message, status: "sending" });
       }
+    }
+  }
+
+  /** The key this device knows for a user, whether it is verified, and the safety number to compare. */
+  contact(username: string): Promise<ContactView | undefined> {
+    return this.contacts.get(username);
+  }
+
+  /** Marks a contact verified after the safety numbers matched. */
+  verifyContact(username: string): Promise<ContactView> {
+    return this.contacts.verify(username);
+  }
+
+  private async observeMembers(groupId: string): Promise<void> {
+    for (const member of await this.members(groupId)) {
+      if (member.username) await this.contacts.observe(member.username, member.signatureKey);
     }
   }
 

@@ -13,6 +13,7 @@ import {
 } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
 import type { GatewayClient } from "./gatewayClient.ts";
+import type { ContactView } from "./contacts.ts";
 import type { ClientStore, GroupRecord, KeyPackageRecord, MessageRecord } from "./storage.ts";
 
 export interface MessengerEvents {
@@ -20,6 +21,8 @@ export interface MessengerEvents {
   message: (message: MessageRecord) => void;
   /** A conversation was created, joined, renamed, or its membership changed. */
   conversation: (group: GroupRecord) => void;
+  /** A contact was verified, or a verified contact's key changed (warn loudly). */
+  contact: (contact: ContactView) => void;
   /** Something failed in the background (a bad envelope, a failed publish); the messenger goes on. */
   error: (error: unknown) => void;
 }
@@ -29,7 +32,12 @@ type Listeners = { [K in keyof MessengerEvents]: Set<MessengerEvents[K]> };
 export class ClientSession {
   private gateway: GatewayClient | undefined;
   private readonly states = new Map<string, ClientState>();
-  private readonly listeners: Listeners = { message: new Set(), conversation: new Set(), error: new Set() };
+  private readonly listeners: Listeners = {
+    message: new Set(),
+    conversation: new Set(),
+    contact: new Set(),
+    error: new Set(),
+  };
   private lock: Promise<unknown> = Promise.resolve();
 
   constructor(

@@ -48,6 +48,21 @@ export interface MessageRecord {
   status: MessageStatus;
 }
 
+/**
+ * What this device knows about another user's identity key: trust on first use, upgraded to
+ * "verified" when the user compared safety numbers. A verified contact whose key changes is shown
+ * loudly until verified again.
+ */
+export interface ContactRecord {
+  username: string;
+  identityKey: Uint8Array;
+  verified: boolean;
+  firstSeenAtMs: number;
+  /** Set when a different key was seen for this username; cleared by verifying the new key. */
+  previousKey?: Uint8Array;
+  keyChangedAtMs?: number;
+}
+
 /** An envelope that could not be processed yet (future epoch, or a group not yet joined). */
 export interface PendingRecord {
   seq: number;
@@ -89,6 +104,9 @@ export interface ClientStore {
   listMessages(groupId: string): Promise<MessageRecord[]>;
 
   listPending(): Promise<PendingRecord[]>;
+
+  getContact(username: string): Promise<ContactRecord | undefined>;
+  putContact(contact: ContactRecord): Promise<void>;
 
   /** Highest envelope seq fully processed on this device (0 before the first). */
   getCursor(): Promise<number>;

@@ -3,7 +3,13 @@
  * connection manager in module scope (never on window: page scripts and extensions must not reach
  * the keys or the core) and mirrors what the UI needs into the zustand store.
  */
-import { ConnectionManager, Messenger, type GroupRecord, type MessageRecord } from "@qpq/shared/client";
+import {
+  ConnectionManager,
+  Messenger,
+  type ContactView,
+  type GroupRecord,
+  type MessageRecord,
+} from "@qpq/shared/client";
 import { decodeState, members as groupMembers } from "@qpq/shared/mls";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
@@ -120,6 +126,7 @@ async function openOffline(username: string, password: string): Promise<boolean>
 function wire(m: Messenger): void {
   unsubscribe.push(
     m.on("message", upsertMessage),
+    m.on("contact", showContact),
     m.on("conversation", () => void refreshConversations()),
     m.on("error", (error) => console.warn("quicproquo:", describeError(error))),
   );
@@ -150,6 +157,7 @@ export async function signOut(reason?: string): Promise<void> {
     me: undefined,
     conversations: [],
     messages: {},
+    contacts: {},
     selectedId: undefined,
     authError: reason,
     connection: "offline",
@@ -208,6 +216,38 @@ async function refreshMessages(groupId: string): Promise<void> {
 export async function selectConversation(groupId: string): Promise<void> {
   useApp.setState({ selectedId: groupId });
   await refreshMessages(groupId);
+  await loadContacts(groupId);
+}
+
+function showContact(contact: ContactView): void {
+  useApp.setState((s) => ({
+    contacts: {
+      ...s.contacts,
+      [contact.username]: {
+        verified: contact.verified,
+        keyChanged: contact.keyChanged,
+        safetyNumber: contact.safetyNumber,
+      },
+    },
+  }));
+}
+
+/** Loads what this device knows about each member's key (verified, changed, safety number). */
+async function loadContacts(groupId: string): Promise<void> {
+  const m = messenger;
+  const conversation = useApp.getState().conversations.find((c) => c.id === groupId);
+  if (!m || !conversation) return;
+  for (const name of conversation.memberNames) {
+    if (name === m.username) continue;
+    const contact = await m.contact(name);
+    if (contact) showContact(contact);
+  }
+}
+
+export function verifyContact(username: string): Promise<boolean> {
+  return attempt(async () => {
+    showContact(await requireMessenger().verifyContact(username));
+  });
 }
 
 /** Runs a user action, showing its failure in the banner; returns whether it succeeded. */

@@ -9,6 +9,12 @@ export interface ConversationView {
   updatedAtMs: number;
 }
 
+export interface ContactState {
+  verified: boolean;
+  keyChanged: boolean;
+  safetyNumber: string;
+}
+
 export interface AppState {
   phase: "signedOut" | "working" | "ready";
   /** Stored history opened without the gateway: reading only, until an online login. */
@@ -19,6 +25,7 @@ export interface AppState {
   conversations: ConversationView[];
   selectedId: string | undefined;
   messages: Record<string, MessageRecord[]>;
+  contacts: Record<string, ContactState>;
   /** The last failed action, shown in a dismissible banner. */
   error: string | undefined;
   /** Why signing in failed (or why the session ended), shown on the login form. */
@@ -35,6 +42,7 @@ export const useApp = create<AppState>(() => ({
   conversations: [],
   selectedId: undefined,
   messages: {},
+  contacts: {},
   error: undefined,
   authError: undefined,
 }));

@@ -12,6 +12,7 @@ import { bytesEqual, toHex } from "@qpq/shared/bytes";
 import type {
   AccountRecord,
   ClientStore,
+  ContactRecord,
   EnvelopeOutcome,
   GroupRecord,
   KeyPackageRecord,
@@ -50,6 +51,7 @@ export interface QpqDB extends DBSchema {
   messages: { key: string; value: MessageRow; indexes: { byGroup: [string, number, number] } };
   pending: { key: number; value: SealedRow<number> };
   meta: { key: string; value: SealedRow };
+  contacts: { key: string; value: SealedRow };
 }
 
 type Store = StoreNames<QpqDB>;
@@ -69,6 +71,12 @@ export const migrations: readonly Migration[] = [
         db.createObjectStore(name, { keyPath: "k" });
       }
       db.createObjectStore("messages", { keyPath: "k" }).createIndex("byGroup", ["g", "t", "n"]);
+    },
+  },
+  {
+    version: 2,
+    apply(db) {
+      db.createObjectStore("contacts", { keyPath: "k" });
     },
   },
 ];
@@ -233,6 +241,16 @@ export class IdbClientStore implements ClientStore {
     await this.write(["groups"], async (tx) => issue(tx.objectStore("groups").put(row)));
   }
 
+  async getContact(username: string) {
+    const row = await this.read().get("contacts", await this.contactKey(username));
+    return row && this.unseal<ContactRecord>("contacts", row);
+  }
+
+  async putContact(contact: ContactRecord) {
+    const row = await this.sealRow("contacts", await this.contactKey(contact.username), contact);
+    await this.write(["contacts"], async (tx) => issue(tx.objectStore("contacts").put(row)));
+  }
+
   async putMessage(message: MessageRecord) {
     const row = await this.sealMessage(message);
     await this.write(["messages"], (tx) => putMessageRow(tx.objectStore("messages"), row));
@@ -366,6 +384,10 @@ export class IdbClientStore implements ClientStore {
 
   private groupKey(id: string) {
     return blindId(this.blindingKey, `group\u0000${id}`);
+  }
+
+  private contactKey(username: string) {
+    return blindId(this.blindingKey, `contact\u0000${username}`);
   }
 
   private keyPackageKey(ref: string) {

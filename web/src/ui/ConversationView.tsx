@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { MessageRecord } from "@qpq/shared/client";
-import { invite, retry, send } from "../app/controller.ts";
+import { invite, retry, send, verifyContact } from "../app/controller.ts";
 import { useApp } from "../app/store.ts";
 
 const EMPTY: MessageRecord[] = [];
@@ -33,6 +33,7 @@ export function ConversationView() {
           Members
         </button>
       </header>
+      <KeyChangeWarning names={conversation.memberNames} />
       {showMembers && <Members groupId={selectedId} names={conversation.memberNames} me={me ?? ""} />}
       <MessageList messages={messages} me={me ?? ""} groupId={selectedId} />
       {!readOnly && <Composer groupId={selectedId} />}
@@ -52,11 +53,7 @@ function Members({ groupId, names, me }: { groupId: string; names: string[]; me:
   };
   return (
     <section aria-label="Members" className="members">
-      <ul>
-        {names.map((n) => (
-          <li key={n}>{n === me ? `${n} (you)` : n}</li>
-        ))}
-      </ul>
+      <ul>{names.map((n) => (n === me ? <li key={n}>{n} (you)</li> : <MemberRow key={n} name={n} />))}</ul>
       <form onSubmit={(e) => void submit(e)} className="row">
         <label htmlFor="invite-username" className="visually-hidden">
           Invite username
@@ -74,6 +71,46 @@ function Members({ groupId, names, me }: { groupId: string; names: string[]; me:
         </button>
       </form>
     </section>
+  );
+}
+
+/** A verified contact whose key changed: the one thing in the UI that must not be missed. */
+function KeyChangeWarning({ names }: { names: string[] }) {
+  const contacts = useApp((s) => s.contacts);
+  const changed = names.filter((n) => contacts[n]?.keyChanged);
+  if (changed.length === 0) return null;
+  return (
+    <p role="alert" className="key-warning">
+      The safety number with {changed.join(", ")} changed. Their key is not the one you verified: compare
+      safety numbers again before sharing anything sensitive.
+    </p>
+  );
+}
+
+function MemberRow({ name }: { name: string }) {
+  const contact = useApp((s) => s.contacts[name]);
+  const [open, setOpen] = useState(false);
+  return (
+    <li>
+      {name}
+      {contact?.verified && <span className="verified"> ✓ verified</span>}
+      {contact && (
+        <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
+          {`Safety number with ${name}`}
+        </button>
+      )}
+      {open && contact && (
+        <div className="safety">
+          <p>Compare these digits with {name}, in person or over a channel you trust:</p>
+          <code aria-label={`Safety number with ${name} digits`}>{contact.safetyNumber}</code>
+          {!contact.verified && (
+            <button type="button" onClick={() => void verifyContact(name)}>
+              {`Mark ${name} as verified`}
+            </button>
+          )}
+        </div>
+      )}
+    </li>
   );
 }
 

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { CLASSICAL_SUITE, createIdentity, suiteImpl } from "../mls/index.ts";
+import { Contacts, type ContactView } from "./contacts.ts";
+import { MemoryClientStore } from "./memoryClientStore.ts";
+import { ClientSession } from "./session.ts";
+
+async function setup() {
+  const impl = await suiteImpl(CLASSICAL_SUITE);
+  const me = await createIdentity("alice", impl);
+  const session = new ClientSession(me, CLASSICAL_SUITE, impl, new MemoryClientStore(), () => 42);
+  const events: ContactView[] = [];
+  session.on("contact", (c) => events.push(c));
+  return { contacts: new Contacts(session), events };
+}
+
+describe("contacts", () => {
+  const key1 = new Uint8Array(32).fill(1);
+  const key2 = new Uint8Array(32).fill(2);
+
+  it("trusts a first key, verifies it, and reports loudly when a verified key changes", async () => {
+    const { contacts, events } = await setup();
+    await contacts.observe("bob", key1);
+    expect(await contacts.get("bob")).toMatchObject({ verified: false, keyChanged: false });
+
+    const verified = await contacts.verify("bob");
+    expect(verified).toMatchObject({ verified: true, keyChanged: false });
+    expect(verified.safetyNumber).toMatch(/^(\d{5} ){11}\d{5}$/);
+
+    await contacts.observe("bob", key1);
+    expect(events).toHaveLength(1);
+    await contacts.observe("bob", key2);
+    const changed = await contacts.get("bob");
+    expect(changed).toMatchObject({
+      verified: false,
+      keyChanged: true,
+      previousKey: key1,
+      identityKey: key2,
+    });
+    expect(changed!.safetyNumber).not.toBe(verified.safetyNumber);
+    expect(events.at(-1)).toMatchObject({ username: "bob", keyChanged: true });
+
+    expect(await contacts.verify("bob")).toMatchObject({ verified: true, keyChanged: false });
+  });
+
+  it("updates an unverified contact's key quietly", async () => {
+    const { contacts, events } = await setup();
+    await contacts.observe("carol", key1);
+    await contacts.observe("carol", key2);
+    expect(await contacts.get("carol")).toMatchObject({ keyChanged: false, identityKey: key2 });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ keyChanged: false });
+  });
+
+  it("ignores our own name", async () => {
+    const { contacts } = await setup();
+    await contacts.observe("alice", key1);
+    expect(await contacts.get("alice")).toBeUndefined();
+  });
+});
