@@ -64,6 +64,14 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   certs.onChange((cert) => wt.setCertificate(cert.certPem, cert.keyPem));
   certs.start();
 
+  // Expired sessions are refused on use; this only keeps the table from growing forever.
+  const sweep = setInterval(() => {
+    store
+      .deleteExpiredSessions(now())
+      .catch((error: unknown) => log.warn("session sweep failed", errorFields(error)));
+  }, 3600_000);
+  sweep.unref();
+
   const http = await startHttpServer(config.host, config.httpPort, {
     webRoot: config.webRoot,
     discovery: () => discoveryDocument(config.publicHost, wt.port, config.wtPath, certs.publishedHashes()),
@@ -89,6 +97,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     certificateHashes: () => certs.publishedHashes(),
     stop() {
       stopping ??= (async () => {
+        clearInterval(sweep);
         certs.stop();
         http.server.close();
         http.server.closeAllConnections();

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCode, QpqError } from "@qpq/shared/protocol";
+import { ErrorCode, PROTOCOL_VERSION, QpqError } from "@qpq/shared/protocol";
+import { discoverGateway } from "@qpq/shared/client";
+import { RpcClient } from "@qpq/shared/rpc";
+import { connectWebTransport } from "../src/transport/client.ts";
 import {
   connectGateway,
   FAST,
@@ -81,5 +84,27 @@ describe("OPAQUE authentication", () => {
     });
     client.close();
     alice.messenger.close();
+  });
+
+  it("registerFinish without a registerStart for that name on the same connection is refused", async () => {
+    const location = await discoverGateway(gw.baseUrl);
+    const wt = connectWebTransport(location.webtransportUrl, {
+      serverCertificateHashes: location.certificateHashes,
+    });
+    const rpc = RpcClient.open(wt);
+    await rpc.call({
+      type: "hello",
+      hello: { minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: "t" },
+    });
+    await expect(
+      rpc.call({
+        type: "registerFinish",
+        username: uniqueName("bulk"),
+        registrationRecord: new Uint8Array(64).fill(1),
+        identityKey: new Uint8Array(32).fill(2),
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    rpc.close();
+    wt.close();
   });
 });

@@ -41,11 +41,18 @@ export const registerStart: Handler<"registerStart"> = async (req, conn, service
     username,
     opaqueText("registrationRequest", req.registrationRequest),
   );
+  conn.pendingRegistration = username;
   return { registrationResponse: fromBase64Url(response) };
 };
 
-export const registerFinish: Handler<"registerFinish"> = async (req, _conn, services) => {
+export const registerFinish: Handler<"registerFinish"> = async (req, conn, services) => {
   const username = normalizeUsername(req.username);
+  // Only after a (throttled) registerStart for this name on this connection: otherwise records could
+  // be pushed in bulk past the registration limit.
+  if (conn.pendingRegistration !== username) {
+    throw new QpqError(ErrorCode.InvalidArgument, "start the registration first (registerStart)");
+  }
+  conn.pendingRegistration = undefined;
   const identityKey = requireLength("identityKey", req.identityKey, IDENTITY_KEY_BYTES);
   const record = opaqueText("registrationRecord", req.registrationRecord);
   const created = await services.store.createUser({

@@ -25,6 +25,8 @@ export interface ConnectionState {
   /** Negotiated protocol version; undefined until hello succeeded. */
   version: number | undefined;
   session: AuthenticatedSession | undefined;
+  /** Username of a registration started on this connection (registerFinish must match it). */
+  pendingRegistration?: string;
   /**
    * Starts pushing the session's queue after afterSeq on this connection's push stream, replacing any
    * earlier subscription of the connection; it ends with the connection or a logout.

@@ -19,8 +19,11 @@ import type { WebTransportLike } from "../transport/webtransport.ts";
 import { fromBase64Url, toBase64Url } from "../util/bytes.ts";
 
 /**
- * Argon2id parameters for OPAQUE key stretching. "rfc-draft-recommended" (64 MiB) is the default for
- * people; tests and benchmarks may pick "memory-constrained" to stay fast.
+ * Argon2id parameters for OPAQUE key stretching (serenity-kit presets). The default is
+ * "memory-constrained": 64 MiB, 3 passes, 4 lanes, RFC 9106's recommendation for machines that cannot
+ * spare gigabytes, which includes every phone and most browser tabs. "rfc-draft-recommended" is
+ * RFC 9106's first choice (about 2 GiB, 1 pass): stronger, but seconds per login and too much memory
+ * for a web page. Registration and login must use the same preset.
  */
 export type KeyStretching = "rfc-draft-recommended" | "memory-constrained";
 
@@ -75,7 +78,7 @@ export class GatewayClient {
     username: string,
     password: string,
     identityKey: Uint8Array,
-    keyStretching: KeyStretching = "rfc-draft-recommended",
+    keyStretching: KeyStretching = "memory-constrained",
   ): Promise<void> {
     await opaque.ready;
     const start = opaque.client.startRegistration({ password });
@@ -105,7 +108,7 @@ export class GatewayClient {
   async login(
     username: string,
     password: string,
-    keyStretching: KeyStretching = "rfc-draft-recommended",
+    keyStretching: KeyStretching = "memory-constrained",
   ): Promise<LoginResult> {
     await opaque.ready;
     const start = opaque.client.startLogin({ password });
