@@ -10,7 +10,13 @@ async function setup() {
   const session = new ClientSession(me, CLASSICAL_SUITE, impl, new MemoryClientStore(), () => 42);
   const events: ContactView[] = [];
   session.on("contact", (c) => events.push(c));
-  return { contacts: new Contacts(session), events };
+  const directory = new Map<string, Uint8Array>([["bob", new Uint8Array(32).fill(1)]]);
+  const lookup = async (name: string) => {
+    const key = directory.get(name);
+    if (!key) throw new Error("no such user");
+    return key;
+  };
+  return { contacts: new Contacts(session, lookup), events };
 }
 
 describe("contacts", () => {
@@ -55,5 +61,15 @@ describe("contacts", () => {
     const { contacts } = await setup();
     await contacts.observe("alice", key1);
     expect(await contacts.get("alice")).toBeUndefined();
+  });
+
+  it("learns a name first seen in a group from the directory, and flags a member whose key differs", async () => {
+    const { contacts, events } = await setup();
+    await contacts.checkMember("bob", key1);
+    expect(await contacts.get("bob")).toMatchObject({ identityKey: key1, impostor: false });
+    // Someone added a leaf that claims to be bob, with another key.
+    await contacts.checkMember("bob", key2);
+    expect(await contacts.get("bob")).toMatchObject({ identityKey: key1, impostor: true });
+    expect(events.at(-1)).toMatchObject({ username: "bob", impostor: true });
   });
 });

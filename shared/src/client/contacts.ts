@@ -12,11 +12,41 @@ import type { ContactRecord } from "./storage.ts";
 export interface ContactView extends ContactRecord {
   /** True while a verified contact's key has changed and was not verified again. */
   keyChanged: boolean;
+  /**
+   * True when a group holds a member claiming this username with a key that is not the contact's:
+   * someone in that group added an impostor, or the directory lied. Shown loudly.
+   */
+  impostor: boolean;
   safetyNumber: string;
 }
 
 export class Contacts {
-  constructor(private readonly session: ClientSession) {}
+  /** Usernames seen in a group with a key other than the one this device holds for them. */
+  private readonly impostors = new Set<string>();
+
+  constructor(
+    private readonly session: ClientSession,
+    /** The directory's key for a username (resolveUser), used when a name is first seen in a group. */
+    private readonly lookup: (username: string) => Promise<Uint8Array>,
+  ) {}
+
+  /**
+   * Checks a group member's claimed name against what this device knows, learning unknown names from
+   * the directory rather than from the group: any member can put any name in a credential, so a name
+   * first met in a group must not be trusted on first use.
+   */
+  async checkMember(username: string, memberKey: Uint8Array): Promise<void> {
+    if (username === this.session.identity.username) return;
+    if (!(await this.session.store.getContact(username))) {
+      await this.observe(username, await this.lookup(username));
+    }
+    const contact = (await this.session.store.getContact(username))!;
+    const mismatch = !bytesEqual(contact.identityKey, memberKey);
+    if (mismatch === this.impostors.has(username)) return;
+    if (mismatch) this.impostors.add(username);
+    else this.impostors.delete(username);
+    this.session.emit("contact", await this.view(contact));
+  }
 
   /** Records the key seen for a username; reports a change of a verified contact's key. */
   async observe(username: string, identityKey: Uint8Array): Promise<void> {
@@ -63,6 +93,7 @@ export class Contacts {
     return {
       ...contact,
       keyChanged: contact.previousKey !== undefined,
+      impostor: this.impostors.has(contact.username),
       safetyNumber: safetyNumber(
         { username: identity.username, identityKey: identity.signaturePublicKey },
         { username: contact.username, identityKey: contact.identityKey },

@@ -55,7 +55,7 @@ export class Messenger {
     stockSize: number,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
-    this.contacts = new Contacts(session);
+    this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
       this.observeMembers(group.id).catch((error: unknown) => session.emit("error", error));
@@ -323,8 +323,9 @@ export class Messenger {
   }
 
   private async observeMembers(groupId: string): Promise<void> {
+    if (!this.session.connected) return;
     for (const member of await this.members(groupId)) {
-      if (member.username) await this.contacts.observe(member.username, member.signatureKey);
+      if (member.username) await this.contacts.checkMember(member.username, member.signatureKey);
     }
   }
 

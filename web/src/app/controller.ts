@@ -226,6 +226,7 @@ function showContact(contact: ContactView): void {
       [contact.username]: {
         verified: contact.verified,
         keyChanged: contact.keyChanged,
+        impostor: contact.impostor,
         safetyNumber: contact.safetyNumber,
       },
     },

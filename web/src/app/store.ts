@@ -12,6 +12,7 @@ export interface ConversationView {
 export interface ContactState {
   verified: boolean;
   keyChanged: boolean;
+  impostor: boolean;
   safetyNumber: string;
 }
 

@@ -78,12 +78,23 @@ function Members({ groupId, names, me }: { groupId: string; names: string[]; me:
 function KeyChangeWarning({ names }: { names: string[] }) {
   const contacts = useApp((s) => s.contacts);
   const changed = names.filter((n) => contacts[n]?.keyChanged);
-  if (changed.length === 0) return null;
+  const impostors = names.filter((n) => contacts[n]?.impostor);
+  if (changed.length === 0 && impostors.length === 0) return null;
   return (
-    <p role="alert" className="key-warning">
-      The safety number with {changed.join(", ")} changed. Their key is not the one you verified: compare
-      safety numbers again before sharing anything sensitive.
-    </p>
+    <>
+      {changed.length > 0 && (
+        <p role="alert" className="key-warning">
+          The safety number with {changed.join(", ")} changed. Their key is not the one you verified: compare
+          safety numbers again before sharing anything sensitive.
+        </p>
+      )}
+      {impostors.length > 0 && (
+        <p role="alert" className="key-warning">
+          Someone in this conversation claims to be {impostors.join(", ")} but does not have their key. Do not
+          trust messages shown under that name here.
+        </p>
+      )}
+    </>
   );
 }
 
