@@ -17,14 +17,14 @@
  * docs/benchmarks.md, leaving the other sections as they are.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus, release, totalmem, type } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { chromium, type Browser, type BrowserContext, type Page, type Response } from "@playwright/test";
 import { startGatewayProcess } from "@qpq/gateway/testing";
-import * as prettier from "prettier";
+import { writeBenchSection } from "@qpq/gateway/bench-doc";
 import config from "../playwright.config.ts";
 
 const root = join(fileURLToPath(new URL(".", import.meta.url)), "..", "..");
@@ -398,22 +398,9 @@ function report(
   return lines.join("\n") + "\n";
 }
 
-/** Replaces our section (up to the next "## " heading) in docs/benchmarks.md, or appends it. */
-export function withSection(current: string, section: string): string {
-  const text = "\n" + current; // so a section at the very top is found like any other
-  const start = text.indexOf(`\n${SECTION}\n`);
-  if (start < 0) return current.replace(/\n*$/, "\n\n") + section;
-  const after = text.indexOf("\n## ", start + 1);
-  const next = text.slice(0, start + 1) + section + (after >= 0 ? "\n" + text.slice(after + 1) : "");
-  return next.slice(1);
-}
-
-/** Writes the section into docs/benchmarks.md, formatted like the rest of the repo (prettier). */
-async function writeSection(section: string): Promise<void> {
-  const file = join(root, "docs", "benchmarks.md");
-  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const options = (await prettier.resolveConfig(file)) ?? {};
-  writeFileSync(file, await prettier.format(withSection(current, section), { ...options, filepath: file }));
+/** Writes the section into docs/benchmarks.md, leaving the other benchmarks' sections alone. */
+function writeSection(section: string): Promise<void> {
+  return writeBenchSection(join(root, "docs", "benchmarks.md"), SECTION, section);
 }
 
 async function main(): Promise<void> {

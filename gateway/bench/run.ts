@@ -4,16 +4,17 @@
  * Options: --quick (shorter runs, for a smoke check), --no-write.
  */
 import { cpus, freemem, totalmem, type, release } from "node:os";
-import { writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startGatewayProcess } from "../src/testing/index.ts";
+import { writeBenchSection } from "./benchDoc.ts";
 import { runEchoBench } from "../src/transport/echoBench.ts";
 import { benchStore, MemoryStore, SqliteStore } from "../src/store/index.ts";
 import { makeUsers, measureLatency, measureThroughput, type ThroughputResult } from "./deliveryBench.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 
+const SECTION = "## Gateway and transport (Node clients over WebTransport)";
 const quick = process.argv.includes("--quick");
 const write = !process.argv.includes("--no-write");
 const seconds = quick ? 2 : 8;
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     log("Gateway and all benchmark clients run on this one machine over loopback: the gateway process");
     log("on one core, the clients (one Node process, same JS WebTransport stack) on the other.");
     log("");
-    log("## Delivery through the gateway (1 KiB payloads, SQLite with synchronous=FULL)");
+    log("### Delivery through the gateway (1 KiB payloads, SQLite with synchronous=FULL)");
     log("");
     log(
       `Enqueue-to-push latency, one message at a time: p50 ${fmt(latency.p50)} ms, p99 ${fmt(latency.p99)} ms.`,
@@ -109,14 +110,14 @@ async function main(): Promise<void> {
     log("recipient. The bare echo uses the same WebTransport stack with a server that only echoes, so");
     log("the ratio shows what the gateway itself costs (decode, authorize, durable group commit, push).");
     log("");
-    log("## Store alone (1 KiB, batches of 256)");
+    log("### Store alone (1 KiB, batches of 256)");
     log("");
     log("| store | enqueue msgs/s | fetch+ack msgs/s |");
     log("|---|---|---|");
     log(`| SQLite FULL (WAL) | ${k(storeFull.enqueuePerSec)} | ${k(storeFull.fetchAckPerSec)} |`);
     log(`| memory | ${k(memory.enqueuePerSec)} | ${k(memory.fetchAckPerSec)} |`);
     log("");
-    if (write) writeFileSync(join(root, "docs", "benchmarks.md"), lines.join("\n") + "\n");
+    if (write) await writeBenchSection(join(root, "docs", "benchmarks.md"), SECTION, lines.join("\n") + "\n");
   } finally {
     await gw.kill();
     gw.cleanup();
