@@ -23,13 +23,16 @@ if (hasChromium || process.env.QPQ_E2E_FORCE) {
   console.warn("note: no Chromium found (Debian package chromium): end-to-end tests skipped");
 }
 
+let passed = 0;
 for (const [name, [cmd, ...args]] of steps) {
   console.log(`\n=== ${name} ===`);
   try {
     execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
+    passed++;
   } catch {
     console.error(`\n${name} failed`);
+    console.log(`steps: ${passed} passed, 1 failed`);
     process.exit(1);
   }
 }
-console.log("\nall checks passed");
+console.log(`\nsteps: ${passed} passed, 0 failed`);

@@ -103,7 +103,7 @@ function MemberRow({ name }: { name: string }) {
   const [open, setOpen] = useState(false);
   return (
     <li>
-      {name}
+      <span className="member-name">{name}</span>
       {contact?.verified && <span className="verified"> ✓ verified</span>}
       {contact && (
         <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
