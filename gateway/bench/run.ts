@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
 
     const cpu = cpus()[0]?.model ?? "unknown CPU";
-    log("# Benchmarks");
+    log(SECTION);
     log("");
     log(
       `Measured by \`npm run bench\`${quick ? " --quick" : ""} on ${new Date().toISOString().slice(0, 10)}.`,
