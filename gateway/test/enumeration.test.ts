@@ -35,16 +35,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as opaque from "@serenity-kit/opaque";
 import {
   FRAME_HEADER_BYTES,
-  FrameDecoder,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   decodeServerFrame,
   encodeClientFrame,
   encodeFrame,
 } from "@qpq/shared/protocol";
-import { discoverGateway } from "@qpq/shared/client";
 import { fromBase64Url } from "@qpq/shared/bytes";
-import { connectWebTransport } from "../src/transport/client.ts";
+import { openRawStream } from "./rawStream.ts";
 import { connectGateway, FAST, startGatewayProcess, uniqueName, type GatewayProcess } from "./helpers.ts";
 import { compareLatencies, median, seededRandom, type LatencyComparison } from "./stats.ts";
 
@@ -68,27 +66,14 @@ afterAll(async () => {
 
 /** One request stream spoken raw, so that every response frame's exact size on the wire is visible. */
 async function rawSession() {
-  const location = await discoverGateway(gw.baseUrl);
-  const wt = connectWebTransport(location.webtransportUrl, {
-    serverCertificateHashes: location.certificateHashes,
-  });
-  await wt.ready;
-  const stream = await wt.createBidirectionalStream();
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  const decoder = new FrameDecoder();
-  const queued: Uint8Array[] = [];
+  const raw = await openRawStream(gw.baseUrl);
   return {
-    close: () => wt.close(),
-    write: (bytes: Uint8Array) => writer.write(bytes),
-    /** The next response frame's message bytes (without the length prefix). */
+    close: raw.close,
+    write: raw.write,
     async next(): Promise<Uint8Array> {
-      while (queued.length === 0) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`the gateway ended the stream:\n${gw.logs()}`);
-        queued.push(...decoder.push(value));
-      }
-      return queued.shift()!;
+      const frame = await raw.nextFrame();
+      if (!frame) throw new Error(`the gateway ended the stream:\n${gw.logs()}`);
+      return frame;
     },
   };
 }

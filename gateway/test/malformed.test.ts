@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ErrorCode,
-  FrameDecoder,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   decodeServerFrame,
@@ -9,8 +8,7 @@ import {
   encodeFrame,
   type Response,
 } from "@qpq/shared/protocol";
-import { discoverGateway } from "@qpq/shared/client";
-import { connectWebTransport } from "../src/transport/client.ts";
+import { openRawStream } from "./rawStream.ts";
 import { connectGateway, registerActor, startGatewayProcess, type GatewayProcess } from "./helpers.ts";
 
 let gw: GatewayProcess;
@@ -26,31 +24,17 @@ afterAll(async () => {
 
 /** A raw request stream: write any bytes, read whatever responses come back. */
 async function rawStream() {
-  const location = await discoverGateway(gw.baseUrl);
-  const wt = connectWebTransport(location.webtransportUrl, {
-    serverCertificateHashes: location.certificateHashes,
-  });
-  await wt.ready;
-  const stream = await wt.createBidirectionalStream();
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  const decoder = new FrameDecoder();
-  const queued: Response[] = [];
+  const raw = await openRawStream(gw.baseUrl);
   return {
-    wt,
-    write: (bytes: Uint8Array) => writer.write(bytes),
-    end: () => writer.close(),
+    ...raw,
     /** Next response, or undefined when the gateway ended the stream. */
     async next(): Promise<Response | undefined> {
-      while (queued.length === 0) {
-        const { value, done } = await reader.read();
-        if (done) return undefined;
-        for (const frame of decoder.push(value)) {
-          const decoded = decodeServerFrame(frame);
-          if (decoded.type === "response") queued.push(decoded.response);
-        }
+      for (;;) {
+        const frame = await raw.nextFrame();
+        if (!frame) return undefined;
+        const decoded = decodeServerFrame(frame);
+        if (decoded.type === "response") return decoded.response;
       }
-      return queued.shift();
     },
   };
 }
