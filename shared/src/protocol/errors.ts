@@ -50,6 +50,11 @@ export const ErrorCode = {
   ChannelForbidden: 22,
   /** The recipient identity is not registered. */
   UnknownRecipient: 23,
+  /** One commit per epoch (RFC 9750): another commit for this group's epoch was accepted first. */
+  CommitConflict: 24,
+  // Code ranges handed out to work in progress, so parallel branches never collide:
+  // 25-29 channels and sealed sender, 30-33 group lifecycle and post-quantum keys,
+  // 34-37 abuse limits and ACME, 38+ unassigned.
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
