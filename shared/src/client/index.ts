@@ -9,3 +9,4 @@ export { ConnectionManager, type ConnectionOptions, type ConnectionStatus } from
 export type { StoreSource } from "./messenger.ts";
 export { safetyNumber } from "./safetyNumber.ts";
 export type { ContactView } from "./contacts.ts";
+export { conversationTitle } from "./titles.ts";

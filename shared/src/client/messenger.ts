@@ -105,6 +105,22 @@ export class Messenger {
     return Messenger.open(gw, login, await openStore(opts.store, login), opts);
   }
 
+  /**
+   * Continues the session of an earlier login with its token, without the password (a CLI command
+   * after `qpq login`). The export key is not known then, so login.exportKey is empty and the store
+   * must be given already open.
+   */
+  static async resume(
+    gw: GatewayClient,
+    sessionToken: Uint8Array,
+    store: ClientStore,
+    opts: Omit<MessengerOptions, "store">,
+  ): Promise<Messenger> {
+    const session = await gw.resumeSession(sessionToken);
+    const login: LoginResult = { session, sessionToken, exportKey: new Uint8Array(0) };
+    return Messenger.open(gw, login, store, { ...opts, store });
+  }
+
   private static async open(
     gw: GatewayClient,
     login: LoginResult,

@@ -5,6 +5,7 @@
  */
 import {
   ConnectionManager,
+  conversationTitle,
   Messenger,
   type ContactView,
   type GroupRecord,
@@ -17,7 +18,6 @@ import { IdbClientStore } from "../storage/idbClientStore.ts";
 import { describeError } from "./errors.ts";
 import { rememberForOffline, unlockOffline } from "./offlineUnlock.ts";
 import { useApp, type ConversationView } from "./store.ts";
-import { conversationTitle } from "./titles.ts";
 
 let messenger: Messenger | undefined;
 let connection: ConnectionManager | undefined;

@@ -1,4 +1,4 @@
-import type { GroupMember } from "@qpq/shared/mls";
+import type { GroupMember } from "../mls/index.ts";
 
 /** Named groups show their name; unnamed ones (direct conversations) the other members' names. */
 export function conversationTitle(name: string, members: GroupMember[], me: string): string {

@@ -1,0 +1,179 @@
+/**
+ * Every command with its usage line, the options it accepts and its help text: the single source
+ * for argument checking, `qpq --help` and `qpq help COMMAND`.
+ */
+
+export type OptionName =
+  "state" | "gateway" | "ca" | "json" | "password-stdin" | "follow" | "confirm" | "help";
+
+export const OPTIONS: Record<OptionName, { type: "string" | "boolean"; short?: string; help: string }> = {
+  state: { type: "string", help: "state directory (default $QPQ_STATE or ~/.qpq)" },
+  gateway: { type: "string", help: "gateway web address, e.g. https://chat.example (default $QPQ_GATEWAY)" },
+  ca: { type: "string", help: "PEM file with extra trusted root certificates" },
+  json: { type: "boolean", help: "machine-readable output (recv: one JSON object per line)" },
+  "password-stdin": { type: "boolean", help: "read the password from the first line of stdin" },
+  follow: { type: "boolean", short: "f", help: "keep listening and print messages as they arrive" },
+  confirm: { type: "boolean", help: "mark the contact verified (after comparing safety numbers)" },
+  help: { type: "boolean", short: "h", help: "show help" },
+};
+
+const COMMON: OptionName[] = ["state", "json", "ca", "help"];
+
+export interface CommandSpec {
+  /** "group create" for the two-word command. */
+  name: string;
+  usage: string;
+  summary: string;
+  details?: string;
+  options: OptionName[];
+  /** Positional arguments after the command name: minimum, and maximum (Infinity for lists). */
+  args: [number, number];
+}
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: "register",
+    usage: "qpq register USERNAME --gateway URL [--password-stdin]",
+    summary: "create an account; its keys live in this state directory",
+    details:
+      "Creates the identity key on this machine, registers it with OPAQUE (the password never leaves\n" +
+      "this machine) and logs in. The password is asked twice on a terminal.",
+    options: [...COMMON, "gateway", "password-stdin"],
+    args: [1, 1],
+  },
+  {
+    name: "login",
+    usage: "qpq login [USERNAME] [--gateway URL] [--password-stdin]",
+    summary: "log in once; later commands resume the session without the password",
+    details:
+      "USERNAME and the gateway default to those of the account registered in the state directory.\n" +
+      "The session token and the state key are kept in session.json (0600) until `qpq logout`.",
+    options: [...COMMON, "gateway", "password-stdin"],
+    args: [0, 1],
+  },
+  {
+    name: "logout",
+    usage: "qpq logout",
+    summary: "end the session at the gateway and forget it here",
+    options: COMMON,
+    args: [0, 0],
+  },
+  {
+    name: "whoami",
+    usage: "qpq whoami",
+    summary: "show the logged-in user and gateway",
+    options: COMMON,
+    args: [0, 0],
+  },
+  {
+    name: "dm",
+    usage: "qpq dm USER",
+    summary: "open (or create) the direct conversation with USER and print its id",
+    options: COMMON,
+    args: [1, 1],
+  },
+  {
+    name: "group create",
+    usage: "qpq group create NAME [USER...]",
+    summary: "create a group conversation, optionally inviting users",
+    options: COMMON,
+    args: [1, Infinity],
+  },
+  {
+    name: "invite",
+    usage: "qpq invite GROUP USER...",
+    summary: "add users to a conversation",
+    options: COMMON,
+    args: [2, Infinity],
+  },
+  {
+    name: "members",
+    usage: "qpq members GROUP",
+    summary: "list a conversation's members",
+    options: COMMON,
+    args: [1, 1],
+  },
+  {
+    name: "send",
+    usage: "qpq send CONVERSATION [TEXT...]",
+    summary: "send a message (TEXT, or stdin when TEXT is absent or -)",
+    details:
+      "CONVERSATION is a conversation id (or a unique prefix of at least 6 characters), a group name,\n" +
+      "or the username of a direct conversation.",
+    options: COMMON,
+    args: [1, Infinity],
+  },
+  {
+    name: "recv",
+    usage: "qpq recv [--follow]",
+    summary: "print messages received since the last recv",
+    details: "With --follow, keeps listening (reconnecting when the connection drops) until interrupted.",
+    options: [...COMMON, "follow"],
+    args: [0, 0],
+  },
+  {
+    name: "channels",
+    usage: "qpq channels",
+    summary: "list conversations",
+    options: COMMON,
+    args: [0, 0],
+  },
+  {
+    name: "verify",
+    usage: "qpq verify USER [--confirm]",
+    summary: "show the safety number to compare with USER; --confirm marks USER verified",
+    options: [...COMMON, "confirm"],
+    args: [1, 1],
+  },
+  {
+    name: "help",
+    usage: "qpq help [COMMAND]",
+    summary: "show help for all commands or one",
+    options: ["help"],
+    args: [0, 2],
+  },
+];
+
+export function findCommand(words: string[]): { spec: CommandSpec; rest: string[] } | undefined {
+  const two = words.slice(0, 2).join(" ");
+  const byTwo = COMMANDS.find((c) => c.name === two);
+  if (byTwo) return { spec: byTwo, rest: words.slice(2) };
+  const byOne = COMMANDS.find((c) => c.name === words[0]);
+  return byOne && !byOne.name.includes(" ") ? { spec: byOne, rest: words.slice(1) } : undefined;
+}
+
+export function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "qpq: the quicproquo command-line messenger",
+    "",
+    "usage: qpq COMMAND [ARGS] [OPTIONS]",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "options:",
+    ...optionLines(Object.keys(OPTIONS) as OptionName[]),
+    "",
+    "Run `qpq help COMMAND` for details. Exit codes are listed in docs/cli.md.",
+  ].join("\n");
+}
+
+export function commandHelp(spec: CommandSpec): string {
+  return [
+    `usage: ${spec.usage}`,
+    "",
+    spec.summary,
+    ...(spec.details ? ["", spec.details] : []),
+    "",
+    "options:",
+    ...optionLines(spec.options),
+  ].join("\n");
+}
+
+function optionLines(names: OptionName[]): string[] {
+  const label = (n: OptionName) =>
+    `${OPTIONS[n].short ? `-${OPTIONS[n].short}, ` : "    "}--${n}${OPTIONS[n].type === "string" ? " VALUE" : ""}`;
+  const width = Math.max(...names.map((n) => label(n).length));
+  return names.map((n) => `  ${label(n).padEnd(width)}  ${OPTIONS[n].help}`);
+}

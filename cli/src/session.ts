@@ -1,0 +1,180 @@
+/**
+ * Getting a ready messenger for a command: from the saved session (every command but register and
+ * login), or from a password login. Either way the state directory is locked first and the messenger
+ * has processed everything queued at the gateway before the command runs.
+ */
+import type { GatewayClient} from "@qpq/shared/client";
+import { ConnectionManager, Messenger } from "@qpq/shared/client";
+import { ErrorCode, QpqError } from "@qpq/shared/protocol";
+import { CliError, ExitCode } from "./exitCodes.ts";
+import type { Context } from "./context.ts";
+import { FileClientStore } from "./fileClientStore.ts";
+import { acquireStateLock, type StateLock } from "./lock.ts";
+import { readPassword } from "./password.ts";
+import { deriveStateKeyBytes, importStateKey } from "./storeKey.ts";
+import { transportOpener } from "./transport.ts";
+
+export const CLIENT_NAME = "qpq-cli";
+
+export interface Session {
+  messenger: Messenger;
+  gw: GatewayClient;
+  store: FileClientStore;
+  connection: ConnectionManager;
+  gateway: string;
+  /** Acknowledges what was processed, closes the connection and releases the state directory. */
+  close(): Promise<void>;
+}
+
+function connectionFor(ctx: Context, gateway: string): ConnectionManager {
+  return new ConnectionManager({
+    baseUrl: gateway,
+    openTransport: transportOpener(ctx.options.ca),
+    clientName: CLIENT_NAME,
+  });
+}
+
+/** Runs fn holding the state directory's lock; the lock is released when fn fails. */
+async function locked<T>(ctx: Context, fn: (lock: StateLock) => Promise<T>): Promise<T> {
+  await ctx.state.ensure();
+  const lock = await acquireStateLock(ctx.state.path);
+  try {
+    return await fn(lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+export function resumeSession(ctx: Context): Promise<Session> {
+  return locked(ctx, async (lock) => {
+    const saved = await ctx.state.readSession();
+    if (!saved) throw new CliError(ExitCode.NoSession, "not logged in: run `qpq login`");
+    const store = await FileClientStore.open({
+      path: ctx.state.stateFile,
+      key: await importStateKey(saved.stateKey),
+      username: saved.username,
+    });
+    const connection = connectionFor(ctx, saved.gateway);
+    const gw = await connection.connect();
+    let messenger: Messenger;
+    try {
+      messenger = await Messenger.resume(gw, saved.sessionToken, store, {});
+    } catch (error) {
+      gw.close();
+      if (error instanceof QpqError && error.code === ErrorCode.SessionInvalid) {
+        await ctx.state.deleteSession();
+        throw new CliError(
+          ExitCode.NoSession,
+          "the session has ended (expired or logged out): run `qpq login`",
+        );
+      }
+      throw error;
+    }
+    return ready(messenger, gw, store, connection, saved.gateway, lock);
+  });
+}
+
+export function passwordSession(ctx: Context, mode: "register" | "login"): Promise<Session> {
+  return locked(ctx, async (lock) => {
+    const profile = await ctx.state.readProfile();
+    const username = ctx.args[0] ?? profile?.username;
+    const gateway = ctx.options.gateway ?? process.env.QPQ_GATEWAY ?? profile?.gateway;
+    if (!username) throw new CliError(ExitCode.Usage, "which account? usage: qpq login USERNAME");
+    if (!gateway)
+      throw new CliError(ExitCode.Usage, "which gateway? give --gateway URL (or set QPQ_GATEWAY)");
+    const hasState = await FileClientStore.exists(ctx.state.stateFile);
+    if (hasState && profile && profile.username !== username) {
+      throw new CliError(
+        ExitCode.State,
+        `${ctx.state.path} holds the account ${profile.username}; use another --state directory for ${username}`,
+      );
+    }
+    if (mode === "register" && hasState) {
+      throw new CliError(
+        ExitCode.State,
+        `${ctx.state.path} already holds an account; use another --state directory`,
+      );
+    }
+    const password = await readPassword({
+      passwordStdin: ctx.options["password-stdin"] === true,
+      confirm: mode === "register",
+    });
+    const connection = connectionFor(ctx, gateway);
+    const gw = await connection.connect();
+    let stateKey: Uint8Array | undefined;
+    let store: FileClientStore | undefined;
+    const opts = {
+      store: async (login: { session: { username: string }; exportKey: Uint8Array }) => {
+        const name = login.session.username;
+        stateKey = await deriveStateKeyBytes(login.exportKey, name);
+        store = await FileClientStore.open({
+          path: ctx.state.stateFile,
+          key: await importStateKey(stateKey),
+          username: name,
+        });
+        if (mode === "login" && !(await store.getAccount())) {
+          throw new CliError(
+            ExitCode.State,
+            `${ctx.state.path} holds no keys for ${name}: an account's keys live only where it was registered`,
+          );
+        }
+        return store;
+      },
+    };
+    let messenger: Messenger;
+    try {
+      messenger =
+        mode === "register"
+          ? await Messenger.register(gw, username, password, opts)
+          : await Messenger.login(gw, username, password, opts);
+    } catch (error) {
+      gw.close();
+      throw error;
+    }
+    const name = messenger.username;
+    await ctx.state.writeProfile({ gateway, username: name });
+    await ctx.state.writeSession({
+      gateway,
+      username: name,
+      sessionToken: messenger.login.sessionToken,
+      stateKey: stateKey!,
+    });
+    return ready(messenger, gw, store!, connection, gateway, lock);
+  });
+}
+
+async function ready(
+  messenger: Messenger,
+  gw: GatewayClient,
+  store: FileClientStore,
+  connection: ConnectionManager,
+  gateway: string,
+  lock: StateLock,
+): Promise<Session> {
+  await messenger.sync();
+  await messenger.settled();
+  let closed = false;
+  return {
+    messenger,
+    gw,
+    store,
+    connection,
+    gateway,
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await messenger.settled();
+        const cursor = await store.getCursor();
+        // The messenger batches acks on a timer; a one-shot command ends before it fires.
+        if (cursor > 0) await gw.ack(cursor).catch(() => undefined);
+      } finally {
+        connection.stop();
+        messenger.close();
+        await store.flush().catch(() => undefined);
+        await lock.release();
+      }
+    },
+  };
+}
