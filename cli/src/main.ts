@@ -4,25 +4,28 @@
  */
 import { parseArgs } from "node:util";
 import { COMMANDS, OPTIONS, commandHelp, findCommand, overview, type CommandSpec } from "./commandTable.ts";
-import { login, logout, register, whoami } from "./commands/account.ts";
-import { channels, dm, groupCreate, invite, members, verify } from "./commands/conversations.ts";
-import { recv, send } from "./commands/messages.ts";
 import { Context, type CommandOptions } from "./context.ts";
 import { CliError, ExitCode, describeFailure } from "./exitCodes.ts";
 
-const HANDLERS: Record<string, (ctx: Context) => Promise<void>> = {
-  register,
-  login,
-  logout,
-  whoami,
-  dm,
-  "group create": groupCreate,
-  invite,
-  members,
-  send,
-  recv,
-  channels,
-  verify,
+type Handler = (ctx: Context) => Promise<void>;
+const account = () => import("./commands/account.ts");
+const conversations = () => import("./commands/conversations.ts");
+const messages = () => import("./commands/messages.ts");
+
+/** Loaded on demand: help and usage errors answer without loading MLS, OPAQUE and QUIC. */
+const HANDLERS: Record<string, () => Promise<Handler>> = {
+  register: async () => (await account()).register,
+  login: async () => (await account()).login,
+  logout: async () => (await account()).logout,
+  whoami: async () => (await account()).whoami,
+  dm: async () => (await conversations()).dm,
+  "group create": async () => (await conversations()).groupCreate,
+  invite: async () => (await conversations()).invite,
+  members: async () => (await conversations()).members,
+  channels: async () => (await conversations()).channels,
+  verify: async () => (await conversations()).verify,
+  send: async () => (await messages()).send,
+  recv: async () => (await messages()).recv,
 };
 
 async function run(argv: string[]): Promise<ExitCode> {
@@ -42,7 +45,8 @@ async function run(argv: string[]): Promise<ExitCode> {
   }
   if (spec.name === "help") return help(rest);
   checkUsage(spec, rest, options as Record<string, unknown>);
-  await HANDLERS[spec.name]!(new Context(rest, options));
+  const handler = await HANDLERS[spec.name]!();
+  await handler(new Context(rest, options));
   return ExitCode.Ok;
 }
 

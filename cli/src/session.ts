@@ -3,7 +3,7 @@
  * login), or from a password login. Either way the state directory is locked first and the messenger
  * has processed everything queued at the gateway before the command runs.
  */
-import type { GatewayClient} from "@qpq/shared/client";
+import type { GatewayClient } from "@qpq/shared/client";
 import { ConnectionManager, Messenger } from "@qpq/shared/client";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { CliError, ExitCode } from "./exitCodes.ts";
