@@ -32,20 +32,32 @@ export async function send(ctx: Context): Promise<void> {
 }
 
 export async function recv(ctx: Context): Promise<void> {
+  // Before anything else: an interrupt while catching up must still end the command cleanly.
+  const interrupted = ctx.options.follow ? interruption() : undefined;
   const session = await resumeSession(ctx);
   try {
-    await printNew(ctx, session);
-    if (ctx.options.follow) await follow(ctx, session);
+    if (interrupted) await follow(ctx, session, interrupted);
+    else await printNew(ctx, session);
   } finally {
     await session.close();
   }
 }
 
+function interruption(): Promise<"signal"> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve("signal"));
+    process.once("SIGTERM", () => resolve("signal"));
+  });
+}
+
 /**
- * Listens until SIGINT/SIGTERM or until the session ends. Reconnection is the core's
- * ConnectionManager: after a drop it resumes the session and fetches what arrived meanwhile.
+ * Prints what arrived so far, then each message as it arrives, until interrupted or until the
+ * session ends. Reconnection is the core's ConnectionManager: after a drop it resumes the session
+ * and fetches what arrived meanwhile.
  */
-async function follow(ctx: Context, session: Session): Promise<void> {
+async function follow(ctx: Context, session: Session, interrupted: Promise<"signal">): Promise<void> {
+  // Printing is serialized, and the listener is in place before the first print, so a message
+  // arriving at any moment is printed exactly once.
   let printing = Promise.resolve();
   const schedule = () => {
     printing = printing
@@ -54,16 +66,16 @@ async function follow(ctx: Context, session: Session): Promise<void> {
   };
   const offMessage = session.messenger.on("message", schedule);
   const offError = session.messenger.on("error", (error) => ctx.notice(`qpq: ${String(error)}`));
+  schedule();
   session.connection.keep(session.messenger, session.gw, session.messenger.login.sessionToken);
-  const ended = await new Promise<"signal" | "expired">((resolve) => {
-    process.once("SIGINT", () => resolve("signal"));
-    process.once("SIGTERM", () => resolve("signal"));
+  const expired = new Promise<"expired">((resolve) => {
     session.connection.onStatus((status, detail) => {
       if (status === "expired") resolve("expired");
       else if (status === "offline") ctx.notice(`qpq: offline (${detail ?? "reconnecting"})`);
       else if (status === "online") ctx.notice("qpq: online");
     });
   });
+  const ended = await Promise.race([interrupted, expired]);
   offMessage();
   offError();
   await printing;
