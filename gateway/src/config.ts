@@ -27,6 +27,21 @@ export interface Limits {
   registerPerAddress: BucketRule;
 }
 
+export interface AcmeConfig {
+  domain: string;
+  email: string | undefined;
+  directoryUrl: string;
+  /** PEM file of the roots to trust for the ACME server's HTTPS (a private CA, Pebble in tests). */
+  directoryCaFile: string | undefined;
+  /** Fraction of the certificate's lifetime left when it is renewed. */
+  renewWhenLeft: number;
+  checkEveryMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+
 export interface GatewayConfig {
   host: string;
   httpPort: number;
@@ -40,6 +55,8 @@ export interface GatewayConfig {
   tlsKeyPath: string | undefined;
   /** How often the CA certificate files are checked for a renewal. */
   tlsPollMs: number;
+  /** Automatic certificates over ACME; undefined unless QPQ_ACME_DOMAIN is set. */
+  acme: AcmeConfig | undefined;
   /** Public host name put in the discovery document and the self-signed certificate. */
   publicHost: string;
   webRoot: string;
@@ -106,6 +123,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     throw new Error("QPQ_TLS_CERT and QPQ_TLS_KEY must be set together");
   }
   const anyHost = host === "0.0.0.0" || host === "::";
+  const acme = acmeConfig(env);
+  if (acme && tlsCertPath) throw new Error("QPQ_ACME_DOMAIN and QPQ_TLS_CERT exclude each other");
   const limits: Limits = {
     maxFrameBytes: int(env, "QPQ_MAX_FRAME_BYTES", defaultLimits.maxFrameBytes, 1024, 64 * 1024 * 1024),
     maxSegments: int(env, "QPQ_MAX_SEGMENTS", defaultLimits.maxSegments, 1, 4096),
@@ -134,8 +153,38 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     tlsCertPath,
     tlsKeyPath,
     tlsPollMs: int(env, "QPQ_TLS_POLL_MS", 5000, 50),
-    publicHost: env.QPQ_PUBLIC_HOST || (anyHost ? "localhost" : host),
+    acme,
+    publicHost: env.QPQ_PUBLIC_HOST || acme?.domain || (anyHost ? "localhost" : host),
     webRoot: resolve(cwd, env.QPQ_WEB_ROOT || "web/dist"),
     limits,
+  };
+}
+
+const HOUR = 3600_000;
+
+function acmeConfig(env: Env): AcmeConfig | undefined {
+  const domain = env.QPQ_ACME_DOMAIN;
+  if (!domain) return undefined;
+  if (
+    !/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(domain)
+  ) {
+    throw new Error(`QPQ_ACME_DOMAIN must be a DNS name, got "${domain}"`);
+  }
+  const directoryUrl = env.QPQ_ACME_DIRECTORY || LETS_ENCRYPT_DIRECTORY;
+  if (!directoryUrl.startsWith("https://")) {
+    throw new Error(`QPQ_ACME_DIRECTORY must be an https:// URL, got "${directoryUrl}"`);
+  }
+  const checkEveryMs = int(env, "QPQ_ACME_CHECK_MS", 12 * HOUR, 1000, 24 * 24 * HOUR);
+  const retryMinMs = int(env, "QPQ_ACME_RETRY_MS", 60_000, 100, 24 * HOUR);
+  return {
+    domain: domain.toLowerCase(),
+    email: env.QPQ_ACME_EMAIL || undefined,
+    directoryUrl,
+    directoryCaFile: env.QPQ_ACME_CA_FILE || undefined,
+    renewWhenLeft: int(env, "QPQ_ACME_RENEW_LEFT_PERCENT", 33, 1, 99) / 100,
+    checkEveryMs,
+    retryMinMs,
+    // Retries back off to the check interval, never beyond: a fixed CA is noticed within one check.
+    retryMaxMs: Math.max(checkEveryMs, retryMinMs),
   };
 }
