@@ -127,10 +127,13 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
     // recv prints each message once.
     expect(await bob.ok(["recv"])).toBe("");
 
-    await bob.ok(["send", alice.name, "hi alice"]);
+    // A terminal escape sequence (clear screen) in a message is shown, not executed.
+    await bob.ok(["send", alice.name, "hi alice\u001b[2J"]);
     const human = lines(await alice.ok(["recv"]));
     expect(human).toHaveLength(1);
-    expect(human[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d ${bob.name}: hi alice$`));
+    expect(human[0]).toMatch(
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d ${bob.name}: hi alice\\\\u\\{1b\\}\\[2J$`),
+    );
 
     const channels = await bob.json<{ id: string; direct: boolean; title: string }[]>(["channels"]);
     expect(channels).toEqual([expect.objectContaining({ id: dm.id, direct: true, title: alice.name })]);

@@ -3,6 +3,7 @@
  * by default and JSON with --json. Results go to stdout; prompts, notices and errors to stderr.
  */
 import { StateDir } from "./stateDir.ts";
+import { terminalSafe } from "./terminalSafe.ts";
 
 export interface CommandOptions {
   state?: string;
@@ -28,17 +29,20 @@ export class Context {
     return this.options.json === true;
   }
 
-  /** One result: a line (or lines) for people, or one JSON document for scripts. */
+  /**
+   * One result: lines for people, or one JSON document for scripts. Each human line is made safe for
+   * the terminal, since it may hold names chosen by others.
+   */
   result(human: string | string[], json: unknown): void {
     if (this.json) process.stdout.write(JSON.stringify(json) + "\n");
     else {
       const lines = Array.isArray(human) ? human : [human];
-      if (lines.length > 0) process.stdout.write(lines.join("\n") + "\n");
+      if (lines.length > 0) process.stdout.write(lines.map(terminalSafe).join("\n") + "\n");
     }
   }
 
   /** A line for people only (progress, hints); silent with --json so stdout stays parseable. */
   notice(text: string): void {
-    if (!this.json) process.stderr.write(text + "\n");
+    if (!this.json) process.stderr.write(terminalSafe(text) + "\n");
   }
 }

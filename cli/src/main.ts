@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { COMMANDS, OPTIONS, commandHelp, findCommand, overview, type CommandSpec } from "./commandTable.ts";
 import { Context, type CommandOptions } from "./context.ts";
 import { CliError, ExitCode, describeFailure } from "./exitCodes.ts";
+import { terminalSafe } from "./terminalSafe.ts";
 
 type Handler = (ctx: Context) => Promise<void>;
 const account = () => import("./commands/account.ts");
@@ -88,7 +89,7 @@ function report(error: unknown, json: boolean): ExitCode {
   if (json) {
     process.stderr.write(JSON.stringify({ error: { ...failure } }) + "\n");
   } else {
-    process.stderr.write(`qpq: ${failure.message}\n`);
+    process.stderr.write(`qpq: ${terminalSafe(failure.message)}\n`);
     if (failure.exitCode === ExitCode.Failure && error instanceof Error && process.env.QPQ_DEBUG) {
       process.stderr.write(`${error.stack}\n`);
     }

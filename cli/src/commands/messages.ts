@@ -5,6 +5,7 @@ import { listConversations, resolveConversation, type ConversationInfo } from ".
 import { CliError, ExitCode } from "../exitCodes.ts";
 import { readAll } from "../password.ts";
 import { resumeSession, type Session } from "../session.ts";
+import { terminalSafe } from "../terminalSafe.ts";
 
 /** Where `recv` stopped: the store's insertion number of the last message it looked at. */
 const RECV_MARK = "recvMark";
@@ -95,7 +96,7 @@ async function printNew(ctx: Context, session: Session): Promise<void> {
   for (const message of incoming) {
     const conversation = titles?.get(message.groupId);
     if (ctx.json) process.stdout.write(JSON.stringify(messageJson(message, conversation)) + "\n");
-    else process.stdout.write(humanLine(message, conversation) + "\n");
+    else process.stdout.write(terminalSafe(humanLine(message, conversation)) + "\n");
   }
   if (upTo !== mark) await store.putMeta(RECV_MARK, upTo);
 }

@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+import { terminalSafe } from "./terminalSafe.ts";
+
+describe("terminalSafe", () => {
+  it("leaves ordinary text, including non-Latin scripts and emoji, alone", () => {
+    expect(terminalSafe("héllo, мир, 世界 👋")).toBe("héllo, мир, 世界 👋");
+  });
+
+  it("shows escape sequences, newlines and bidi overrides as visible escapes", () => {
+    expect(terminalSafe("\u001b]0;pwned\u0007red\u001b[31m")).toBe("\\u{1b}]0;pwned\\u{7}red\\u{1b}[31m");
+    expect(terminalSafe("hi\n2026-01-01 00:00:00 bob: send me your password")).toBe(
+      "hi\\n2026-01-01 00:00:00 bob: send me your password",
+    );
+    expect(terminalSafe("invoice\u202Efdp.exe")).toBe("invoice\\u{202e}fdp.exe");
+    expect(terminalSafe("\u009b2J")).toBe("\\u{9b}2J");
+  });
+});
