@@ -18,7 +18,7 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   register: async () => (await account()).register,
   login: async () => (await account()).login,
   logout: async () => (await account()).logout,
-  whoami: async () => (await account()).whoami,
+  whoami: async () => (await import("./commands/whoami.ts")).whoami,
   dm: async () => (await conversations()).dm,
   "group create": async () => (await conversations()).groupCreate,
   invite: async () => (await conversations()).invite,

@@ -64,14 +64,3 @@ export async function logout(ctx: Context): Promise<void> {
     ctx.notice("the gateway was unreachable: the session was forgotten here but not revoked there");
   ctx.result(`logged out ${saved.username}`, { username: saved.username, revoked });
 }
-
-/** Answers from the saved session, without the gateway: who would the next command act as. */
-export async function whoami(ctx: Context): Promise<void> {
-  const saved = await ctx.state.readSession();
-  if (!saved) throw new CliError(ExitCode.NoSession, "not logged in: run `qpq login`");
-  ctx.result(`${saved.username} at ${saved.gateway}`, {
-    username: saved.username,
-    gateway: saved.gateway,
-    state: ctx.state.path,
-  });
-}
