@@ -264,6 +264,10 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
       expect((await alice.run(["send"])).code).toBe(ExitCode.Usage);
       expect((await alice.run(["frobnicate"])).code).toBe(ExitCode.Usage);
       expect((await alice.run(["recv", "--confirm"])).code).toBe(ExitCode.Usage);
+      // No terminal, no --password-stdin, no QPQ_PASSWORD: refused before anything is sent.
+      const noPassword = await alice.run(["login"]);
+      expect(noPassword.code).toBe(ExitCode.Usage);
+      expect(noPassword.stderr).toContain("--password-stdin");
       const lock = await acquireStateLock(alice.state);
       try {
         expect((await alice.run(["channels"])).code).toBe(ExitCode.Locked);
