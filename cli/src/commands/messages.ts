@@ -13,6 +13,8 @@ const RECV_MARK = "recvMark";
 export async function send(ctx: Context): Promise<void> {
   const [ref, ...words] = ctx.args as [string, ...string[]];
   const fromStdin = words.length === 0 || (words.length === 1 && words[0] === "-");
+  if (fromStdin && process.stdin.isTTY)
+    ctx.notice("type the message; end it with Ctrl-D on a line of its own");
   // Read before connecting: a script piping text should not hold a connection while it writes.
   const text = fromStdin ? (await readAll(process.stdin)).replace(/\r?\n$/, "") : words.join(" ");
   if (text.length === 0) throw new CliError(ExitCode.Usage, "nothing to send");
