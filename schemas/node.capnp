@@ -30,8 +30,10 @@ struct ClientFrame {
     fetch @13 :FetchRequest;
     ack @14 :AckRequest;
     subscribe @15 :SubscribeRequest;
+    createChannel @16 :CreateChannelRequest;
+    createGroupChannel @17 :CreateGroupChannelRequest;
+    sealedEnqueue @18 :SealedEnqueueRequest;
   }
-  # Room to grow: createChannel (DM channels) takes ordinal 16 when that issue lands.
 }
 
 struct HelloRequest {
@@ -93,6 +95,13 @@ struct EnqueueRequest {
   channelId @1 :Data;
   # Opaque to the gateway: an MLS message or Welcome, padded by the client.
   payload @2 :Data;
+  # Group channels only, with a commit payload: members the commit adds / removes. The gateway applies
+  # them atomically with accepting the commit (one commit per epoch).
+  addMembers @3 :List(Data);
+  removeMembers @4 :List(Data);
+  # Group channels only, with a commit payload: SHA-256 of the delivery token of the epoch the commit
+  # starts (sealed sender). Empty = no sealed sending in that epoch.
+  nextTokenHash @5 :Data;
 }
 
 struct FetchRequest {
@@ -100,6 +109,8 @@ struct FetchRequest {
   afterSeq @0 :UInt64;
   # 0 = the gateway's default page size.
   limit @1 :UInt32;
+  # Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+  channelId @2 :Data;
 }
 
 struct AckRequest {
@@ -110,6 +121,33 @@ struct AckRequest {
 struct SubscribeRequest {
   # Envelopes with seq > afterSeq are pushed as they arrive, starting with the backlog.
   afterSeq @0 :UInt64;
+  # Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+  channelId @1 :Data;
+}
+
+struct CreateChannelRequest {
+  # The other member of a direct (DM) channel; the same pair always gets the same channel.
+  peerKey @0 :Data;
+}
+
+struct CreateGroupChannelRequest {
+  # MLS group id the channel carries; payloads for other groups are refused.
+  groupId @0 :Data;
+  # Identity keys of the members besides the caller (the creator is always a member).
+  members @1 :List(Data);
+  # The group's current epoch: the next accepted commit must be for this epoch.
+  epoch @2 :UInt64;
+  # SHA-256 of this epoch's delivery token (sealed sender); empty = none.
+  tokenHash @3 :Data;
+}
+
+struct SealedEnqueueRequest {
+  # A group channel; the payload is fanned out to every member, the sender included.
+  channelId @0 :Data;
+  # The channel's delivery token for the payload's epoch: proves membership without naming the sender.
+  deliveryToken @1 :Data;
+  # An MLS PrivateMessage (application content) of the channel's group.
+  payload @2 :Data;
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -143,6 +181,9 @@ struct Response {
     fetch @14 :FetchResponse;
     ack @15 :AckResponse;
     subscribe @16 :SubscribeResponse;
+    createChannel @17 :CreateChannelResponse;
+    createGroupChannel @18 :CreateChannelResponse;
+    sealedEnqueue @19 :SealedEnqueueResponse;
   }
 }
 
@@ -222,6 +263,16 @@ struct ResolveUserResponse {
 
 struct EnqueueResponse {
   seq @0 :UInt64;
+}
+
+struct CreateChannelResponse {
+  # 16 random bytes naming the channel.
+  channelId @0 :Data;
+}
+
+struct SealedEnqueueResponse {
+  # Queues the payload was written to.
+  recipients @0 :UInt32;
 }
 
 struct Envelope {

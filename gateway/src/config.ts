@@ -20,6 +20,8 @@ export interface Limits {
   maxPendingLogins: number;
   loginTimeoutMs: number;
   sessionTtlMs: number;
+  /** Members of one group channel (each commit's fan-out writes one row per member). */
+  maxGroupMembers: number;
   /** Throttling (token buckets); off only for benchmarks and closed test setups. */
   rateLimits: boolean;
   loginPerUser: BucketRule;
@@ -71,6 +73,24 @@ export interface GatewayConfig {
   publicHost: string;
   webRoot: string;
   limits: Limits;
+  channels: ChannelPolicy;
+}
+
+/** How the gateway treats channel ids on enqueue, fetch and subscribe. */
+export interface ChannelPolicy {
+  /**
+   * On (default): a non-empty channel id must name a channel the caller (and recipient) belong to.
+   * Off: a direct enqueue's channel id is stored as an unchecked label, as before channels existed;
+   * only for a migration window with old clients that put their own labels there.
+   */
+  requireAuthz: boolean;
+  /** On: an empty channel id (the legacy path) is refused, so every delivery is authorized. */
+  requireChannels: boolean;
+  /**
+   * Application messages of a group channel may be this many epochs behind the channel's epoch
+   * (messages sent just before a commit is accepted); older ones are refused with StaleEpoch.
+   */
+  epochWindow: number;
 }
 
 export const defaultLimits: Limits = {
@@ -85,6 +105,7 @@ export const defaultLimits: Limits = {
   maxPendingLogins: 10_000,
   loginTimeoutMs: 60_000,
   sessionTtlMs: 30 * 24 * 3600 * 1000,
+  maxGroupMembers: 1000,
   rateLimits: true,
   // Ten guesses at once, then one every 6 s: a person who mistypes never notices, a guesser gets
   // 14,400 tries a day instead of millions.
@@ -155,6 +176,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     maxPendingLogins: int(env, "QPQ_MAX_PENDING_LOGINS", defaultLimits.maxPendingLogins, 1),
     loginTimeoutMs: int(env, "QPQ_LOGIN_TIMEOUT_MS", defaultLimits.loginTimeoutMs, 1000),
     sessionTtlMs: int(env, "QPQ_SESSION_TTL_MS", defaultLimits.sessionTtlMs, 1000),
+    maxGroupMembers: int(env, "QPQ_MAX_GROUP_MEMBERS", defaultLimits.maxGroupMembers, 2),
     rateLimits: oneOf(env, "QPQ_RATE_LIMIT", ["on", "off"] as const, "on") === "on",
     loginPerUser: rule(env, "QPQ_LOGIN_PER_USER", defaultLimits.loginPerUser),
     authPerAddress: rule(env, "QPQ_AUTH_PER_ADDRESS", defaultLimits.authPerAddress),
@@ -185,6 +207,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     publicHost: env.QPQ_PUBLIC_HOST || acme?.domain || (anyHost ? "localhost" : host),
     webRoot: resolve(cwd, env.QPQ_WEB_ROOT || "web/dist"),
     limits,
+    channels: {
+      requireAuthz: oneOf(env, "QPQ_REQUIRE_CHANNEL_AUTHZ", ["on", "off"] as const, "on") === "on",
+      requireChannels: oneOf(env, "QPQ_REQUIRE_CHANNELS", ["on", "off"] as const, "off") === "on",
+      epochWindow: int(env, "QPQ_EPOCH_WINDOW", 3, 0, 1000),
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 /** Every operation the gateway serves, by request type: the dispatcher's single lookup table. */
 import { ack, enqueue, fetch, subscribe } from "./queue.ts";
 import { loginFinish, loginStart, logout, registerFinish, registerStart, resumeSession } from "./auth.ts";
+import { createChannel, createGroupChannel, sealedEnqueue } from "./channels.ts";
 import type { HandlerTable } from "./context.ts";
 import { health, hello } from "./hello.ts";
 import { fetchKeyPackage, publishKeyPackages } from "./keyPackages.ts";
@@ -22,6 +23,9 @@ export const handlers: HandlerTable = {
   fetch,
   ack,
   subscribe,
+  createChannel,
+  createGroupChannel,
+  sealedEnqueue,
 };
 
 /** Requests allowed before hello: hello itself, and health for load balancers and probes. */

@@ -68,6 +68,48 @@ export const sampleRequests: [string, Request][] = [
   ["ack max", { type: "ack", upToSeq: MAX_SAFE }],
   ["subscribe", { type: "subscribe", afterSeq: 0 }],
   ["subscribe max", { type: "subscribe", afterSeq: MAX_SAFE }],
+  [
+    "enqueue commit",
+    {
+      type: "enqueue",
+      recipientKey: empty,
+      channelId: bytes(16, 40),
+      payload: bytes(900, 41),
+      addMembers: [bytes(32, 42), bytes(32, 43)],
+      removeMembers: [bytes(32, 44)],
+      nextTokenHash: bytes(32, 45),
+    },
+  ],
+  [
+    "enqueue token only",
+    { type: "enqueue", recipientKey: empty, channelId: empty, payload: empty, nextTokenHash: bytes(32, 46) },
+  ],
+  ["fetch channel", { type: "fetch", afterSeq: 3, limit: 10, channelId: bytes(16, 47) }],
+  ["subscribe channel", { type: "subscribe", afterSeq: 9, channelId: bytes(16, 48) }],
+  ["createChannel", { type: "createChannel", peerKey: bytes(32, 49) }],
+  [
+    "createGroupChannel",
+    {
+      type: "createGroupChannel",
+      groupId: bytes(16, 50),
+      members: [bytes(32, 51)],
+      epoch: MAX_SAFE,
+      tokenHash: bytes(32, 52),
+    },
+  ],
+  [
+    "createGroupChannel empty",
+    { type: "createGroupChannel", groupId: empty, members: [], epoch: 0, tokenHash: empty },
+  ],
+  [
+    "sealedEnqueue",
+    {
+      type: "sealedEnqueue",
+      channelId: bytes(16, 53),
+      deliveryToken: bytes(32, 54),
+      payload: bytes(300, 55),
+    },
+  ],
 ];
 
 export const sampleClientFrames: [string, ClientFrame][] = sampleRequests.map(([name, request], i) => [
@@ -138,6 +180,9 @@ export const sampleBodies: [string, ResponseBody][] = [
   ["fetch", { type: "fetch", result: { envelopes: sampleEnvelopes, more: true } }],
   ["fetch empty", { type: "fetch", result: { envelopes: [], more: false } }],
   ["ack", { type: "ack", result: { removed: 17 } }],
+  ["createChannel", { type: "createChannel", result: { channelId: bytes(16, 56) } }],
+  ["createGroupChannel", { type: "createGroupChannel", result: { channelId: bytes(16, 57) } }],
+  ["sealedEnqueue", { type: "sealedEnqueue", result: { recipients: 0xffff_ffff } }],
   ["subscribe", { type: "subscribe", result: { headSeq: 0 } }],
   ["subscribe max", { type: "subscribe", result: { headSeq: MAX_SAFE } }],
 ];
