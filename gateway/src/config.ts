@@ -119,7 +119,8 @@ export const defaultLimits: Limits = {
   // Draining someone's KeyPackages pushes them onto their last-resort package: kept slower.
   keyPackageFetchPerSession: { burst: 100, perMinute: 30 },
   keyPackageFetchPerAddress: { burst: 300, perMinute: 90 },
-  keyPackagePublishPerSession: { burst: 10, perMinute: 6 },
+  // A top-up is one or two calls (an empty one reads the stock); reconnects and group joins trigger it.
+  keyPackagePublishPerSession: { burst: 20, perMinute: 10 },
 };
 
 type Env = Record<string, string | undefined>;

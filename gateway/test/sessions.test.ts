@@ -17,6 +17,7 @@ beforeAll(async () => {
       QPQ_MAX_SESSIONS_PER_USER: "2",
       QPQ_RESOLVE_PER_SESSION: "3/1",
       QPQ_KP_FETCH_PER_SESSION: "2/1",
+      QPQ_KP_PUBLISH_PER_SESSION: "2/1",
     },
   });
 });
@@ -120,5 +121,13 @@ describe("sessions", () => {
     for (let i = 0; i < 2; i++) await expectCode(client.fetchKeyPackage(stranger), ErrorCode.NoKeyPackage);
     const limited = await expectCode(client.fetchKeyPackage(stranger), ErrorCode.RateLimited);
     expect(limited.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it("limits KeyPackage uploads per session", async () => {
+    const user = await registerUser();
+    const [client] = await login(user);
+    // An empty batch only reports the stock, and still counts: each call may carry 100 to check.
+    for (let i = 0; i < 2; i++) expect(await client.publishKeyPackages([])).toBe(0);
+    await expectCode(client.publishKeyPackages([]), ErrorCode.RateLimited);
   });
 });
