@@ -187,7 +187,7 @@ describe("static files", () => {
   });
 
   it("keeps the app shell, service worker and manifest revalidated, compressed too", async () => {
-    for (const path of ["/", "/index.html", "/chat/some-route"]) {
+    for (const path of ["/", "/index.html", "/chat/some-route", "/assets/..%2findex.html"]) {
       const reply = await get(path, { "Accept-Encoding": "br" });
       expect(reply.status, path).toBe(200);
       expect(reply.headers["content-type"]).toBe("text/html; charset=utf-8");

@@ -140,6 +140,8 @@ function etagOf(body: Uint8Array): string {
   return `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
 }
 
+const STALE_SLACK_MS = 2_000;
+
 interface Representation {
   path: string;
   info: Stats;
@@ -147,14 +149,17 @@ interface Representation {
 }
 
 /**
- * The precompressed variant to send, or the file itself. A variant older than its original is ignored:
- * the original was changed after the build, and the variant would send stale code.
+ * The precompressed variant to send, or the file itself. A variant clearly older than its original is
+ * ignored: the original was changed after the build, and the variant would send stale code. The slack
+ * keeps compression working after a copy that does not preserve times (cp -r writes a file and its
+ * variants in directory order, milliseconds apart), while a hand edit comes much later than that.
  */
 async function chooseRepresentation(file: string, info: Stats, accepted: Coding[]): Promise<Representation> {
   for (const coding of accepted) {
     const path = file + VARIANT_SUFFIX[coding];
     const variant = await stat(path).catch(() => undefined);
-    if (variant?.isFile() && variant.mtimeMs >= info.mtimeMs) return { path, info: variant, coding };
+    if (variant?.isFile() && variant.mtimeMs >= info.mtimeMs - STALE_SLACK_MS)
+      return { path, info: variant, coding };
   }
   return { path: file, info };
 }
@@ -192,7 +197,8 @@ async function serveStatic(
     }
     // Vite fingerprints everything under assets/: those can be cached forever; the rest (index.html,
     // sw.js, the manifest) must be revalidated, or a deploy and service worker updates would not show.
-    const immutable = decoded.startsWith("/assets/");
+    // Decided on the resolved file, so an encoded "/assets/..%2findex.html" cannot pin the shell forever.
+    const immutable = file.startsWith(join(root, "assets") + sep);
     const headers: Record<string, string> = {
       ...SECURITY_HEADERS,
       "Cache-Control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
