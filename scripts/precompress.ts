@@ -43,7 +43,7 @@ async function* walk(dir: string): AsyncGenerator<string> {
 /**
  * Writes `variant` only when it is smaller than the original; otherwise removes a leftover one, which
  * the gateway would otherwise still send. Written after the original, so it is not older than it: the
- * gateway ignores a variant older than its original (the original was edited after the build).
+ * gateway ignores a variant clearly older than its original (the original was edited after the build).
  */
 async function writeVariant(path: string, original: Buffer, variant: Buffer): Promise<number> {
   if (variant.length >= original.length) {
