@@ -9,7 +9,7 @@
  * later. The builder may be called several times, each time with a newer state.
  */
 import type { ClientState } from "ts-mls";
-import { deliveryToken, deliveryTokenHash } from "../mls/index.ts";
+import { decodeState, deliveryToken, deliveryTokenHash } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
 import { fromHex } from "../util/bytes.ts";
 import type { ClientSession } from "./session.ts";
@@ -25,6 +25,11 @@ export interface CommitChange {
   removed: Uint8Array[];
 }
 
+export interface CommittedChange extends CommitChange {
+  /** How many times the change was built: 1 unless other members' commits won epochs first. */
+  attempts: number;
+}
+
 export type BuildCommit = (state: ClientState, record: GroupRecord) => Promise<CommitChange>;
 
 const DEFAULT_ATTEMPTS = 5;
@@ -38,13 +43,13 @@ export class GroupCommits {
   ) {}
 
   /** Commits the change and returns it as accepted; throws CommitConflict after maxAttempts losses. */
-  async commitChange(groupId: string, build: BuildCommit): Promise<CommitChange> {
+  async commitChange(groupId: string, build: BuildCommit): Promise<CommittedChange> {
     for (let attempt = 1; ; attempt++) {
       // Exclusive while building, sending and adopting: no incoming message may move the state meanwhile.
       const accepted = await this.session.exclusive(() => this.attempt(groupId, build));
       if (accepted) {
         await this.sendWelcome(accepted.record, accepted.change);
-        return accepted.change;
+        return { ...accepted.change, attempts: attempt };
       }
       if (attempt >= this.maxAttempts) {
         throw new QpqError(
@@ -62,7 +67,9 @@ export class GroupCommits {
   ): Promise<{ change: CommitChange; record: GroupRecord } | undefined> {
     const current = await this.session.groupState(groupId);
     if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
-    const change = await build(current.state, current.record);
+    // The builder gets its own copy: building a commit zeroes secrets it consumed, and a refused commit
+    // must leave the state we keep (and process the winner's commit with) intact.
+    const change = await build(decodeState(current.record.state), current.record);
     const { gw, impl } = this.session;
     try {
       if (current.record.channelId) {
