@@ -41,8 +41,10 @@ test("mallory cannot read or inject into alice and bob's conversation", async ({
     await expect(client.enqueueToChannel(channelId, junk, { recipientKey: aliceKey })).rejects.toMatchObject(
       refused,
     );
-    // Without a delivery token sealed sending fails just the same.
-    await expect(client.sealedEnqueue(channelId, new Uint8Array(32), junk)).rejects.toMatchObject(refused);
+    // Sealed sending without their group's message and token: refused (E007, not even an MLS message).
+    await expect(client.sealedEnqueue(channelId, new Uint8Array(32), junk)).rejects.toMatchObject({
+      code: 7,
+    });
     // Her own queue holds nothing of theirs.
     expect((await client.fetch(0)).envelopes).toEqual([]);
   } finally {

@@ -33,6 +33,8 @@ export interface SealedMessage {
 
 export class Outbound {
   private anonymous: Promise<GatewayClient> | undefined;
+  /** With jitter, uploads wait in turn so a short delay cannot overtake a long one: order is kept. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly session: ClientSession,
@@ -57,8 +59,17 @@ export class Outbound {
     };
   }
 
-  async send(sealed: SealedMessage): Promise<void> {
-    await this.jitter();
+  send(sealed: SealedMessage): Promise<void> {
+    if ((this.options.sendJitterMs ?? 0) <= 0) return this.upload(sealed);
+    const run = this.queue.then(async () => {
+      await this.jitter();
+      await this.upload(sealed);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async upload(sealed: SealedMessage): Promise<void> {
     const { gw } = this.session;
     if (sealed.channelId === undefined) {
       const others = this.session.otherMembers(sealed.state);
