@@ -283,4 +283,38 @@ describe("sealed sender", () => {
     }
     for (const c of [alice.gw, bob.gw, anonymous]) c.close();
   });
+
+  it("a removed member's token works for messages in flight, then stops after the next commit", async () => {
+    const [alice, bob] = await Promise.all([user("alice"), user("bob")]);
+    const impl = await suiteImpl(CLASSICAL_SUITE);
+    const state0 = await createGroup(alice.identity, impl);
+    const tokens = [1, 2, 3].map((n) => new Uint8Array(32).fill(n));
+    const bobKp = await generateKeyPackage(bob.identity, impl);
+    const channel = await alice.gw.createGroupChannel(state0.groupContext.groupId, [], 0, sha256(tokens[0]!));
+    const added = await addMembers(state0, impl, [decodeKeyPackage(bobKp.encoded)]);
+    await alice.gw.enqueueToChannel(channel, added.commit, {
+      addMembers: [bob.key],
+      nextTokenHash: sha256(tokens[0]!),
+    });
+    // Epoch 1: bob is a member and knows its token. A message of his, sealed, made before his removal:
+    const inFlight = await encryptApplication(added.state, impl, text("bye"));
+
+    const removal = await commit(added.state, impl, [{ proposalType: "remove", remove: { removed: 1 } }]);
+    await alice.gw.enqueueToChannel(channel, removal.commit, {
+      removeMembers: [bob.key],
+      nextTokenHash: sha256(tokens[1]!),
+    });
+    const anonymous = await connectGateway(gw.baseUrl);
+    // Epoch 2 keeps epoch 1's hash: the message in flight still arrives, now only at alice.
+    expect(await anonymous.sealedEnqueue(channel, tokens[0]!, inFlight.message)).toBe(1);
+
+    const next = await commit(removal.state, impl);
+    await alice.gw.enqueueToChannel(channel, next.commit, { nextTokenHash: sha256(tokens[2]!) });
+    const late = await encryptApplication(added.state, impl, text("still here?"));
+    await code(anonymous.sealedEnqueue(channel, tokens[0]!, late.message), ErrorCode.ChannelForbidden);
+    // And identity-bound he is no member any more.
+    const current = await encryptApplication(next.state, impl, text("x"));
+    await code(bob.gw.enqueueToChannel(channel, current.message), ErrorCode.ChannelForbidden);
+    for (const c of [alice.gw, bob.gw, anonymous]) c.close();
+  });
 });
