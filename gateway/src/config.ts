@@ -27,7 +27,32 @@ export interface Limits {
   loginPerUser: BucketRule;
   authPerAddress: BucketRule;
   registerPerAddress: BucketRule;
+  /** Open sessions per account; a login beyond it ends the oldest. */
+  maxSessionsPerUser: number;
+  /** Directory lookups (resolveUser), per session and per source address. */
+  resolvePerSession: BucketRule;
+  resolvePerAddress: BucketRule;
+  /** KeyPackage claims (fetchKeyPackage): each one uses up another user's stock. */
+  keyPackageFetchPerSession: BucketRule;
+  keyPackageFetchPerAddress: BucketRule;
+  /** publishKeyPackages calls per session (each checks up to maxKeyPackagesPerPublish packages). */
+  keyPackagePublishPerSession: BucketRule;
 }
+
+export interface AcmeConfig {
+  domain: string;
+  email: string | undefined;
+  directoryUrl: string;
+  /** PEM file of the roots to trust for the ACME server's HTTPS (a private CA, Pebble in tests). */
+  directoryCaFile: string | undefined;
+  /** Fraction of the certificate's lifetime left when it is renewed. */
+  renewWhenLeft: number;
+  checkEveryMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
 export interface GatewayConfig {
   host: string;
@@ -42,6 +67,8 @@ export interface GatewayConfig {
   tlsKeyPath: string | undefined;
   /** How often the CA certificate files are checked for a renewal. */
   tlsPollMs: number;
+  /** Automatic certificates over ACME; undefined unless QPQ_ACME_DOMAIN is set. */
+  acme: AcmeConfig | undefined;
   /** Public host name put in the discovery document and the self-signed certificate. */
   publicHost: string;
   webRoot: string;
@@ -85,6 +112,15 @@ export const defaultLimits: Limits = {
   loginPerUser: { burst: 10, perMinute: 10 },
   authPerAddress: { burst: 60, perMinute: 60 },
   registerPerAddress: { burst: 20, perMinute: 6 },
+  maxSessionsPerUser: 20,
+  // Enough to start a 100-member group at once; a crawler of the directory gets one name a second.
+  resolvePerSession: { burst: 100, perMinute: 60 },
+  resolvePerAddress: { burst: 300, perMinute: 180 },
+  // Draining someone's KeyPackages pushes them onto their last-resort package: kept slower.
+  keyPackageFetchPerSession: { burst: 100, perMinute: 30 },
+  keyPackageFetchPerAddress: { burst: 300, perMinute: 90 },
+  // A top-up is one or two calls (an empty one reads the stock); reconnects and group joins trigger it.
+  keyPackagePublishPerSession: { burst: 20, perMinute: 10 },
 };
 
 type Env = Record<string, string | undefined>;
@@ -127,6 +163,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     throw new Error("QPQ_TLS_CERT and QPQ_TLS_KEY must be set together");
   }
   const anyHost = host === "0.0.0.0" || host === "::";
+  const acme = acmeConfig(env);
+  if (acme && tlsCertPath) throw new Error("QPQ_ACME_DOMAIN and QPQ_TLS_CERT exclude each other");
   const limits: Limits = {
     maxFrameBytes: int(env, "QPQ_MAX_FRAME_BYTES", defaultLimits.maxFrameBytes, 1024, 64 * 1024 * 1024),
     maxSegments: int(env, "QPQ_MAX_SEGMENTS", defaultLimits.maxSegments, 1, 4096),
@@ -144,6 +182,16 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     loginPerUser: rule(env, "QPQ_LOGIN_PER_USER", defaultLimits.loginPerUser),
     authPerAddress: rule(env, "QPQ_AUTH_PER_ADDRESS", defaultLimits.authPerAddress),
     registerPerAddress: rule(env, "QPQ_REGISTER_PER_ADDRESS", defaultLimits.registerPerAddress),
+    maxSessionsPerUser: int(env, "QPQ_MAX_SESSIONS_PER_USER", defaultLimits.maxSessionsPerUser, 1, 10_000),
+    resolvePerSession: rule(env, "QPQ_RESOLVE_PER_SESSION", defaultLimits.resolvePerSession),
+    resolvePerAddress: rule(env, "QPQ_RESOLVE_PER_ADDRESS", defaultLimits.resolvePerAddress),
+    keyPackageFetchPerSession: rule(env, "QPQ_KP_FETCH_PER_SESSION", defaultLimits.keyPackageFetchPerSession),
+    keyPackageFetchPerAddress: rule(env, "QPQ_KP_FETCH_PER_ADDRESS", defaultLimits.keyPackageFetchPerAddress),
+    keyPackagePublishPerSession: rule(
+      env,
+      "QPQ_KP_PUBLISH_PER_SESSION",
+      defaultLimits.keyPackagePublishPerSession,
+    ),
   };
   return {
     host,
@@ -156,7 +204,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     tlsCertPath,
     tlsKeyPath,
     tlsPollMs: int(env, "QPQ_TLS_POLL_MS", 5000, 50),
-    publicHost: env.QPQ_PUBLIC_HOST || (anyHost ? "localhost" : host),
+    acme,
+    publicHost: env.QPQ_PUBLIC_HOST || acme?.domain || (anyHost ? "localhost" : host),
     webRoot: resolve(cwd, env.QPQ_WEB_ROOT || "web/dist"),
     limits,
     channels: {
@@ -164,5 +213,34 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
       requireChannels: oneOf(env, "QPQ_REQUIRE_CHANNELS", ["on", "off"] as const, "off") === "on",
       epochWindow: int(env, "QPQ_EPOCH_WINDOW", 3, 0, 1000),
     },
+  };
+}
+
+const HOUR = 3600_000;
+
+function acmeConfig(env: Env): AcmeConfig | undefined {
+  const domain = env.QPQ_ACME_DOMAIN;
+  if (!domain) return undefined;
+  if (
+    !/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(domain)
+  ) {
+    throw new Error(`QPQ_ACME_DOMAIN must be a DNS name, got "${domain}"`);
+  }
+  const directoryUrl = env.QPQ_ACME_DIRECTORY || LETS_ENCRYPT_DIRECTORY;
+  if (!directoryUrl.startsWith("https://")) {
+    throw new Error(`QPQ_ACME_DIRECTORY must be an https:// URL, got "${directoryUrl}"`);
+  }
+  const checkEveryMs = int(env, "QPQ_ACME_CHECK_MS", 12 * HOUR, 1000, 24 * 24 * HOUR);
+  const retryMinMs = int(env, "QPQ_ACME_RETRY_MS", 60_000, 100, 24 * HOUR);
+  return {
+    domain: domain.toLowerCase(),
+    email: env.QPQ_ACME_EMAIL || undefined,
+    directoryUrl,
+    directoryCaFile: env.QPQ_ACME_CA_FILE || undefined,
+    renewWhenLeft: int(env, "QPQ_ACME_RENEW_LEFT_PERCENT", 33, 1, 99) / 100,
+    checkEveryMs,
+    retryMinMs,
+    // Retries back off to the check interval, never beyond: a fixed CA is noticed within one check.
+    retryMaxMs: Math.max(checkEveryMs, retryMinMs),
   };
 }
