@@ -138,6 +138,30 @@ describe("a gateway that requires channels", () => {
   });
 });
 
+describe("a gateway with channel authorization off", () => {
+  let lax: GatewayProcess;
+  beforeAll(async () => {
+    lax = await startGatewayProcess({ env: { QPQ_REQUIRE_CHANNEL_AUTHZ: "off" } });
+  });
+  afterAll(async () => {
+    await lax?.kill();
+    lax?.cleanup();
+  });
+
+  it("treats a direct enqueue's channel id as an unchecked label, as before channels", async () => {
+    const [alice, bob, mallory] = await Promise.all([
+      user("alice", lax),
+      user("bob", lax),
+      user("mallory", lax),
+    ]);
+    const channel = await alice.gw.createChannel(bob.key);
+    await mallory.gw.enqueue(bob.key, text("labelled"), channel);
+    await mallory.gw.enqueue(bob.key, text("any label"), new Uint8Array(16).fill(1));
+    expect(await payloads(bob)).toEqual([toHex(text("labelled")), toHex(text("any label"))]);
+    for (const u of [alice, bob, mallory]) u.gw.close();
+  });
+});
+
 describe("group channels", () => {
   interface Group {
     channel: Uint8Array;

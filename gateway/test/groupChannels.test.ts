@@ -121,4 +121,30 @@ describe("sealed sending from the client core", () => {
     alice.close();
     bob.messenger.close();
   });
+
+  it("with jitter, every message still arrives, each decryptable", async () => {
+    const bob = await registerActor(gw, "bob");
+    const name = uniqueName("alice");
+    const delays = [0.9, 0.1, 0.5];
+    const alice = await Messenger.register(
+      await connectGateway(gw.baseUrl),
+      name,
+      `pw-${name}-correct horse`,
+      {
+        store: new MemoryClientStore(),
+        ...FAST,
+        sendJitterMs: 40,
+        random: () => delays.shift() ?? 0,
+      },
+    );
+    const groupId = await alice.createConversation("", [bob.name]);
+    await waitForConversation(bob);
+    const sent = await Promise.all(["one", "two", "three"].map((text) => alice.send(groupId, text)));
+    expect(sent.map((m) => m.status)).toEqual(["sent", "sent", "sent"]);
+    const got = await waitForMessages(bob, groupId, 3);
+    expect(got.map((m) => m.text).sort()).toEqual(["one", "three", "two"]);
+    expect(got.every((m) => m.status === "received")).toBe(true);
+    alice.close();
+    bob.messenger.close();
+  });
 });
