@@ -11,6 +11,7 @@ import {
   decodeMessage,
   groupIdOfMessage,
   joinFromWelcome,
+  policyForSuite,
   processIncoming,
   welcomeRecipients,
   type OwnKeyPackage,
@@ -147,6 +148,7 @@ export class InboundProcessor {
         message,
         (ref) => candidates.get(ref),
         this.session.impl,
+        policyForSuite(this.session.suite),
       );
       const groupId = toHex(state.groupContext.groupId);
       const previous = await store.getGroup(groupId);
