@@ -30,8 +30,15 @@ struct ClientFrame {
     fetch @13 :FetchRequest;
     ack @14 :AckRequest;
     subscribe @15 :SubscribeRequest;
+    # 16-19 are handed to parallel work (channels, sealed sender); Cap'n Proto allows no holes, so
+    # they are held by placeholders until that work lands and names them.
+    reserved16 @16 :Void;
+    reserved17 @17 :Void;
+    reserved18 @18 :Void;
+    reserved19 @19 :Void;
+    publishHybridKey @20 :PublishHybridKeyRequest;
+    fetchHybridKey @21 :FetchHybridKeyRequest;
   }
-  # Room to grow: createChannel (DM channels) takes ordinal 16 when that issue lands.
 }
 
 struct HelloRequest {
@@ -84,6 +91,18 @@ struct FetchKeyPackageRequest {
 
 struct ResolveUserRequest {
   username @0 :Text;
+}
+
+struct PublishHybridKeyRequest {
+  # X-Wing public key (1216 bytes) others seal hybrid envelopes to; replaces the caller's previous one.
+  publicKey @0 :Data;
+  # Ed25519 signature by the caller's identity key over "quicproquo/v1/hybrid-key" || publicKey, so a
+  # fetcher trusts the key as far as it trusts the identity key, not the gateway.
+  signature @1 :Data;
+}
+
+struct FetchHybridKeyRequest {
+  identityKey @0 :Data;
 }
 
 struct EnqueueRequest {
@@ -143,6 +162,13 @@ struct Response {
     fetch @14 :FetchResponse;
     ack @15 :AckResponse;
     subscribe @16 :SubscribeResponse;
+    # 17-20: placeholders for parallel work, as in ClientFrame.
+    reserved17 @17 :Void;
+    reserved18 @18 :Void;
+    reserved19 @19 :Void;
+    reserved20 @20 :Void;
+    publishHybridKey @21 :Void;
+    fetchHybridKey @22 :FetchHybridKeyResponse;
   }
 }
 
@@ -218,6 +244,11 @@ struct FetchKeyPackageResponse {
 
 struct ResolveUserResponse {
   identityKey @0 :Data;
+}
+
+struct FetchHybridKeyResponse {
+  publicKey @0 :Data;
+  signature @1 :Data;
 }
 
 struct EnqueueResponse {

@@ -3,6 +3,7 @@ import { ack, enqueue, fetch, subscribe } from "./queue.ts";
 import { loginFinish, loginStart, logout, registerFinish, registerStart, resumeSession } from "./auth.ts";
 import type { HandlerTable } from "./context.ts";
 import { health, hello } from "./hello.ts";
+import { fetchHybridKey, publishHybridKey } from "./hybridKeys.ts";
 import { fetchKeyPackage, publishKeyPackages } from "./keyPackages.ts";
 import { resolveUser } from "./users.ts";
 
@@ -22,6 +23,8 @@ export const handlers: HandlerTable = {
   fetch,
   ack,
   subscribe,
+  publishHybridKey,
+  fetchHybridKey,
 };
 
 /** Requests allowed before hello: hello itself, and health for load balancers and probes. */

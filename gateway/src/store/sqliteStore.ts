@@ -7,6 +7,7 @@ import type { Statement } from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { migrate } from "./migrations.ts";
 import type {
+  HybridKeyRecord,
   ClaimedKeyPackage,
   NewEnvelope,
   SessionRecord,
@@ -122,6 +123,13 @@ function prepareStatements(db: Database.Database) {
     ),
     ack: s("DELETE FROM queue WHERE recipient_key = ? AND seq <= ?"),
     queueDepth: s<{ n: number }>("SELECT count(*) AS n FROM queue WHERE recipient_key = ?"),
+    setHybridKey: s(
+      "INSERT INTO hybrid_keys (identity_key, public_key, signature) VALUES (?, ?, ?) " +
+        "ON CONFLICT (identity_key) DO UPDATE SET public_key = excluded.public_key, signature = excluded.signature",
+    ),
+    getHybridKey: s<{ public_key: Buffer; signature: Buffer }>(
+      "SELECT public_key, signature FROM hybrid_keys WHERE identity_key = ?",
+    ),
   } satisfies Record<string, Statement<unknown[], unknown>>;
 }
 
@@ -246,6 +254,17 @@ export class SqliteStore implements Store {
 
   async deleteExpiredSessions(nowMs: number): Promise<number> {
     return this.q.deleteExpiredSessions.run(nowMs).changes;
+  }
+
+  async setHybridKey(identityKey: Uint8Array, key: HybridKeyRecord): Promise<void> {
+    this.q.setHybridKey.run(identityKey, key.publicKey, key.signature);
+  }
+
+  async getHybridKey(identityKey: Uint8Array): Promise<HybridKeyRecord | undefined> {
+    const row = this.q.getHybridKey.get(identityKey) as { public_key: Buffer; signature: Buffer } | undefined;
+    return row === undefined
+      ? undefined
+      : { publicKey: bytes(row.public_key), signature: bytes(row.signature) };
   }
 
   async addKeyPackages(

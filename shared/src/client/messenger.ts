@@ -23,6 +23,7 @@ import { encodeAppMessage, newMessageId, MAX_TEXT_CHARS } from "./appMessage.ts"
 import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
 import { InboundProcessor } from "./inbound.ts";
 import { Contacts, type ContactView } from "./contacts.ts";
+import { HybridKeys } from "./hybridKeys.ts";
 import { KeyPackageStock } from "./keyPackageStock.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
@@ -45,6 +46,8 @@ export class Messenger {
   private readonly inbound: InboundProcessor;
   private readonly stock: KeyPackageStock;
   private readonly contacts: Contacts;
+  /** This account's X-Wing key for sealing to users outside any group. */
+  readonly hybridKeys: HybridKeys;
   private ackedUpTo = 0;
   private pendingAck = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -55,6 +58,7 @@ export class Messenger {
     stockSize: number,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
+    this.hybridKeys = new HybridKeys(session);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
@@ -154,6 +158,7 @@ export class Messenger {
       else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.error.message));
     });
     await this.stock.replenish();
+    await this.hybridKeys.publish();
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
   }

@@ -78,6 +78,8 @@ describe("codec: every variant", () => {
       fetch: true,
       ack: true,
       subscribe: true,
+      publishHybridKey: true,
+      fetchHybridKey: true,
     };
     expect(new Set(sampleRequests.map(([, r]) => r.type))).toEqual(new Set(Object.keys(all)));
     const bodyTypes: ResponseBody["type"][] = [...(Object.keys(all) as RequestType[]), "error"];

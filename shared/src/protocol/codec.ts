@@ -50,6 +50,9 @@ const REQUEST_WHICH: { readonly [K in RequestType]: number } = {
   fetch: 12,
   ack: 13,
   subscribe: 14,
+  // 15-18 are placeholders held for parallel work (schemas/node.capnp).
+  publishHybridKey: 19,
+  fetchHybridKey: 20,
 };
 
 /** Response.result union discriminants (Response_Result_Which). */
@@ -70,6 +73,9 @@ const RESULT_WHICH: { readonly [K in ResponseBody["type"]]: number } = {
   fetch: 13,
   ack: 14,
   subscribe: 15,
+  // 16-19 are placeholders held for parallel work (schemas/node.capnp).
+  publishHybridKey: 20,
+  fetchHybridKey: 21,
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -150,6 +156,10 @@ function requestSize(req: Request): number {
       return sizeOf(req.username);
     case "enqueue":
       return sizeOf(req.recipientKey, req.channelId, req.payload);
+    case "publishHybridKey":
+      return sizeOf(req.publicKey, req.signature);
+    case "fetchHybridKey":
+      return sizeOf(req.identityKey);
     default:
       return sizeOf();
   }
@@ -251,6 +261,17 @@ export function encodeClientFrame(frame: ClientFrame): Uint8Array {
       // SubscribeRequest (1, 0): afterSeq u64@0.
       b.setU64(b.initStruct(p, 1, 0), u64(req.afterSeq, "subscribe.afterSeq"));
       break;
+    case "publishHybridKey": {
+      // PublishHybridKeyRequest (0, 2): publicKey p0, signature p1.
+      const s = b.initStruct(p, 0, 2);
+      b.setData(s, req.publicKey);
+      b.setData(s + 8, req.signature);
+      break;
+    }
+    case "fetchHybridKey":
+      // FetchHybridKeyRequest (0, 1): identityKey p0.
+      b.setData(b.initStruct(p, 0, 1), req.identityKey);
+      break;
   }
   return b.finish();
 }
@@ -275,6 +296,8 @@ function bodySize(body: ResponseBody): number {
       return sizeOf(body.result.keyPackage);
     case "resolveUser":
       return sizeOf(body.result.identityKey);
+    case "fetchHybridKey":
+      return sizeOf(body.result.publicKey, body.result.signature);
     case "fetch": {
       let n = sizeOf();
       for (const e of body.result.envelopes) n += 48 + e.channelId.byteLength + e.payload.byteLength;
@@ -395,6 +418,15 @@ function writeResponse(b: WireBuilder, ptr: number, response: Response): void {
       // SubscribeResponse (1, 0): headSeq u64@0.
       b.setU64(b.initStruct(p, 1, 0), u64(body.result.headSeq, "subscribe.headSeq"));
       break;
+    case "publishHybridKey":
+      break;
+    case "fetchHybridKey": {
+      // FetchHybridKeyResponse (0, 2): publicKey p0, signature p1.
+      const s = b.initStruct(p, 0, 2);
+      b.setData(s, body.result.publicKey);
+      b.setData(s + 8, body.result.signature);
+      break;
+    }
   }
 }
 
@@ -494,7 +526,9 @@ export function decodeClientFrame(bytes: Uint8Array, limits?: Partial<FrameLimit
 function readRequest(r: WireReader, root: StructRef): Request {
   const which = r.u16(root, 4);
   // Check the discriminant before touching the member: a newer client's member may not even be a struct.
-  if (which > 14) throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
+  if (which > 20 || (which > 14 && which < 19)) {
+    throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
+  }
   const s = which === 1 || which === 7 ? EMPTY_STRUCT : r.struct(root, 0);
   switch (which) {
     case 0:
@@ -535,6 +569,10 @@ function readRequest(r: WireReader, root: StructRef): Request {
       return { type: "ack", upToSeq: r.u64(s, 0, "ack.upToSeq") };
     case 14:
       return { type: "subscribe", afterSeq: r.u64(s, 0, "subscribe.afterSeq") };
+    case 19:
+      return { type: "publishHybridKey", publicKey: r.data(s, 0), signature: r.data(s, 1) };
+    case 20:
+      return { type: "fetchHybridKey", identityKey: r.data(s, 0) };
     default:
       throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
   }
@@ -562,8 +600,8 @@ export function decodeServerFrame(bytes: Uint8Array, limits?: Partial<FrameLimit
 
 function readBody(r: WireReader, response: StructRef): ResponseBody {
   const which = r.u16(response, 4);
-  if (which > 15) throw r.fail(`unknown response union member ${which}`);
-  const s = which === 4 || which === 8 ? EMPTY_STRUCT : r.struct(response, 0);
+  if (which > 21 || (which > 15 && which < 20)) throw r.fail(`unknown response union member ${which}`);
+  const s = which === 4 || which === 8 || which === 20 ? EMPTY_STRUCT : r.struct(response, 0);
   switch (which) {
     case 0:
       return { type: "error", error: readError(r, s) };
@@ -606,6 +644,10 @@ function readBody(r: WireReader, response: StructRef): ResponseBody {
       return { type: "ack", result: { removed: r.u32(s, 0) } };
     case 15:
       return { type: "subscribe", result: { headSeq: r.u64(s, 0, "subscribe.headSeq") } };
+    case 20:
+      return { type: "publishHybridKey", result: {} };
+    case 21:
+      return { type: "fetchHybridKey", result: { publicKey: r.data(s, 0), signature: r.data(s, 1) } };
     default:
       throw r.fail(`unknown response union member ${which}`);
   }

@@ -27,7 +27,9 @@ export type Request =
   | { type: "enqueue"; recipientKey: Uint8Array; channelId: Uint8Array; payload: Uint8Array }
   | { type: "fetch"; afterSeq: number; limit: number }
   | { type: "ack"; upToSeq: number }
-  | { type: "subscribe"; afterSeq: number };
+  | { type: "subscribe"; afterSeq: number }
+  | { type: "publishHybridKey"; publicKey: Uint8Array; signature: Uint8Array }
+  | { type: "fetchHybridKey"; identityKey: Uint8Array };
 
 export type RequestType = Request["type"];
 
@@ -81,6 +83,8 @@ export interface ResultMap {
   fetch: { envelopes: Envelope[]; more: boolean };
   ack: { removed: number };
   subscribe: { headSeq: number };
+  publishHybridKey: Record<never, never>;
+  fetchHybridKey: { publicKey: Uint8Array; signature: Uint8Array };
 }
 
 /**

@@ -179,6 +179,17 @@ export function refEncodeClientFrame(frame: ClientFrame): Uint8Array {
     case "subscribe":
       r._initSubscribe().afterSeq = u64(req.afterSeq, "subscribe.afterSeq");
       break;
+    case "publishHybridKey": {
+      const s = r._initPublishHybridKey();
+      setData(req.publicKey, (n) => s._initPublicKey(n));
+      setData(req.signature, (n) => s._initSignature(n));
+      break;
+    }
+    case "fetchHybridKey": {
+      const s = r._initFetchHybridKey();
+      setData(req.identityKey, (n) => s._initIdentityKey(n));
+      break;
+    }
     default:
       throw invalid(`unknown request type ${String((req as { type: unknown }).type)}`);
   }
@@ -281,6 +292,15 @@ function writeResponse(s: S.Response, response: Response): void {
     case "subscribe":
       r._initSubscribe().headSeq = u64(body.result.headSeq, "subscribe.headSeq");
       break;
+    case "publishHybridKey":
+      r.publishHybridKey = true;
+      break;
+    case "fetchHybridKey": {
+      const t = r._initFetchHybridKey();
+      setData(body.result.publicKey, (n) => t._initPublicKey(n));
+      setData(body.result.signature, (n) => t._initSignature(n));
+      break;
+    }
     default:
       throw invalid(`unknown response type ${String((body as { type: unknown }).type)}`);
   }
@@ -483,6 +503,16 @@ function readRequest(ctx: Ctx, r: S.ClientFrame_Request): Request {
       return { type: "ack", upToSeq: num(ctx, r.ack.upToSeq, "ack.upToSeq") };
     case RQ.SUBSCRIBE:
       return { type: "subscribe", afterSeq: num(ctx, r.subscribe.afterSeq, "subscribe.afterSeq") };
+    case RQ.PUBLISH_HYBRID_KEY: {
+      const s = r.publishHybridKey;
+      return {
+        type: "publishHybridKey",
+        publicKey: data(ctx, s.publicKey),
+        signature: data(ctx, s.signature),
+      };
+    }
+    case RQ.FETCH_HYBRID_KEY:
+      return { type: "fetchHybridKey", identityKey: data(ctx, r.fetchHybridKey.identityKey) };
     default:
       throw fail(ctx, `unknown request union member ${which as number}`, ErrorCode.UnknownRequest);
   }
@@ -587,6 +617,15 @@ function readBody(ctx: Ctx, r: S.Response_Result): ResponseBody {
       return { type: "ack", result: { removed: r.ack.removed } };
     case RS.SUBSCRIBE:
       return { type: "subscribe", result: { headSeq: num(ctx, r.subscribe.headSeq, "subscribe.headSeq") } };
+    case RS.PUBLISH_HYBRID_KEY:
+      return { type: "publishHybridKey", result: {} };
+    case RS.FETCH_HYBRID_KEY: {
+      const s = r.fetchHybridKey;
+      return {
+        type: "fetchHybridKey",
+        result: { publicKey: data(ctx, s.publicKey), signature: data(ctx, s.signature) },
+      };
+    }
     default:
       throw fail(ctx, `unknown response union member ${which as number}`);
   }

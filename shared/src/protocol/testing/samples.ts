@@ -68,6 +68,9 @@ export const sampleRequests: [string, Request][] = [
   ["ack max", { type: "ack", upToSeq: MAX_SAFE }],
   ["subscribe", { type: "subscribe", afterSeq: 0 }],
   ["subscribe max", { type: "subscribe", afterSeq: MAX_SAFE }],
+  ["publishHybridKey", { type: "publishHybridKey", publicKey: bytes(1216, 18), signature: bytes(64, 19) }],
+  ["publishHybridKey empty", { type: "publishHybridKey", publicKey: empty, signature: empty }],
+  ["fetchHybridKey", { type: "fetchHybridKey", identityKey: bytes(32, 20) }],
 ];
 
 export const sampleClientFrames: [string, ClientFrame][] = sampleRequests.map(([name, request], i) => [
@@ -140,6 +143,11 @@ export const sampleBodies: [string, ResponseBody][] = [
   ["ack", { type: "ack", result: { removed: 17 } }],
   ["subscribe", { type: "subscribe", result: { headSeq: 0 } }],
   ["subscribe max", { type: "subscribe", result: { headSeq: MAX_SAFE } }],
+  ["publishHybridKey", { type: "publishHybridKey", result: {} }],
+  [
+    "fetchHybridKey",
+    { type: "fetchHybridKey", result: { publicKey: bytes(1216, 27), signature: bytes(64, 28) } },
+  ],
 ];
 
 export const sampleServerFrames: [string, ServerFrame][] = [
