@@ -30,11 +30,11 @@ struct ClientFrame {
     fetch @13 :FetchRequest;
     ack @14 :AckRequest;
     subscribe @15 :SubscribeRequest;
-    # 16-19 are handed to parallel work (channels, sealed sender); Cap'n Proto allows no holes, so
-    # they are held by placeholders until that work lands and names them.
-    reserved16 @16 :Void;
-    reserved17 @17 :Void;
-    reserved18 @18 :Void;
+    createChannel @16 :CreateChannelRequest;
+    createGroupChannel @17 :CreateGroupChannelRequest;
+    sealedEnqueue @18 :SealedEnqueueRequest;
+    # 19 is handed to parallel work; Cap'n Proto allows no holes, so a placeholder holds it until that
+    # work lands and names it.
     reserved19 @19 :Void;
     publishHybridKey @20 :PublishHybridKeyRequest;
     fetchHybridKey @21 :FetchHybridKeyRequest;
@@ -112,6 +112,13 @@ struct EnqueueRequest {
   channelId @1 :Data;
   # Opaque to the gateway: an MLS message or Welcome, padded by the client.
   payload @2 :Data;
+  # Group channels only, with a commit payload: members the commit adds / removes. The gateway applies
+  # them atomically with accepting the commit (one commit per epoch).
+  addMembers @3 :List(Data);
+  removeMembers @4 :List(Data);
+  # Group channels only, with a commit payload: SHA-256 of the delivery token of the epoch the commit
+  # starts (sealed sender). Empty = no sealed sending in that epoch.
+  nextTokenHash @5 :Data;
 }
 
 struct FetchRequest {
@@ -119,6 +126,8 @@ struct FetchRequest {
   afterSeq @0 :UInt64;
   # 0 = the gateway's default page size.
   limit @1 :UInt32;
+  # Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+  channelId @2 :Data;
 }
 
 struct AckRequest {
@@ -129,6 +138,33 @@ struct AckRequest {
 struct SubscribeRequest {
   # Envelopes with seq > afterSeq are pushed as they arrive, starting with the backlog.
   afterSeq @0 :UInt64;
+  # Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+  channelId @1 :Data;
+}
+
+struct CreateChannelRequest {
+  # The other member of a direct (DM) channel; the same pair always gets the same channel.
+  peerKey @0 :Data;
+}
+
+struct CreateGroupChannelRequest {
+  # MLS group id the channel carries; payloads for other groups are refused.
+  groupId @0 :Data;
+  # Identity keys of the members besides the caller (the creator is always a member).
+  members @1 :List(Data);
+  # The group's current epoch: the next accepted commit must be for this epoch.
+  epoch @2 :UInt64;
+  # SHA-256 of this epoch's delivery token (sealed sender); empty = none.
+  tokenHash @3 :Data;
+}
+
+struct SealedEnqueueRequest {
+  # A group channel; the payload is fanned out to every member, the sender included.
+  channelId @0 :Data;
+  # The channel's delivery token for the payload's epoch: proves membership without naming the sender.
+  deliveryToken @1 :Data;
+  # An MLS PrivateMessage (application content) of the channel's group.
+  payload @2 :Data;
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -162,10 +198,10 @@ struct Response {
     fetch @14 :FetchResponse;
     ack @15 :AckResponse;
     subscribe @16 :SubscribeResponse;
-    # 17-20: placeholders for parallel work, as in ClientFrame.
-    reserved17 @17 :Void;
-    reserved18 @18 :Void;
-    reserved19 @19 :Void;
+    createChannel @17 :CreateChannelResponse;
+    createGroupChannel @18 :CreateChannelResponse;
+    sealedEnqueue @19 :SealedEnqueueResponse;
+    # 20: placeholder for parallel work, as in ClientFrame.
     reserved20 @20 :Void;
     publishHybridKey @21 :Void;
     fetchHybridKey @22 :FetchHybridKeyResponse;
@@ -253,6 +289,16 @@ struct FetchHybridKeyResponse {
 
 struct EnqueueResponse {
   seq @0 :UInt64;
+}
+
+struct CreateChannelResponse {
+  # 16 random bytes naming the channel.
+  channelId @0 :Data;
+}
+
+struct SealedEnqueueResponse {
+  # Queues the payload was written to.
+  recipients @0 :UInt32;
 }
 
 struct Envelope {

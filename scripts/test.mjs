@@ -6,6 +6,8 @@ ensureNodeModules();
 const hasCapnp = ensureDebianPackage("capnp", "capnproto");
 if (!hasCapnp) console.warn("note: the generated-schema staleness check will be skipped");
 const hasChromium = ensureDebianPackage("chromium", "chromium");
+// Let's Encrypt's test ACME server, for the gateway's ACME tests (they skip without it).
+if (!ensureDebianPackage("pebble", "pebble")) console.warn("note: the ACME tests will be skipped");
 
 const steps = [
   ["typecheck", ["npm", "run", "--silent", "typecheck"]],

@@ -20,12 +20,29 @@ export interface Limits {
   maxPendingLogins: number;
   loginTimeoutMs: number;
   sessionTtlMs: number;
+  /** Members of one group channel (each commit's fan-out writes one row per member). */
+  maxGroupMembers: number;
   /** Throttling (token buckets); off only for benchmarks and closed test setups. */
   rateLimits: boolean;
   loginPerUser: BucketRule;
   authPerAddress: BucketRule;
   registerPerAddress: BucketRule;
 }
+
+export interface AcmeConfig {
+  domain: string;
+  email: string | undefined;
+  directoryUrl: string;
+  /** PEM file of the roots to trust for the ACME server's HTTPS (a private CA, Pebble in tests). */
+  directoryCaFile: string | undefined;
+  /** Fraction of the certificate's lifetime left when it is renewed. */
+  renewWhenLeft: number;
+  checkEveryMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
 export interface GatewayConfig {
   host: string;
@@ -40,10 +57,30 @@ export interface GatewayConfig {
   tlsKeyPath: string | undefined;
   /** How often the CA certificate files are checked for a renewal. */
   tlsPollMs: number;
+  /** Automatic certificates over ACME; undefined unless QPQ_ACME_DOMAIN is set. */
+  acme: AcmeConfig | undefined;
   /** Public host name put in the discovery document and the self-signed certificate. */
   publicHost: string;
   webRoot: string;
   limits: Limits;
+  channels: ChannelPolicy;
+}
+
+/** How the gateway treats channel ids on enqueue, fetch and subscribe. */
+export interface ChannelPolicy {
+  /**
+   * On (default): a non-empty channel id must name a channel the caller (and recipient) belong to.
+   * Off: a direct enqueue's channel id is stored as an unchecked label, as before channels existed;
+   * only for a migration window with old clients that put their own labels there.
+   */
+  requireAuthz: boolean;
+  /** On: an empty channel id (the legacy path) is refused, so every delivery is authorized. */
+  requireChannels: boolean;
+  /**
+   * Application messages of a group channel may be this many epochs behind the channel's epoch
+   * (messages sent just before a commit is accepted); older ones are refused with StaleEpoch.
+   */
+  epochWindow: number;
 }
 
 export const defaultLimits: Limits = {
@@ -58,6 +95,7 @@ export const defaultLimits: Limits = {
   maxPendingLogins: 10_000,
   loginTimeoutMs: 60_000,
   sessionTtlMs: 30 * 24 * 3600 * 1000,
+  maxGroupMembers: 1000,
   rateLimits: true,
   // Ten guesses at once, then one every 6 s: a person who mistypes never notices, a guesser gets
   // 14,400 tries a day instead of millions.
@@ -106,6 +144,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     throw new Error("QPQ_TLS_CERT and QPQ_TLS_KEY must be set together");
   }
   const anyHost = host === "0.0.0.0" || host === "::";
+  const acme = acmeConfig(env);
+  if (acme && tlsCertPath) throw new Error("QPQ_ACME_DOMAIN and QPQ_TLS_CERT exclude each other");
   const limits: Limits = {
     maxFrameBytes: int(env, "QPQ_MAX_FRAME_BYTES", defaultLimits.maxFrameBytes, 1024, 64 * 1024 * 1024),
     maxSegments: int(env, "QPQ_MAX_SEGMENTS", defaultLimits.maxSegments, 1, 4096),
@@ -118,6 +158,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     maxPendingLogins: int(env, "QPQ_MAX_PENDING_LOGINS", defaultLimits.maxPendingLogins, 1),
     loginTimeoutMs: int(env, "QPQ_LOGIN_TIMEOUT_MS", defaultLimits.loginTimeoutMs, 1000),
     sessionTtlMs: int(env, "QPQ_SESSION_TTL_MS", defaultLimits.sessionTtlMs, 1000),
+    maxGroupMembers: int(env, "QPQ_MAX_GROUP_MEMBERS", defaultLimits.maxGroupMembers, 2),
     rateLimits: oneOf(env, "QPQ_RATE_LIMIT", ["on", "off"] as const, "on") === "on",
     loginPerUser: rule(env, "QPQ_LOGIN_PER_USER", defaultLimits.loginPerUser),
     authPerAddress: rule(env, "QPQ_AUTH_PER_ADDRESS", defaultLimits.authPerAddress),
@@ -134,8 +175,43 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     tlsCertPath,
     tlsKeyPath,
     tlsPollMs: int(env, "QPQ_TLS_POLL_MS", 5000, 50),
-    publicHost: env.QPQ_PUBLIC_HOST || (anyHost ? "localhost" : host),
+    acme,
+    publicHost: env.QPQ_PUBLIC_HOST || acme?.domain || (anyHost ? "localhost" : host),
     webRoot: resolve(cwd, env.QPQ_WEB_ROOT || "web/dist"),
     limits,
+    channels: {
+      requireAuthz: oneOf(env, "QPQ_REQUIRE_CHANNEL_AUTHZ", ["on", "off"] as const, "on") === "on",
+      requireChannels: oneOf(env, "QPQ_REQUIRE_CHANNELS", ["on", "off"] as const, "off") === "on",
+      epochWindow: int(env, "QPQ_EPOCH_WINDOW", 3, 0, 1000),
+    },
+  };
+}
+
+const HOUR = 3600_000;
+
+function acmeConfig(env: Env): AcmeConfig | undefined {
+  const domain = env.QPQ_ACME_DOMAIN;
+  if (!domain) return undefined;
+  if (
+    !/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(domain)
+  ) {
+    throw new Error(`QPQ_ACME_DOMAIN must be a DNS name, got "${domain}"`);
+  }
+  const directoryUrl = env.QPQ_ACME_DIRECTORY || LETS_ENCRYPT_DIRECTORY;
+  if (!directoryUrl.startsWith("https://")) {
+    throw new Error(`QPQ_ACME_DIRECTORY must be an https:// URL, got "${directoryUrl}"`);
+  }
+  const checkEveryMs = int(env, "QPQ_ACME_CHECK_MS", 12 * HOUR, 1000, 24 * 24 * HOUR);
+  const retryMinMs = int(env, "QPQ_ACME_RETRY_MS", 60_000, 100, 24 * HOUR);
+  return {
+    domain: domain.toLowerCase(),
+    email: env.QPQ_ACME_EMAIL || undefined,
+    directoryUrl,
+    directoryCaFile: env.QPQ_ACME_CA_FILE || undefined,
+    renewWhenLeft: int(env, "QPQ_ACME_RENEW_LEFT_PERCENT", 33, 1, 99) / 100,
+    checkEveryMs,
+    retryMinMs,
+    // Retries back off to the check interval, never beyond: a fixed CA is noticed within one check.
+    retryMaxMs: Math.max(checkEveryMs, retryMinMs),
   };
 }

@@ -15,13 +15,16 @@ import { createOpaqueServer } from "./services/opaque.ts";
 import { Throttle } from "./services/throttle.ts";
 import type { Services } from "./services/index.ts";
 import { openStore } from "./store/index.ts";
+import { AcmeCertificates } from "./tls/acme.ts";
 import { CertificateManager } from "./tls/certManager.ts";
-import { startWebTransportServer } from "./transport/index.ts";
+import { startWebTransportServer, type WebTransportServer } from "./transport/index.ts";
 
 export interface RunningGateway {
   httpPort: number;
   wtPort: number;
   certificateHashes: () => Uint8Array[];
+  /** Renews an ACME certificate now (operator signal); false when not in ACME mode or it failed. */
+  renewCertificate(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -43,26 +46,56 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     startedAtMs: now(),
   };
 
-  const certs =
-    config.tlsCertPath && config.tlsKeyPath
-      ? await CertificateManager.fromFiles(config.tlsCertPath, config.tlsKeyPath, config.tlsPollMs)
-      : await CertificateManager.selfSigned(config.dataDir, certificateNames(config));
-
+  const acme = config.acme ? await AcmeCertificates.create(config.acme, config.dataDir) : undefined;
   const connections = new Set<ClientConnection>();
-  const wt = await startWebTransportServer({
-    host: config.host,
-    port: config.wtPort,
-    certPem: certs.certificate.certPem,
-    keyPem: certs.certificate.keyPem,
-    path: config.wtPath,
-    onSession: (session: ServedSession) => {
-      const connection = new ClientConnection(session, services);
-      connections.add(connection);
-      void connection.serve().finally(() => connections.delete(connection));
-    },
+  let wt: WebTransportServer | undefined;
+  let certs: CertificateManager | undefined;
+
+  // The HTTP server comes first: ACME validates over it before there is a certificate to serve.
+  const http = await startHttpServer(config.host, config.httpPort, {
+    webRoot: config.webRoot,
+    discovery: () =>
+      wt && certs
+        ? discoveryDocument(config.publicHost, wt.port, config.wtPath, certs.publishedHashes())
+        : undefined,
+    health: () => ({
+      status: "ok",
+      uptimeMs: now() - services.startedAtMs,
+      connections: connections.size,
+      subscribers: services.delivery.subscriberCount,
+      certificate: certificateHealth(certs, acme),
+    }),
+    acmeChallenge: acme ? (token) => acme.challengeResponse(token) : undefined,
   });
-  certs.onChange((cert) => wt.setCertificate(cert.certPem, cert.keyPem));
-  certs.start();
+
+  try {
+    certs = acme
+      ? await acme.start()
+      : config.tlsCertPath && config.tlsKeyPath
+        ? await CertificateManager.fromFiles(config.tlsCertPath, config.tlsKeyPath, config.tlsPollMs)
+        : await CertificateManager.selfSigned(config.dataDir, certificateNames(config));
+    wt = await startWebTransportServer({
+      host: config.host,
+      port: config.wtPort,
+      certPem: certs.certificate.certPem,
+      keyPem: certs.certificate.keyPem,
+      path: config.wtPath,
+      onSession: (session: ServedSession) => {
+        const connection = new ClientConnection(session, services);
+        connections.add(connection);
+        void connection.serve().finally(() => connections.delete(connection));
+      },
+    });
+  } catch (error) {
+    acme?.stop();
+    http.server.close();
+    await store.close();
+    throw error;
+  }
+  const endpoint = wt;
+  const served = certs;
+  served.onChange((cert) => endpoint.setCertificate(cert.certPem, cert.keyPem));
+  served.start();
 
   // Expired sessions are refused on use; this only keeps the table from growing forever.
   const sweep = setInterval(() => {
@@ -72,37 +105,28 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   }, 3600_000);
   sweep.unref();
 
-  const http = await startHttpServer(config.host, config.httpPort, {
-    webRoot: config.webRoot,
-    discovery: () => discoveryDocument(config.publicHost, wt.port, config.wtPath, certs.publishedHashes()),
-    health: () => ({
-      status: "ok",
-      uptimeMs: now() - services.startedAtMs,
-      connections: connections.size,
-      subscribers: services.delivery.subscriberCount,
-    }),
-  });
-
   log.info("gateway listening", {
     http: `http://${hostForUrl(config.host)}:${http.port}`,
-    webtransport: `https://${hostForUrl(config.publicHost)}:${wt.port}${config.wtPath}`,
+    webtransport: `https://${hostForUrl(config.publicHost)}:${endpoint.port}${config.wtPath}`,
     store: config.store === "sqlite" ? config.dataDir : "memory",
-    tls: certs.mode,
+    tls: served.mode,
   });
 
   let stopping: Promise<void> | undefined;
   return {
     httpPort: http.port,
-    wtPort: wt.port,
-    certificateHashes: () => certs.publishedHashes(),
+    wtPort: endpoint.port,
+    certificateHashes: () => served.publishedHashes(),
+    renewCertificate: async () => (acme ? await acme.renewNow() : false),
     stop() {
       stopping ??= (async () => {
         clearInterval(sweep);
-        certs.stop();
+        served.stop();
+        acme?.stop();
         http.server.close();
         http.server.closeAllConnections();
         // Close-session capsules go out first so pages see a clean close, not "Connection lost".
-        await wt.close();
+        await endpoint.close();
         for (const connection of connections) connection.close();
         await services.delivery
           .drain()
@@ -123,4 +147,18 @@ function certificateNames(config: GatewayConfig): string[] {
   return [...new Set([config.publicHost, config.host, "localhost", "127.0.0.1", "::1"])].filter(
     (h) => h !== "0.0.0.0" && h !== "::",
   );
+}
+
+/** What /healthz says about the certificate: enough to alert on a renewal that keeps failing. */
+function certificateHealth(
+  certs: CertificateManager | undefined,
+  acme: AcmeCertificates | undefined,
+): Record<string, unknown> {
+  const current = certs?.certificate;
+  return {
+    mode: certs?.mode ?? (acme ? "acme" : "starting"),
+    notAfter: current?.notAfter.toISOString(),
+    sha256: current && Buffer.from(current.sha256).toString("hex"),
+    ...(acme ? { acme: acme.status() } : {}),
+  };
 }

@@ -26,6 +26,11 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+  // Operators (and the ACME tests) force a renewal with SIGHUP, e.g. after a suspected key leak.
+  process.on("SIGHUP", () => {
+    log.info("renewing the certificate on SIGHUP");
+    void gateway.renewCertificate();
+  });
 }
 
 process.on("unhandledRejection", (reason) => log.error("unhandled rejection", errorFields(reason)));

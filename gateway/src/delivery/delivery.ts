@@ -6,7 +6,7 @@
 import { ErrorCode, QpqError, type Envelope } from "@qpq/shared/protocol";
 import { toHex } from "@qpq/shared/bytes";
 import type { Limits } from "../config.ts";
-import type { NewEnvelope, Store, StoredEnvelope } from "../store/types.ts";
+import type { ChannelCommit, CommitOutcome, NewEnvelope, Store, StoredEnvelope } from "../store/types.ts";
 import { GroupCommitter } from "./groupCommit.ts";
 import { Subscription, type PushSink } from "./subscription.ts";
 
@@ -41,8 +41,55 @@ export class Delivery {
     }
   }
 
-  fetch(recipientKey: Uint8Array, afterSeq: number, limit: number): Promise<StoredEnvelope[]> {
-    return this.store.fetch(recipientKey, afterSeq, limit);
+  /**
+   * One upload, one queue row per recipient (a group channel's fan-out). All rows go into the same
+   * group-commit batch; if any queue is full nothing is enqueued.
+   */
+  async fanOut(recipients: Uint8Array[], channelId: Uint8Array, payload: Uint8Array): Promise<number[]> {
+    const keys = await this.reserveSlots(recipients);
+    const enqueuedAtMs = this.now();
+    const results = await Promise.allSettled(
+      recipients.map((recipientKey) =>
+        this.committer.enqueue({ recipientKey, channelId, payload, enqueuedAtMs }),
+      ),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      // A batch fails or succeeds as a whole: every reserved slot is free again.
+      this.release(keys);
+      throw failed.reason;
+    }
+    return results.map((r) => (r as PromiseFulfilledResult<number>).value);
+  }
+
+  /**
+   * Offers a commit to the store, which accepts only the first commit of an epoch and applies its
+   * membership change in the same transaction as the recipients' rows.
+   */
+  async commit(commit: ChannelCommit): Promise<CommitOutcome> {
+    const keys = await this.reserveSlots(commit.envelopes.map((e) => e.recipientKey));
+    let outcome: CommitOutcome;
+    try {
+      outcome = await this.store.acceptCommit(commit);
+    } catch (error) {
+      this.release(keys);
+      throw error;
+    }
+    if (outcome.status !== "accepted") {
+      this.release(keys);
+      return outcome;
+    }
+    this.notify(commit.envelopes, outcome.seqs);
+    return outcome;
+  }
+
+  fetch(
+    recipientKey: Uint8Array,
+    afterSeq: number,
+    limit: number,
+    channelId?: Uint8Array,
+  ): Promise<StoredEnvelope[]> {
+    return this.store.fetch(recipientKey, afterSeq, limit, channelId);
   }
 
   async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {
@@ -62,9 +109,10 @@ export class Delivery {
     afterSeq: number,
     sink: PushSink,
     onError: (error: unknown) => void,
+    channelId?: Uint8Array,
   ): () => void {
     const key = toHex(recipientKey);
-    const subscription = new Subscription(this.store, recipientKey, afterSeq, sink, onError);
+    const subscription = new Subscription(this.store, recipientKey, afterSeq, sink, onError, channelId);
     let set = this.subscribers.get(key);
     if (!set) this.subscribers.set(key, (set = new Set()));
     set.add(subscription);
@@ -86,6 +134,29 @@ export class Delivery {
   /** Waits for enqueues already accepted to be written (graceful shutdown). */
   drain(): Promise<void> {
     return this.committer.drain();
+  }
+
+  /** Reserves one slot per recipient, all or none; returns the hex keys to release on failure. */
+  private async reserveSlots(recipients: Uint8Array[]): Promise<string[]> {
+    const reserved: string[] = [];
+    try {
+      for (const recipientKey of recipients) {
+        const key = toHex(recipientKey);
+        await this.reserveSlot(key, recipientKey);
+        reserved.push(key);
+      }
+    } catch (error) {
+      this.release(reserved);
+      throw error;
+    }
+    return reserved;
+  }
+
+  private release(keys: string[]): void {
+    for (const key of keys) {
+      const current = this.depths.get(key);
+      if (typeof current === "number") this.depths.set(key, Math.max(0, current - 1));
+    }
   }
 
   /** Counts the envelope against the recipient's queue limit, or throws QueueFull. */

@@ -5,6 +5,7 @@
  * congested client costs the gateway no memory and never misses an envelope.
  */
 import type { Envelope } from "@qpq/shared/protocol";
+import { bytesEqual } from "@qpq/shared/bytes";
 import type { Store } from "../store/types.ts";
 
 export interface PushSink {
@@ -28,6 +29,8 @@ export class Subscription {
     private lastSeq: number,
     private readonly sink: PushSink,
     private readonly onError: (error: unknown) => void,
+    /** Only this channel's envelopes; the others stay queued for a subscription without a filter. */
+    private readonly channelId?: Uint8Array,
   ) {}
 
   /** Starts by pushing the backlog after the client's position. */
@@ -37,6 +40,7 @@ export class Subscription {
 
   offer(envelope: Envelope): void {
     if (this.closed || envelope.seq <= this.lastSeq) return;
+    if (this.channelId !== undefined && !bytesEqual(envelope.channelId, this.channelId)) return;
     if (!this.pumping && envelope.seq === this.lastSeq + 1 && !this.sink.congested()) {
       this.lastSeq = envelope.seq;
       this.sink.send(envelope).catch((error: unknown) => this.fail(error));
@@ -66,7 +70,7 @@ export class Subscription {
       // Cleared before reading, so an envelope committed during the read sets it again.
       this.dirty = false;
       for (;;) {
-        const page = await this.store.fetch(this.recipientKey, this.lastSeq, PAGE);
+        const page = await this.store.fetch(this.recipientKey, this.lastSeq, PAGE, this.channelId);
         for (const envelope of page) {
           if (this.closed) return;
           await this.sink.send(envelope);

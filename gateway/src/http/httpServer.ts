@@ -1,5 +1,6 @@
 /**
- * The gateway's HTTP side: the web app's static files, the discovery document and a health probe.
+ * The gateway's HTTP side: the web app's static files, the discovery document, a health probe and
+ * ACME HTTP-01 challenge answers.
  * Everything else (the messenger protocol) runs over WebTransport on the UDP port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -10,9 +11,14 @@ import type { DiscoveryDocument } from "./discovery.ts";
 
 export interface HttpDeps {
   webRoot: string;
-  discovery: () => DiscoveryDocument;
+  /** undefined while the WebTransport endpoint is not up yet (waiting for its first certificate). */
+  discovery: () => DiscoveryDocument | undefined;
   health: () => Record<string, unknown>;
+  /** The key authorization for an open ACME HTTP-01 challenge token. */
+  acmeChallenge?: (token: string) => string | undefined;
 }
+
+const ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -110,7 +116,15 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   }
   if (path === "/.well-known/qpq.json") {
     res.setHeader("Access-Control-Allow-Origin", "*");
-    send(res, 200, "application/json", JSON.stringify(deps.discovery()));
+    const document = deps.discovery();
+    if (document) send(res, 200, "application/json", JSON.stringify(document));
+    else send(res, 503, "text/plain", "the WebTransport endpoint is waiting for its certificate");
+    return;
+  }
+  if (path.startsWith(ACME_CHALLENGE_PREFIX)) {
+    const answer = deps.acmeChallenge?.(path.slice(ACME_CHALLENGE_PREFIX.length));
+    if (answer) send(res, 200, "application/octet-stream", answer);
+    else send(res, 404, "text/plain", "not found");
     return;
   }
   if (await serveStatic(deps.webRoot, path, res)) return;

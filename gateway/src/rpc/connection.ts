@@ -52,7 +52,7 @@ export class ClientConnection {
       remoteAddress: wt.remoteAddress,
       version: undefined,
       session: undefined,
-      subscribe: (recipientKey, afterSeq) => this.subscribe(recipientKey, afterSeq),
+      subscribe: (recipientKey, afterSeq, channelId) => this.subscribe(recipientKey, afterSeq, channelId),
     };
   }
 
@@ -162,7 +162,7 @@ export class ClientConnection {
     }
   }
 
-  private subscribe(recipientKey: Uint8Array, afterSeq: number): void {
+  private subscribe(recipientKey: Uint8Array, afterSeq: number, channelId?: Uint8Array): void {
     this.stopPushes();
     if (this.closed) return;
     const sink = {
@@ -173,10 +173,11 @@ export class ClientConnection {
       },
       congested: () => this.pushCongested,
     };
-    this.unsubscribe = this.services.delivery.subscribe(recipientKey, afterSeq, sink, (error) => {
+    const onError = (error: unknown) => {
       log.debug("push stream failed", { conn: this.state.id, ...errorFields(error) });
       this.stopPushes();
-    });
+    };
+    this.unsubscribe = this.services.delivery.subscribe(recipientKey, afterSeq, sink, onError, channelId);
   }
 
   private pushCongested = false;

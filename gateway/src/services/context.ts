@@ -28,10 +28,11 @@ export interface ConnectionState {
   /** Username of a registration started on this connection (registerFinish must match it). */
   pendingRegistration?: string;
   /**
-   * Starts pushing the session's queue after afterSeq on this connection's push stream, replacing any
-   * earlier subscription of the connection; it ends with the connection or a logout.
+   * Starts pushing the session's queue after afterSeq (only one channel's envelopes when channelId is
+   * given) on this connection's push stream, replacing any earlier subscription of the connection; it
+   * ends with the connection or a logout.
    */
-  subscribe(recipientKey: Uint8Array, afterSeq: number): void;
+  subscribe(recipientKey: Uint8Array, afterSeq: number, channelId?: Uint8Array): void;
 }
 
 export interface Services {

@@ -1,6 +1,7 @@
 /** Every operation the gateway serves, by request type: the dispatcher's single lookup table. */
 import { ack, enqueue, fetch, subscribe } from "./queue.ts";
 import { loginFinish, loginStart, logout, registerFinish, registerStart, resumeSession } from "./auth.ts";
+import { createChannel, createGroupChannel, sealedEnqueue } from "./channels.ts";
 import type { HandlerTable } from "./context.ts";
 import { health, hello } from "./hello.ts";
 import { fetchHybridKey, publishHybridKey } from "./hybridKeys.ts";
@@ -23,6 +24,9 @@ export const handlers: HandlerTable = {
   fetch,
   ack,
   subscribe,
+  createChannel,
+  createGroupChannel,
+  sealedEnqueue,
   publishHybridKey,
   fetchHybridKey,
 };

@@ -2,10 +2,15 @@
  * An in-memory Store for fast tests. Same observable behaviour as SqliteStore (both pass
  * storeContract.ts), nothing survives close. Byte arrays are copied on the way in and out.
  */
+import { compareBytes, TOKEN_EPOCHS_KEPT } from "./channelRules.ts";
 import type {
+  ChannelCommit,
+  ChannelRecord,
   ClaimedKeyPackage,
+  CommitOutcome,
   HybridKeyRecord,
   NewEnvelope,
+  NewGroupChannel,
   SessionRecord,
   Store,
   StoredEnvelope,
@@ -32,7 +37,18 @@ interface Queue {
   envelopes: StoredEnvelope[];
 }
 
+interface Channel {
+  record: ChannelRecord;
+  /** identity key hex -> key */
+  members: Map<string, Uint8Array>;
+  /** epoch -> token hash */
+  tokens: Map<number, Uint8Array>;
+}
+
 export class MemoryStore implements Store {
+  private readonly channels = new Map<string, Channel>();
+  /** "low hex:high hex" -> channel id hex */
+  private readonly directPairs = new Map<string, string>();
   private readonly settings = new Map<string, string>();
   private readonly usersByName = new Map<string, UserRecord>();
   /** identity key hex -> username */
@@ -176,6 +192,11 @@ export class MemoryStore implements Store {
 
   async enqueue(envelopes: NewEnvelope[]): Promise<number[]> {
     this.live();
+    return this.append(envelopes);
+  }
+
+  /** Synchronous, so acceptCommit checks and writes without another call slipping in between. */
+  private append(envelopes: NewEnvelope[]): number[] {
     return envelopes.map((e) => {
       const key = hex(e.recipientKey);
       let queue = this.queues.get(key);
@@ -194,14 +215,19 @@ export class MemoryStore implements Store {
     });
   }
 
-  async fetch(recipientKey: Uint8Array, afterSeq: number, limit: number): Promise<StoredEnvelope[]> {
+  async fetch(
+    recipientKey: Uint8Array,
+    afterSeq: number,
+    limit: number,
+    channelId?: Uint8Array,
+  ): Promise<StoredEnvelope[]> {
     this.live();
     if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`invalid fetch limit: ${limit}`);
     const queue = this.queues.get(hex(recipientKey));
     if (queue === undefined) return [];
-    const list = queue.envelopes;
-    const start = firstAbove(list, afterSeq);
-    return list.slice(start, start + limit).map((e) => ({
+    let list = queue.envelopes.slice(firstAbove(queue.envelopes, afterSeq));
+    if (channelId !== undefined) list = list.filter((e) => compareBytes(e.channelId, channelId) === 0);
+    return list.slice(0, limit).map((e) => ({
       ...e,
       channelId: copy(e.channelId),
       payload: copy(e.payload),
@@ -225,6 +251,121 @@ export class MemoryStore implements Store {
   async headSeq(recipientKey: Uint8Array): Promise<number> {
     this.live();
     return this.queues.get(hex(recipientKey))?.lastSeq ?? 0;
+  }
+
+  async createDirectChannel(
+    a: Uint8Array,
+    b: Uint8Array,
+    newId: Uint8Array,
+    nowMs: number,
+  ): Promise<Uint8Array> {
+    this.live();
+    const [low, high] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
+    const pair = `${hex(low)}:${hex(high)}`;
+    const existing = this.directPairs.get(pair);
+    if (existing !== undefined) return copy(this.channels.get(existing)!.record.channelId);
+    this.insertChannel(
+      { channelId: newId, kind: "direct", groupId: new Uint8Array(0), epoch: 0, createdAtMs: nowMs },
+      [low, high],
+    );
+    this.directPairs.set(pair, hex(newId));
+    return copy(newId);
+  }
+
+  async createGroupChannel(c: NewGroupChannel): Promise<boolean> {
+    this.live();
+    const groupTaken = [...this.channels.values()].some(
+      (ch) => ch.record.kind === "group" && compareBytes(ch.record.groupId, c.groupId) === 0,
+    );
+    if (groupTaken || this.channels.has(hex(c.channelId))) return false;
+    const channel = this.insertChannel(
+      {
+        channelId: c.channelId,
+        kind: "group",
+        groupId: c.groupId,
+        epoch: c.epoch,
+        createdAtMs: c.createdAtMs,
+      },
+      c.members,
+    );
+    if (c.tokenHash.length > 0) channel.tokens.set(c.epoch, copy(c.tokenHash));
+    return true;
+  }
+
+  private insertChannel(record: Omit<ChannelRecord, "lastCommitHash">, members: Uint8Array[]): Channel {
+    const id = hex(record.channelId);
+    if (this.channels.has(id)) throw new Error("channel id exists");
+    const channel: Channel = {
+      record: {
+        ...record,
+        channelId: copy(record.channelId),
+        groupId: copy(record.groupId),
+        lastCommitHash: new Uint8Array(0),
+      },
+      members: new Map(members.map((m) => [hex(m), copy(m)])),
+      tokens: new Map(),
+    };
+    this.channels.set(id, channel);
+    return channel;
+  }
+
+  async getChannel(channelId: Uint8Array): Promise<ChannelRecord | undefined> {
+    this.live();
+    const r = this.channels.get(hex(channelId))?.record;
+    return (
+      r && {
+        ...r,
+        channelId: copy(r.channelId),
+        groupId: copy(r.groupId),
+        lastCommitHash: copy(r.lastCommitHash),
+      }
+    );
+  }
+
+  async getChannelMembers(channelId: Uint8Array): Promise<Uint8Array[]> {
+    this.live();
+    return [...(this.channels.get(hex(channelId))?.members.values() ?? [])].map(copy);
+  }
+
+  async isChannelMember(channelId: Uint8Array, identityKey: Uint8Array): Promise<boolean> {
+    this.live();
+    return this.channels.get(hex(channelId))?.members.has(hex(identityKey)) ?? false;
+  }
+
+  async listChannels(identityKey: Uint8Array): Promise<Uint8Array[]> {
+    this.live();
+    const key = hex(identityKey);
+    return [...this.channels.values()]
+      .filter((c) => c.members.has(key))
+      .map((c) => copy(c.record.channelId))
+      .sort(compareBytes);
+  }
+
+  async getTokenHash(channelId: Uint8Array, epoch: number): Promise<Uint8Array | undefined> {
+    this.live();
+    const hash = this.channels.get(hex(channelId))?.tokens.get(epoch);
+    return hash && copy(hash);
+  }
+
+  async acceptCommit(c: ChannelCommit): Promise<CommitOutcome> {
+    this.live();
+    const channel = this.channels.get(hex(c.channelId));
+    if (channel === undefined) return { status: "conflict", epoch: -1 };
+    const record = channel.record;
+    if (c.epoch === record.epoch - 1 && compareBytes(record.lastCommitHash, c.commitHash) === 0) {
+      return { status: "duplicate" };
+    }
+    if (c.epoch !== record.epoch) return { status: "conflict", epoch: record.epoch };
+    const seqs = this.append(c.envelopes);
+    for (const key of c.remove) channel.members.delete(hex(key));
+    for (const key of c.add) channel.members.set(hex(key), copy(key));
+    record.epoch = c.epoch + 1;
+    record.lastCommitHash = copy(c.commitHash);
+    if (c.nextTokenHash.length > 0) channel.tokens.set(record.epoch, copy(c.nextTokenHash));
+    for (const epoch of channel.tokens.keys()) {
+      if (epoch < record.epoch - TOKEN_EPOCHS_KEPT + 1) channel.tokens.delete(epoch);
+    }
+    return { status: "accepted", seqs };
   }
 
   async close(): Promise<void> {

@@ -79,6 +79,47 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 2,
+    name: "channels",
+    up(db) {
+      db.exec(`
+        -- Direct channels keep their pair sorted (pair_low < pair_high), so the pair is unique whichever
+        -- side created it. Group channels have no pair (NULLs never collide in a UNIQUE constraint).
+        CREATE TABLE channels (
+          channel_id       BLOB PRIMARY KEY,
+          kind             TEXT NOT NULL CHECK (kind IN ('direct', 'group')),
+          pair_low         BLOB,
+          pair_high        BLOB,
+          group_id         BLOB NOT NULL,
+          epoch            INTEGER NOT NULL,
+          last_commit_hash BLOB NOT NULL,
+          created_at_ms    INTEGER NOT NULL,
+          UNIQUE (pair_low, pair_high)
+        ) STRICT;
+
+        -- One group channel per MLS group, so nobody can open a second channel "for" someone's group.
+        CREATE UNIQUE INDEX channels_by_group ON channels (group_id) WHERE kind = 'group';
+
+        CREATE TABLE channel_members (
+          channel_id   BLOB NOT NULL REFERENCES channels (channel_id) ON DELETE CASCADE,
+          identity_key BLOB NOT NULL,
+          PRIMARY KEY (channel_id, identity_key)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX channel_members_by_identity ON channel_members (identity_key);
+
+        -- SHA-256 of each recent epoch's delivery token (sealed sender); the token itself never.
+        CREATE TABLE channel_tokens (
+          channel_id BLOB NOT NULL REFERENCES channels (channel_id) ON DELETE CASCADE,
+          epoch      INTEGER NOT NULL,
+          token_hash BLOB NOT NULL,
+          PRIMARY KEY (channel_id, epoch)
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE INDEX queue_by_channel ON queue (recipient_key, channel_id, seq);
+      `);
+    },
+  },
+  {
+    version: 3,
     name: "hybrid public keys",
     up(db) {
       db.exec(`

@@ -102,8 +102,8 @@ describe("SqliteStore specifics", () => {
     expect(migrate(db)).toEqual(migrations.map((m) => m.version));
     const next: Migration = {
       version: latestVersion() + 1,
-      name: "channels",
-      up: (d) => d.exec("CREATE TABLE channels (id BLOB PRIMARY KEY) STRICT"),
+      name: "example",
+      up: (d) => d.exec("CREATE TABLE example_later (id BLOB PRIMARY KEY) STRICT"),
     };
     const extended = [...migrations, next];
     expect(migrate(db, extended)).toEqual([next.version]);

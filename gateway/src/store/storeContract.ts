@@ -3,6 +3,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runChannelContract } from "./channelContract.ts";
 import type { NewEnvelope, SessionRecord, Store, UserRecord } from "./types.ts";
 
 export interface StoreContractOptions {
@@ -417,6 +418,8 @@ export function runStoreContract(
         expect(await store.queueDepth(recipient)).toBe(0);
       });
     });
+
+    runChannelContract(() => store);
 
     const reopen = opts.reopen;
     if (reopen !== undefined) {

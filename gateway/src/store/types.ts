@@ -44,6 +44,53 @@ export interface StoredEnvelope {
   enqueuedAtMs: number;
 }
 
+/**
+ * A channel: who may send into it and receive from it. Direct channels join an unordered pair for good;
+ * group channels follow an MLS group, whose membership changes only together with an accepted commit.
+ */
+export interface ChannelRecord {
+  channelId: Uint8Array;
+  kind: "direct" | "group";
+  /** Group channels: the MLS group id whose payloads it carries. Empty for direct channels. */
+  groupId: Uint8Array;
+  /** Group channels: the group's current epoch, the one the next accepted commit must be for. */
+  epoch: number;
+  /** SHA-256 of the commit that started the current epoch (empty before the first one). */
+  lastCommitHash: Uint8Array;
+  createdAtMs: number;
+}
+
+export interface NewGroupChannel {
+  channelId: Uint8Array;
+  groupId: Uint8Array;
+  /** Every member, the creator included; duplicates are ignored. */
+  members: Uint8Array[];
+  epoch: number;
+  /** SHA-256 of the epoch's delivery token, or empty. */
+  tokenHash: Uint8Array;
+  createdAtMs: number;
+}
+
+export interface ChannelCommit {
+  channelId: Uint8Array;
+  /** The epoch the commit was made in; accepting it moves the channel to epoch + 1. */
+  epoch: number;
+  commitHash: Uint8Array;
+  add: Uint8Array[];
+  remove: Uint8Array[];
+  /** Delivery-token hash for epoch + 1, or empty. */
+  nextTokenHash: Uint8Array;
+  /** The commit for each recipient (the members before the change, the committer excluded). */
+  envelopes: NewEnvelope[];
+}
+
+export type CommitOutcome =
+  | { status: "accepted"; seqs: number[] }
+  /** The same commit (same hash) was accepted already: nothing stored again. */
+  | { status: "duplicate" }
+  /** Another commit took this epoch (or the epoch is not the channel's): nothing stored. */
+  | { status: "conflict"; epoch: number };
+
 export interface Store {
   /** Small named values the gateway keeps, such as the OPAQUE server setup. */
   getSetting(key: string): Promise<string | undefined>;
@@ -87,8 +134,16 @@ export interface Store {
    * input order. When this resolves the envelopes survive a crash of the process.
    */
   enqueue(envelopes: NewEnvelope[]): Promise<number[]>;
-  /** Envelopes with seq > afterSeq, oldest first, at most limit (a non-negative integer). */
-  fetch(recipientKey: Uint8Array, afterSeq: number, limit: number): Promise<StoredEnvelope[]>;
+  /**
+   * Envelopes with seq > afterSeq, oldest first, at most limit (a non-negative integer); with a
+   * channelId only that channel's.
+   */
+  fetch(
+    recipientKey: Uint8Array,
+    afterSeq: number,
+    limit: number,
+    channelId?: Uint8Array,
+  ): Promise<StoredEnvelope[]>;
   /** Deletes envelopes with seq <= upToSeq; returns how many were deleted. */
   ack(recipientKey: Uint8Array, upToSeq: number): Promise<number>;
   /** Number of envelopes waiting for the recipient. */
@@ -96,6 +151,28 @@ export interface Store {
   /** Highest seq ever assigned to the recipient (0 if none), acknowledged or not. */
   headSeq(recipientKey: Uint8Array): Promise<number>;
 
+  /**
+   * The direct channel of the unordered pair (a, b): the existing one's id, or a new one with newId.
+   * Creating it again, from either side, returns the same id.
+   */
+  createDirectChannel(a: Uint8Array, b: Uint8Array, newId: Uint8Array, nowMs: number): Promise<Uint8Array>;
+  /** Returns false, storing nothing, when the channel id or the group id already has a channel. */
+  createGroupChannel(channel: NewGroupChannel): Promise<boolean>;
+  getChannel(channelId: Uint8Array): Promise<ChannelRecord | undefined>;
+  /** Identity keys of the channel's members, in no particular order (empty for an unknown channel). */
+  getChannelMembers(channelId: Uint8Array): Promise<Uint8Array[]>;
+  isChannelMember(channelId: Uint8Array, identityKey: Uint8Array): Promise<boolean>;
+  /** Ids of the channels the identity is a member of. */
+  listChannels(identityKey: Uint8Array): Promise<Uint8Array[]>;
+  /** The delivery-token hash registered for the channel's epoch, if any. */
+  getTokenHash(channelId: Uint8Array, epoch: number): Promise<Uint8Array | undefined>;
+  /**
+   * One commit per epoch, atomically: when commit.epoch is the channel's epoch, stores the envelopes,
+   * applies the membership change, registers the next token hash and moves the channel to the next
+   * epoch; the same commit again is a duplicate; anything else is a conflict. Only the first two
+   * store anything.
+   */
+  acceptCommit(commit: ChannelCommit): Promise<CommitOutcome>;
   /**
    * Stores the user's published hybrid (X-Wing) public key with its identity signature, replacing
    * any previous one. Rejects, storing nothing, when identityKey is not a user's.

@@ -4,6 +4,8 @@
  *
  * - CA mode (QPQ_TLS_CERT / QPQ_TLS_KEY): the operator's certificate, no hashes published: browsers
  *   verify it the normal way.
+ * - ACME mode (QPQ_ACME_DOMAIN): like CA mode, but the pair comes from ./acmeRenewal.ts through
+ *   replace() instead of from files.
  * - Development mode: a self-signed ECDSA P-256 certificate valid for at most 10 days (Chromium's
  *   serverCertificateHashes accepts ECDSA certificates valid for at most 14 days), kept under
  *   QPQ_DATA_DIR so its hash survives restarts, renewed when 3 days remain. During a renewal both the
@@ -21,6 +23,7 @@ export interface ActiveCertificate {
   keyPem: string;
   /** SHA-256 of the leaf's DER encoding. */
   sha256: Uint8Array;
+  notBefore: Date;
   notAfter: Date;
 }
 
@@ -38,6 +41,7 @@ function describe(certPem: string, keyPem: string): ActiveCertificate {
     certPem,
     keyPem,
     sha256: new Uint8Array(createHash("sha256").update(x509.raw).digest()),
+    notBefore: new Date(x509.validFrom),
     notAfter: new Date(x509.validTo),
   };
 }
@@ -49,7 +53,7 @@ export class CertificateManager {
   private readonly listeners = new Set<(cert: ActiveCertificate) => void>();
 
   private constructor(
-    readonly mode: "ca" | "self-signed",
+    readonly mode: "ca" | "acme" | "self-signed",
     initial: ActiveCertificate,
     private readonly dir: string,
     private readonly hostnames: string[],
@@ -68,6 +72,24 @@ export class CertificateManager {
     const manager = new CertificateManager("ca", cert, "", []);
     manager.files = { certPath, keyPath, pollMs };
     return manager;
+  }
+
+  /** A pair obtained in-process (ACME); later ones arrive through replace(). */
+  static fromPair(certPem: string, keyPem: string): CertificateManager {
+    return new CertificateManager("acme", describe(certPem, keyPem), "", []);
+  }
+
+  /**
+   * Serves a new pair to new connections; established sessions keep theirs. Throws, changing
+   * nothing, when the pair is unusable.
+   */
+  replace(certPem: string, keyPem: string): ActiveCertificate {
+    const fresh = describe(certPem, keyPem);
+    if (Buffer.from(fresh.sha256).equals(Buffer.from(this.current.sha256))) return fresh;
+    this.previous = this.current;
+    this.current = fresh;
+    for (const listener of this.listeners) listener(fresh);
+    return fresh;
   }
 
   private files: { certPath: string; keyPath: string; pollMs: number } | undefined;
@@ -135,7 +157,7 @@ export class CertificateManager {
 
   /** Hashes browsers should pin: none for a CA certificate; the current and, while rotating, the previous. */
   publishedHashes(now = Date.now()): Uint8Array[] {
-    if (this.mode === "ca") return [];
+    if (this.mode !== "self-signed") return [];
     const stillValid = this.previous && this.previous.notAfter.getTime() > now;
     return stillValid ? [this.current.sha256, this.previous!.sha256] : [this.current.sha256];
   }

@@ -78,6 +78,9 @@ describe("codec: every variant", () => {
       fetch: true,
       ack: true,
       subscribe: true,
+      createChannel: true,
+      createGroupChannel: true,
+      sealedEnqueue: true,
       publishHybridKey: true,
       fetchHybridKey: true,
     };
@@ -155,7 +158,7 @@ describe("codec: details", () => {
     const bytes = encodeClientFrame({ requestId: 4242, request: { type: "health" } });
     // Message layout: 8-byte segment table, root pointer, ClientFrame data word: requestId u32, which u16.
     expect(dv(bytes).getUint32(16, true)).toBe(4242);
-    for (const which of [15, 16, 0xffff]) {
+    for (const which of [18, 21, 0xffff]) {
       const patched = bytes.slice();
       dv(patched).setUint16(20, which, true);
       const error = decodeError(() => decodeClientFrame(patched));
@@ -168,7 +171,7 @@ describe("codec: details", () => {
   it("an unknown member whose pointer is not even a struct is still UnknownRequest", () => {
     const bytes = encodeClientFrame({ requestId: 9, request: { type: "resolveUser", username: "x" } });
     const patched = bytes.slice();
-    dv(patched).setUint16(20, 15, true);
+    dv(patched).setUint16(20, 18, true);
     // Turn the member pointer into a byte-list pointer.
     dv(patched).setUint32(24, (dv(patched).getUint32(24, true) & ~3) | 1, true);
     dv(patched).setUint32(28, 2 | (8 << 3), true);
@@ -185,7 +188,7 @@ describe("codec: details", () => {
     const patched = response.slice();
     // Bytes: table 0-7, root pointer 8, ServerFrame 16 (data) + 24 (pointer), Response data at 32: requestId, which @36.
     expect(dv(patched).getUint32(32, true)).toBe(5);
-    dv(patched).setUint16(36, 16, true);
+    dv(patched).setUint16(36, 19, true);
     const e1 = decodeError(() => decodeServerFrame(patched));
     expect(e1.code).toBe(ErrorCode.MalformedFrame);
     expect(e1.requestId).toBe(5);
@@ -234,12 +237,14 @@ describe("codec: details", () => {
   });
 
   it("reads structs written by an older peer (smaller sections) with defaults", () => {
-    // A FetchRequest struct of one data word (afterSeq only, no limit) reads limit as 0.
+    // A FetchRequest struct of one data word and no pointers (afterSeq only, no limit, no channelId)
+    // reads limit as 0 and the channel as absent.
     const bytes = encodeClientFrame({ requestId: 1, request: { type: "fetch", afterSeq: 7, limit: 99 } });
     const patched = bytes.slice();
-    // FetchRequest pointer is the ClientFrame's pointer at byte 24: data words u16 at byte 28.
+    // FetchRequest pointer is the ClientFrame's pointer at byte 24: data words u16 at byte 28, pointers at 30.
     expect(dv(patched).getUint16(28, true)).toBe(2);
     dv(patched).setUint16(28, 1, true);
+    dv(patched).setUint16(30, 0, true);
     expect(decodeClientFrame(patched).request).toEqual({ type: "fetch", afterSeq: 7, limit: 0 });
   });
 

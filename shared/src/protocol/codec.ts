@@ -50,7 +50,10 @@ const REQUEST_WHICH: { readonly [K in RequestType]: number } = {
   fetch: 12,
   ack: 13,
   subscribe: 14,
-  // 15-18 are placeholders held for parallel work (schemas/node.capnp).
+  createChannel: 15,
+  createGroupChannel: 16,
+  sealedEnqueue: 17,
+  // 18 is a placeholder held for parallel work (schemas/node.capnp).
   publishHybridKey: 19,
   fetchHybridKey: 20,
 };
@@ -73,7 +76,10 @@ const RESULT_WHICH: { readonly [K in ResponseBody["type"]]: number } = {
   fetch: 13,
   ack: 14,
   subscribe: 15,
-  // 16-19 are placeholders held for parallel work (schemas/node.capnp).
+  createChannel: 16,
+  createGroupChannel: 17,
+  sealedEnqueue: 18,
+  // 19 is a placeholder held for parallel work (schemas/node.capnp).
   publishHybridKey: 20,
   fetchHybridKey: 21,
 };
@@ -134,6 +140,13 @@ function writeEnvelopeAt(b: WireBuilder, s: number, v: Envelope): void {
   b.setData(s + 24, v.payload);
 }
 
+/** A List(Data) at pointer `ptr`; an empty list stays a null pointer, as capnp-es writes it. */
+function setDataList(b: WireBuilder, ptr: number, items: Uint8Array[]): void {
+  if (items.length === 0) return;
+  const list = b.initPointerList(ptr, items.length);
+  items.forEach((item, i) => b.setData(list + i * 8, item));
+}
+
 function requestSize(req: Request): number {
   switch (req.type) {
     case "hello":
@@ -155,7 +168,23 @@ function requestSize(req: Request): number {
     case "resolveUser":
       return sizeOf(req.username);
     case "enqueue":
-      return sizeOf(req.recipientKey, req.channelId, req.payload);
+      return sizeOf(
+        req.recipientKey,
+        req.channelId,
+        req.payload,
+        req.nextTokenHash ?? new Uint8Array(0),
+        ...(req.addMembers ?? []),
+        ...(req.removeMembers ?? []),
+      );
+    case "fetch":
+    case "subscribe":
+      return sizeOf(req.channelId ?? new Uint8Array(0));
+    case "createChannel":
+      return sizeOf(req.peerKey);
+    case "createGroupChannel":
+      return sizeOf(req.groupId, req.tokenHash, ...req.members);
+    case "sealedEnqueue":
+      return sizeOf(req.channelId, req.deliveryToken, req.payload);
     case "publishHybridKey":
       return sizeOf(req.publicKey, req.signature);
     case "fetchHybridKey":
@@ -223,10 +252,7 @@ export function encodeClientFrame(frame: ClientFrame): Uint8Array {
     case "publishKeyPackages": {
       // PublishKeyPackagesRequest (0, 2): keyPackages p0 List(Data), lastResort p1.
       const s = b.initStruct(p, 0, 2);
-      if (req.keyPackages.length > 0) {
-        const list = b.initPointerList(s, req.keyPackages.length);
-        req.keyPackages.forEach((kp, i) => b.setData(list + i * 8, kp));
-      }
+      setDataList(b, s, req.keyPackages);
       b.setData(s + 8, req.lastResort);
       break;
     }
@@ -239,28 +265,60 @@ export function encodeClientFrame(frame: ClientFrame): Uint8Array {
       b.setText(b.initStruct(p, 0, 1), req.username);
       break;
     case "enqueue": {
-      // EnqueueRequest (0, 3): recipientKey p0, channelId p1, payload p2.
-      const s = b.initStruct(p, 0, 3);
+      // EnqueueRequest (0, 6): recipientKey p0, channelId p1, payload p2, addMembers p3,
+      // removeMembers p4, nextTokenHash p5. A plain enqueue keeps the old (0, 3) size.
+      const claims = req.addMembers?.length || req.removeMembers?.length || req.nextTokenHash?.length;
+      const s = b.initStruct(p, 0, claims ? 6 : 3);
       b.setData(s, req.recipientKey);
       b.setData(s + 8, req.channelId);
       b.setData(s + 16, req.payload);
+      if (claims) {
+        setDataList(b, s + 24, req.addMembers ?? []);
+        setDataList(b, s + 32, req.removeMembers ?? []);
+        b.setData(s + 40, req.nextTokenHash ?? new Uint8Array(0));
+      }
       break;
     }
     case "fetch": {
-      // FetchRequest (2, 0): afterSeq u64@0, limit u32@8.
-      const s = b.initStruct(p, 2, 0);
+      // FetchRequest (2, 1): afterSeq u64@0, limit u32@8, channelId p0.
+      const s = b.initStruct(p, 2, 1);
       b.setU64(s, u64(req.afterSeq, "fetch.afterSeq"));
       b.setU32(s + 8, u32(req.limit, "fetch.limit"));
+      b.setData(s + 16, req.channelId ?? new Uint8Array(0));
       break;
     }
     case "ack":
       // AckRequest (1, 0): upToSeq u64@0.
       b.setU64(b.initStruct(p, 1, 0), u64(req.upToSeq, "ack.upToSeq"));
       break;
-    case "subscribe":
-      // SubscribeRequest (1, 0): afterSeq u64@0.
-      b.setU64(b.initStruct(p, 1, 0), u64(req.afterSeq, "subscribe.afterSeq"));
+    case "subscribe": {
+      // SubscribeRequest (1, 1): afterSeq u64@0, channelId p0.
+      const s = b.initStruct(p, 1, 1);
+      b.setU64(s, u64(req.afterSeq, "subscribe.afterSeq"));
+      b.setData(s + 8, req.channelId ?? new Uint8Array(0));
       break;
+    }
+    case "createChannel":
+      // CreateChannelRequest (0, 1): peerKey p0.
+      b.setData(b.initStruct(p, 0, 1), req.peerKey);
+      break;
+    case "createGroupChannel": {
+      // CreateGroupChannelRequest (1, 3): epoch u64@0, groupId p0, members p1, tokenHash p2.
+      const s = b.initStruct(p, 1, 3);
+      b.setU64(s, u64(req.epoch, "createGroupChannel.epoch"));
+      b.setData(s + 8, req.groupId);
+      setDataList(b, s + 16, req.members);
+      b.setData(s + 24, req.tokenHash);
+      break;
+    }
+    case "sealedEnqueue": {
+      // SealedEnqueueRequest (0, 3): channelId p0, deliveryToken p1, payload p2.
+      const s = b.initStruct(p, 0, 3);
+      b.setData(s, req.channelId);
+      b.setData(s + 8, req.deliveryToken);
+      b.setData(s + 16, req.payload);
+      break;
+    }
     case "publishHybridKey": {
       // PublishHybridKeyRequest (0, 2): publicKey p0, signature p1.
       const s = b.initStruct(p, 0, 2);
@@ -418,6 +476,15 @@ function writeResponse(b: WireBuilder, ptr: number, response: Response): void {
       // SubscribeResponse (1, 0): headSeq u64@0.
       b.setU64(b.initStruct(p, 1, 0), u64(body.result.headSeq, "subscribe.headSeq"));
       break;
+    case "createChannel":
+    case "createGroupChannel":
+      // CreateChannelResponse (0, 1): channelId p0.
+      b.setData(b.initStruct(p, 0, 1), body.result.channelId);
+      break;
+    case "sealedEnqueue":
+      // SealedEnqueueResponse (1, 0): recipients u32@0.
+      b.setU32(b.initStruct(p, 1, 0), u32(body.result.recipients, "sealedEnqueue.recipients"));
+      break;
     case "publishHybridKey":
       break;
     case "fetchHybridKey": {
@@ -526,7 +593,7 @@ export function decodeClientFrame(bytes: Uint8Array, limits?: Partial<FrameLimit
 function readRequest(r: WireReader, root: StructRef): Request {
   const which = r.u16(root, 4);
   // Check the discriminant before touching the member: a newer client's member may not even be a struct.
-  if (which > 20 || (which > 14 && which < 19)) {
+  if (which > 20 || which === 18) {
     throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
   }
   const s = which === 1 || which === 7 ? EMPTY_STRUCT : r.struct(root, 0);
@@ -561,14 +628,47 @@ function readRequest(r: WireReader, root: StructRef): Request {
       return { type: "fetchKeyPackage", identityKey: r.data(s, 0) };
     case 10:
       return { type: "resolveUser", username: r.text(s, 0) };
-    case 11:
-      return { type: "enqueue", recipientKey: r.data(s, 0), channelId: r.data(s, 1), payload: r.data(s, 2) };
+    case 11: {
+      const request: Request = {
+        type: "enqueue",
+        recipientKey: r.data(s, 0),
+        channelId: r.data(s, 1),
+        payload: r.data(s, 2),
+      };
+      const addMembers = r.dataList(s, 3);
+      const removeMembers = r.dataList(s, 4);
+      const nextTokenHash = r.data(s, 5);
+      if (addMembers.length > 0) request.addMembers = addMembers;
+      if (removeMembers.length > 0) request.removeMembers = removeMembers;
+      if (nextTokenHash.length > 0) request.nextTokenHash = nextTokenHash;
+      return request;
+    }
     case 12:
-      return { type: "fetch", afterSeq: r.u64(s, 0, "fetch.afterSeq"), limit: r.u32(s, 8) };
+      return withChannel(
+        { type: "fetch", afterSeq: r.u64(s, 0, "fetch.afterSeq"), limit: r.u32(s, 8) },
+        r.data(s, 0),
+      );
     case 13:
       return { type: "ack", upToSeq: r.u64(s, 0, "ack.upToSeq") };
     case 14:
-      return { type: "subscribe", afterSeq: r.u64(s, 0, "subscribe.afterSeq") };
+      return withChannel({ type: "subscribe", afterSeq: r.u64(s, 0, "subscribe.afterSeq") }, r.data(s, 0));
+    case 15:
+      return { type: "createChannel", peerKey: r.data(s, 0) };
+    case 16:
+      return {
+        type: "createGroupChannel",
+        epoch: r.u64(s, 0, "createGroupChannel.epoch"),
+        groupId: r.data(s, 0),
+        members: r.dataList(s, 1),
+        tokenHash: r.data(s, 2),
+      };
+    case 17:
+      return {
+        type: "sealedEnqueue",
+        channelId: r.data(s, 0),
+        deliveryToken: r.data(s, 1),
+        payload: r.data(s, 2),
+      };
     case 19:
       return { type: "publishHybridKey", publicKey: r.data(s, 0), signature: r.data(s, 1) };
     case 20:
@@ -576,6 +676,15 @@ function readRequest(r: WireReader, root: StructRef): Request {
     default:
       throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
   }
+}
+
+/** An empty channel id decodes as absent, so old and new clients' plain requests look the same. */
+function withChannel(
+  request: Extract<Request, { type: "fetch" | "subscribe" }>,
+  channelId: Uint8Array,
+): Request {
+  if (channelId.length > 0) request.channelId = channelId;
+  return request;
 }
 
 /**
@@ -600,7 +709,7 @@ export function decodeServerFrame(bytes: Uint8Array, limits?: Partial<FrameLimit
 
 function readBody(r: WireReader, response: StructRef): ResponseBody {
   const which = r.u16(response, 4);
-  if (which > 21 || (which > 15 && which < 20)) throw r.fail(`unknown response union member ${which}`);
+  if (which > 21 || which === 19) throw r.fail(`unknown response union member ${which}`);
   const s = which === 4 || which === 8 || which === 20 ? EMPTY_STRUCT : r.struct(response, 0);
   switch (which) {
     case 0:
@@ -644,6 +753,12 @@ function readBody(r: WireReader, response: StructRef): ResponseBody {
       return { type: "ack", result: { removed: r.u32(s, 0) } };
     case 15:
       return { type: "subscribe", result: { headSeq: r.u64(s, 0, "subscribe.headSeq") } };
+    case 16:
+      return { type: "createChannel", result: { channelId: r.data(s, 0) } };
+    case 17:
+      return { type: "createGroupChannel", result: { channelId: r.data(s, 0) } };
+    case 18:
+      return { type: "sealedEnqueue", result: { recipients: r.u32(s, 0) } };
     case 20:
       return { type: "publishHybridKey", result: {} };
     case 21:

@@ -46,12 +46,20 @@ export const ErrorCode = {
   TooManyInFlight: 20,
   /** The connection is already bound to a session. */
   AlreadyAuthenticated: 21,
-  /** Reserved for channel authorization (DM channels): the caller may not use this channel. */
+  /**
+   * The caller may not use this channel: unknown channel, not a member, recipient outside the channel,
+   * a wrong delivery token, or an empty channel id where the gateway demands channels.
+   */
   ChannelForbidden: 22,
   /** The recipient identity is not registered. */
   UnknownRecipient: 23,
   /** One commit per epoch (RFC 9750): another commit for this group's epoch was accepted first. */
   CommitConflict: 24,
+  /**
+   * A group channel payload for an epoch the gateway will not carry: older than the window behind the
+   * last accepted commit, newer than the channel's epoch, or of another group.
+   */
+  StaleEpoch: 25,
   /** The group's cipher suite is weaker than this client's post-quantum policy; it will not join. */
   SuiteBelowPolicy: 30,
   /** fetchHybridKey: the user has not published a hybrid (X-Wing) public key. */

@@ -153,6 +153,7 @@ describe("fuzz: decoding untrusted bytes gives frames or QpqError, nothing else"
 // ---------------------------------------------------------------------------------------------------
 
 const data = fc.uint8Array({ maxLength: 64 });
+const nonEmpty = fc.uint8Array({ minLength: 1, maxLength: 64 });
 const text = fc.string({ unit: "grapheme", maxLength: 20 });
 const seq = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
@@ -186,6 +187,26 @@ const request: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ type: fc.constant("fetch"), afterSeq: seq, limit: u32 }),
   fc.record({ type: fc.constant("ack"), upToSeq: seq }),
   fc.record({ type: fc.constant("subscribe"), afterSeq: seq }),
+  fc.record({ type: fc.constant("subscribe"), afterSeq: seq, channelId: nonEmpty }),
+  fc.record({ type: fc.constant("fetch"), afterSeq: seq, limit: u32, channelId: nonEmpty }),
+  fc.record({
+    type: fc.constant("enqueue"),
+    recipientKey: data,
+    channelId: data,
+    payload: data,
+    addMembers: fc.array(data, { minLength: 1, maxLength: 4 }),
+    removeMembers: fc.array(data, { minLength: 1, maxLength: 4 }),
+    nextTokenHash: nonEmpty,
+  }),
+  fc.record({ type: fc.constant("createChannel"), peerKey: data }),
+  fc.record({
+    type: fc.constant("createGroupChannel"),
+    groupId: data,
+    members: fc.array(data, { maxLength: 5 }),
+    epoch: seq,
+    tokenHash: data,
+  }),
+  fc.record({ type: fc.constant("sealedEnqueue"), channelId: data, deliveryToken: data, payload: data }),
 ) as fc.Arbitrary<Request>;
 
 const envelope: fc.Arbitrary<Envelope> = fc.record({

@@ -24,12 +24,31 @@ export type Request =
   | { type: "publishKeyPackages"; keyPackages: Uint8Array[]; lastResort: Uint8Array }
   | { type: "fetchKeyPackage"; identityKey: Uint8Array }
   | { type: "resolveUser"; username: string }
-  | { type: "enqueue"; recipientKey: Uint8Array; channelId: Uint8Array; payload: Uint8Array }
-  | { type: "fetch"; afterSeq: number; limit: number }
+  | ({ type: "enqueue"; recipientKey: Uint8Array; channelId: Uint8Array; payload: Uint8Array } & CommitClaims)
+  | { type: "fetch"; afterSeq: number; limit: number; channelId?: Uint8Array }
   | { type: "ack"; upToSeq: number }
-  | { type: "subscribe"; afterSeq: number }
+  | { type: "subscribe"; afterSeq: number; channelId?: Uint8Array }
+  | { type: "createChannel"; peerKey: Uint8Array }
+  | {
+      type: "createGroupChannel";
+      groupId: Uint8Array;
+      members: Uint8Array[];
+      epoch: number;
+      tokenHash: Uint8Array;
+    }
+  | { type: "sealedEnqueue"; channelId: Uint8Array; deliveryToken: Uint8Array; payload: Uint8Array }
   | { type: "publishHybridKey"; publicKey: Uint8Array; signature: Uint8Array }
   | { type: "fetchHybridKey"; identityKey: Uint8Array };
+
+/**
+ * What an enqueue carrying a commit into a group channel claims about it. Optional on the wire (empty
+ * lists and data decode as absent), so every other enqueue stays as small as before.
+ */
+export interface CommitClaims {
+  addMembers?: Uint8Array[];
+  removeMembers?: Uint8Array[];
+  nextTokenHash?: Uint8Array;
+}
 
 export type RequestType = Request["type"];
 
@@ -83,6 +102,9 @@ export interface ResultMap {
   fetch: { envelopes: Envelope[]; more: boolean };
   ack: { removed: number };
   subscribe: { headSeq: number };
+  createChannel: { channelId: Uint8Array };
+  createGroupChannel: { channelId: Uint8Array };
+  sealedEnqueue: { recipients: number };
   publishHybridKey: Record<never, never>;
   fetchHybridKey: { publicKey: Uint8Array; signature: Uint8Array };
 }

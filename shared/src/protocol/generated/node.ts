@@ -18,15 +18,15 @@ export const ClientFrame_Request_Which = {
   ENQUEUE: 11,
   FETCH: 12,
   ACK: 13,
+  SUBSCRIBE: 14,
+  CREATE_CHANNEL: 15,
+  CREATE_GROUP_CHANNEL: 16,
   /**
-* 16-19 are handed to parallel work (channels, sealed sender); Cap'n Proto allows no holes, so
-* they are held by placeholders until that work lands and names them.
+* 19 is handed to parallel work; Cap'n Proto allows no holes, so a placeholder holds it until that
+* work lands and names it.
 *
 */
-  SUBSCRIBE: 14,
-  RESERVED16: 15,
-  RESERVED17: 16,
-  RESERVED18: 17,
+  SEALED_ENQUEUE: 17,
   RESERVED19: 18,
   PUBLISH_HYBRID_KEY: 19,
   FETCH_HYBRID_KEY: 20
@@ -48,9 +48,9 @@ export class ClientFrame_Request extends $.Struct {
   static readonly FETCH = ClientFrame_Request_Which.FETCH;
   static readonly ACK = ClientFrame_Request_Which.ACK;
   static readonly SUBSCRIBE = ClientFrame_Request_Which.SUBSCRIBE;
-  static readonly RESERVED16 = ClientFrame_Request_Which.RESERVED16;
-  static readonly RESERVED17 = ClientFrame_Request_Which.RESERVED17;
-  static readonly RESERVED18 = ClientFrame_Request_Which.RESERVED18;
+  static readonly CREATE_CHANNEL = ClientFrame_Request_Which.CREATE_CHANNEL;
+  static readonly CREATE_GROUP_CHANNEL = ClientFrame_Request_Which.CREATE_GROUP_CHANNEL;
+  static readonly SEALED_ENQUEUE = ClientFrame_Request_Which.SEALED_ENQUEUE;
   static readonly RESERVED19 = ClientFrame_Request_Which.RESERVED19;
   static readonly PUBLISH_HYBRID_KEY = ClientFrame_Request_Which.PUBLISH_HYBRID_KEY;
   static readonly FETCH_HYBRID_KEY = ClientFrame_Request_Which.FETCH_HYBRID_KEY;
@@ -378,11 +378,6 @@ export class ClientFrame_Request extends $.Struct {
   _disownSubscribe(): $.Orphan<SubscribeRequest> {
     return $.utils.disown(this.subscribe);
   }
-  /**
-* 16-19 are handed to parallel work (channels, sealed sender); Cap'n Proto allows no holes, so
-* they are held by placeholders until that work lands and names them.
-*
-*/
   get subscribe(): SubscribeRequest {
     $.utils.testWhich("subscribe", $.utils.getUint16(4, this), 14, this);
     return $.utils.getStruct(0, SubscribeRequest, this);
@@ -401,23 +396,85 @@ export class ClientFrame_Request extends $.Struct {
     $.utils.setUint16(4, 14, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
-  get _isReserved16(): boolean {
+  _adoptCreateChannel(value: $.Orphan<CreateChannelRequest>): void {
+    $.utils.setUint16(4, 15, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownCreateChannel(): $.Orphan<CreateChannelRequest> {
+    return $.utils.disown(this.createChannel);
+  }
+  get createChannel(): CreateChannelRequest {
+    $.utils.testWhich("createChannel", $.utils.getUint16(4, this), 15, this);
+    return $.utils.getStruct(0, CreateChannelRequest, this);
+  }
+  _hasCreateChannel(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initCreateChannel(): CreateChannelRequest {
+    $.utils.setUint16(4, 15, this);
+    return $.utils.initStructAt(0, CreateChannelRequest, this);
+  }
+  get _isCreateChannel(): boolean {
     return $.utils.getUint16(4, this) === 15;
   }
-  set reserved16(_: true) {
+  set createChannel(value: CreateChannelRequest) {
     $.utils.setUint16(4, 15, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
-  get _isReserved17(): boolean {
+  _adoptCreateGroupChannel(value: $.Orphan<CreateGroupChannelRequest>): void {
+    $.utils.setUint16(4, 16, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownCreateGroupChannel(): $.Orphan<CreateGroupChannelRequest> {
+    return $.utils.disown(this.createGroupChannel);
+  }
+  get createGroupChannel(): CreateGroupChannelRequest {
+    $.utils.testWhich("createGroupChannel", $.utils.getUint16(4, this), 16, this);
+    return $.utils.getStruct(0, CreateGroupChannelRequest, this);
+  }
+  _hasCreateGroupChannel(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initCreateGroupChannel(): CreateGroupChannelRequest {
+    $.utils.setUint16(4, 16, this);
+    return $.utils.initStructAt(0, CreateGroupChannelRequest, this);
+  }
+  get _isCreateGroupChannel(): boolean {
     return $.utils.getUint16(4, this) === 16;
   }
-  set reserved17(_: true) {
+  set createGroupChannel(value: CreateGroupChannelRequest) {
     $.utils.setUint16(4, 16, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
-  get _isReserved18(): boolean {
+  _adoptSealedEnqueue(value: $.Orphan<SealedEnqueueRequest>): void {
+    $.utils.setUint16(4, 17, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSealedEnqueue(): $.Orphan<SealedEnqueueRequest> {
+    return $.utils.disown(this.sealedEnqueue);
+  }
+  /**
+* 19 is handed to parallel work; Cap'n Proto allows no holes, so a placeholder holds it until that
+* work lands and names it.
+*
+*/
+  get sealedEnqueue(): SealedEnqueueRequest {
+    $.utils.testWhich("sealedEnqueue", $.utils.getUint16(4, this), 17, this);
+    return $.utils.getStruct(0, SealedEnqueueRequest, this);
+  }
+  _hasSealedEnqueue(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSealedEnqueue(): SealedEnqueueRequest {
+    $.utils.setUint16(4, 17, this);
+    return $.utils.initStructAt(0, SealedEnqueueRequest, this);
+  }
+  get _isSealedEnqueue(): boolean {
     return $.utils.getUint16(4, this) === 17;
   }
-  set reserved18(_: true) {
+  set sealedEnqueue(value: SealedEnqueueRequest) {
     $.utils.setUint16(4, 17, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   get _isReserved19(): boolean {
     return $.utils.getUint16(4, this) === 18;
@@ -917,7 +974,7 @@ export class EnqueueRequest extends $.Struct {
   static readonly _capnp = {
     displayName: "EnqueueRequest",
     id: "edaaa3a56383bd2a",
-    size: new $.ObjectSize(0, 3),
+    size: new $.ObjectSize(0, 6),
   };
   _adoptRecipientKey(value: $.Orphan<$.Data>): void {
     $.utils.adopt(value, $.utils.getPointer(0, this));
@@ -969,6 +1026,11 @@ export class EnqueueRequest extends $.Struct {
   _disownPayload(): $.Orphan<$.Data> {
     return $.utils.disown(this.payload);
   }
+  /**
+* Group channels only, with a commit payload: members the commit adds / removes. The gateway applies
+* them atomically with accepting the commit (one commit per epoch).
+*
+*/
   get payload(): $.Data {
     return $.utils.getData(2, this);
   }
@@ -981,6 +1043,65 @@ export class EnqueueRequest extends $.Struct {
   set payload(value: $.Data) {
     $.utils.copyFrom(value, $.utils.getPointer(2, this));
   }
+  _adoptAddMembers(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(3, this));
+  }
+  _disownAddMembers(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.addMembers);
+  }
+  get addMembers(): $.List<$.Data> {
+    return $.utils.getList(3, $.DataList, this);
+  }
+  _hasAddMembers(): boolean {
+    return !$.utils.isNull($.utils.getPointer(3, this));
+  }
+  _initAddMembers(length: number): $.List<$.Data> {
+    return $.utils.initList(3, $.DataList, length, this);
+  }
+  set addMembers(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(3, this));
+  }
+  _adoptRemoveMembers(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(4, this));
+  }
+  _disownRemoveMembers(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.removeMembers);
+  }
+  /**
+* Group channels only, with a commit payload: SHA-256 of the delivery token of the epoch the commit
+* starts (sealed sender). Empty = no sealed sending in that epoch.
+*
+*/
+  get removeMembers(): $.List<$.Data> {
+    return $.utils.getList(4, $.DataList, this);
+  }
+  _hasRemoveMembers(): boolean {
+    return !$.utils.isNull($.utils.getPointer(4, this));
+  }
+  _initRemoveMembers(length: number): $.List<$.Data> {
+    return $.utils.initList(4, $.DataList, length, this);
+  }
+  set removeMembers(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(4, this));
+  }
+  _adoptNextTokenHash(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(5, this));
+  }
+  _disownNextTokenHash(): $.Orphan<$.Data> {
+    return $.utils.disown(this.nextTokenHash);
+  }
+  get nextTokenHash(): $.Data {
+    return $.utils.getData(5, this);
+  }
+  _hasNextTokenHash(): boolean {
+    return !$.utils.isNull($.utils.getPointer(5, this));
+  }
+  _initNextTokenHash(length: number): $.Data {
+    return $.utils.initData(5, length, this);
+  }
+  set nextTokenHash(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(5, this));
+  }
   toString(): string { return "EnqueueRequest_" + super.toString(); }
 }
 /**
@@ -991,7 +1112,7 @@ export class FetchRequest extends $.Struct {
   static readonly _capnp = {
     displayName: "FetchRequest",
     id: "f6ce8aee61a3a4e7",
-    size: new $.ObjectSize(16, 0),
+    size: new $.ObjectSize(16, 1),
   };
   /**
 * 0 = the gateway's default page size.
@@ -1003,11 +1124,33 @@ export class FetchRequest extends $.Struct {
   set afterSeq(value: bigint) {
     $.utils.setUint64(0, value, this);
   }
+  /**
+* Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+*
+*/
   get limit(): number {
     return $.utils.getUint32(8, this);
   }
   set limit(value: number) {
     $.utils.setUint32(8, value, this);
+  }
+  _adoptChannelId(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownChannelId(): $.Orphan<$.Data> {
+    return $.utils.disown(this.channelId);
+  }
+  get channelId(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasChannelId(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initChannelId(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set channelId(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "FetchRequest_" + super.toString(); }
 }
@@ -1037,15 +1180,225 @@ export class SubscribeRequest extends $.Struct {
   static readonly _capnp = {
     displayName: "SubscribeRequest",
     id: "a97262aaee666b02",
-    size: new $.ObjectSize(8, 0),
+    size: new $.ObjectSize(8, 1),
   };
+  /**
+* Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+*
+*/
   get afterSeq(): bigint {
     return $.utils.getUint64(0, this);
   }
   set afterSeq(value: bigint) {
     $.utils.setUint64(0, value, this);
   }
+  _adoptChannelId(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownChannelId(): $.Orphan<$.Data> {
+    return $.utils.disown(this.channelId);
+  }
+  get channelId(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasChannelId(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initChannelId(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set channelId(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
   toString(): string { return "SubscribeRequest_" + super.toString(); }
+}
+/**
+* The other member of a direct (DM) channel; the same pair always gets the same channel.
+*
+*/
+export class CreateChannelRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "CreateChannelRequest",
+    id: "cc450b5f752d10f9",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptPeerKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPeerKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.peerKey);
+  }
+  get peerKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasPeerKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPeerKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set peerKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "CreateChannelRequest_" + super.toString(); }
+}
+/**
+* MLS group id the channel carries; payloads for other groups are refused.
+*
+*/
+export class CreateGroupChannelRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "CreateGroupChannelRequest",
+    id: "ed5c0c973063ae0f",
+    size: new $.ObjectSize(8, 3),
+  };
+  _adoptGroupId(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownGroupId(): $.Orphan<$.Data> {
+    return $.utils.disown(this.groupId);
+  }
+  /**
+* Identity keys of the members besides the caller (the creator is always a member).
+*
+*/
+  get groupId(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasGroupId(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initGroupId(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set groupId(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptMembers(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownMembers(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.members);
+  }
+  /**
+* The group's current epoch: the next accepted commit must be for this epoch.
+*
+*/
+  get members(): $.List<$.Data> {
+    return $.utils.getList(1, $.DataList, this);
+  }
+  _hasMembers(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initMembers(length: number): $.List<$.Data> {
+    return $.utils.initList(1, $.DataList, length, this);
+  }
+  set members(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  /**
+* SHA-256 of this epoch's delivery token (sealed sender); empty = none.
+*
+*/
+  get epoch(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set epoch(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  _adoptTokenHash(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownTokenHash(): $.Orphan<$.Data> {
+    return $.utils.disown(this.tokenHash);
+  }
+  get tokenHash(): $.Data {
+    return $.utils.getData(2, this);
+  }
+  _hasTokenHash(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initTokenHash(length: number): $.Data {
+    return $.utils.initData(2, length, this);
+  }
+  set tokenHash(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
+  }
+  toString(): string { return "CreateGroupChannelRequest_" + super.toString(); }
+}
+/**
+* A group channel; the payload is fanned out to every member, the sender included.
+*
+*/
+export class SealedEnqueueRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "SealedEnqueueRequest",
+    id: "b87b833ee71a677a",
+    size: new $.ObjectSize(0, 3),
+  };
+  _adoptChannelId(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownChannelId(): $.Orphan<$.Data> {
+    return $.utils.disown(this.channelId);
+  }
+  /**
+* The channel's delivery token for the payload's epoch: proves membership without naming the sender.
+*
+*/
+  get channelId(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasChannelId(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initChannelId(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set channelId(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptDeliveryToken(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownDeliveryToken(): $.Orphan<$.Data> {
+    return $.utils.disown(this.deliveryToken);
+  }
+  /**
+* An MLS PrivateMessage (application content) of the channel's group.
+*
+*/
+  get deliveryToken(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasDeliveryToken(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initDeliveryToken(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set deliveryToken(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  _adoptPayload(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownPayload(): $.Orphan<$.Data> {
+    return $.utils.disown(this.payload);
+  }
+  get payload(): $.Data {
+    return $.utils.getData(2, this);
+  }
+  _hasPayload(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initPayload(length: number): $.Data {
+    return $.utils.initData(2, length, this);
+  }
+  set payload(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
+  }
+  toString(): string { return "SealedEnqueueRequest_" + super.toString(); }
 }
 export const ServerFrame_Which = {
   /**
@@ -1139,14 +1492,14 @@ export const Response_Result_Which = {
   ENQUEUE: 12,
   FETCH: 13,
   ACK: 14,
+  SUBSCRIBE: 15,
+  CREATE_CHANNEL: 16,
+  CREATE_GROUP_CHANNEL: 17,
   /**
-* 17-20: placeholders for parallel work, as in ClientFrame.
+* 20: placeholder for parallel work, as in ClientFrame.
 *
 */
-  SUBSCRIBE: 15,
-  RESERVED17: 16,
-  RESERVED18: 17,
-  RESERVED19: 18,
+  SEALED_ENQUEUE: 18,
   RESERVED20: 19,
   PUBLISH_HYBRID_KEY: 20,
   FETCH_HYBRID_KEY: 21
@@ -1169,9 +1522,9 @@ export class Response_Result extends $.Struct {
   static readonly FETCH = Response_Result_Which.FETCH;
   static readonly ACK = Response_Result_Which.ACK;
   static readonly SUBSCRIBE = Response_Result_Which.SUBSCRIBE;
-  static readonly RESERVED17 = Response_Result_Which.RESERVED17;
-  static readonly RESERVED18 = Response_Result_Which.RESERVED18;
-  static readonly RESERVED19 = Response_Result_Which.RESERVED19;
+  static readonly CREATE_CHANNEL = Response_Result_Which.CREATE_CHANNEL;
+  static readonly CREATE_GROUP_CHANNEL = Response_Result_Which.CREATE_GROUP_CHANNEL;
+  static readonly SEALED_ENQUEUE = Response_Result_Which.SEALED_ENQUEUE;
   static readonly RESERVED20 = Response_Result_Which.RESERVED20;
   static readonly PUBLISH_HYBRID_KEY = Response_Result_Which.PUBLISH_HYBRID_KEY;
   static readonly FETCH_HYBRID_KEY = Response_Result_Which.FETCH_HYBRID_KEY;
@@ -1524,10 +1877,6 @@ export class Response_Result extends $.Struct {
   _disownSubscribe(): $.Orphan<SubscribeResponse> {
     return $.utils.disown(this.subscribe);
   }
-  /**
-* 17-20: placeholders for parallel work, as in ClientFrame.
-*
-*/
   get subscribe(): SubscribeResponse {
     $.utils.testWhich("subscribe", $.utils.getUint16(4, this), 15, this);
     return $.utils.getStruct(0, SubscribeResponse, this);
@@ -1546,23 +1895,84 @@ export class Response_Result extends $.Struct {
     $.utils.setUint16(4, 15, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
-  get _isReserved17(): boolean {
+  _adoptCreateChannel(value: $.Orphan<CreateChannelResponse>): void {
+    $.utils.setUint16(4, 16, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownCreateChannel(): $.Orphan<CreateChannelResponse> {
+    return $.utils.disown(this.createChannel);
+  }
+  get createChannel(): CreateChannelResponse {
+    $.utils.testWhich("createChannel", $.utils.getUint16(4, this), 16, this);
+    return $.utils.getStruct(0, CreateChannelResponse, this);
+  }
+  _hasCreateChannel(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initCreateChannel(): CreateChannelResponse {
+    $.utils.setUint16(4, 16, this);
+    return $.utils.initStructAt(0, CreateChannelResponse, this);
+  }
+  get _isCreateChannel(): boolean {
     return $.utils.getUint16(4, this) === 16;
   }
-  set reserved17(_: true) {
+  set createChannel(value: CreateChannelResponse) {
     $.utils.setUint16(4, 16, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
-  get _isReserved18(): boolean {
+  _adoptCreateGroupChannel(value: $.Orphan<CreateChannelResponse>): void {
+    $.utils.setUint16(4, 17, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownCreateGroupChannel(): $.Orphan<CreateChannelResponse> {
+    return $.utils.disown(this.createGroupChannel);
+  }
+  get createGroupChannel(): CreateChannelResponse {
+    $.utils.testWhich("createGroupChannel", $.utils.getUint16(4, this), 17, this);
+    return $.utils.getStruct(0, CreateChannelResponse, this);
+  }
+  _hasCreateGroupChannel(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initCreateGroupChannel(): CreateChannelResponse {
+    $.utils.setUint16(4, 17, this);
+    return $.utils.initStructAt(0, CreateChannelResponse, this);
+  }
+  get _isCreateGroupChannel(): boolean {
     return $.utils.getUint16(4, this) === 17;
   }
-  set reserved18(_: true) {
+  set createGroupChannel(value: CreateChannelResponse) {
     $.utils.setUint16(4, 17, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
-  get _isReserved19(): boolean {
+  _adoptSealedEnqueue(value: $.Orphan<SealedEnqueueResponse>): void {
+    $.utils.setUint16(4, 18, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSealedEnqueue(): $.Orphan<SealedEnqueueResponse> {
+    return $.utils.disown(this.sealedEnqueue);
+  }
+  /**
+* 20: placeholder for parallel work, as in ClientFrame.
+*
+*/
+  get sealedEnqueue(): SealedEnqueueResponse {
+    $.utils.testWhich("sealedEnqueue", $.utils.getUint16(4, this), 18, this);
+    return $.utils.getStruct(0, SealedEnqueueResponse, this);
+  }
+  _hasSealedEnqueue(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSealedEnqueue(): SealedEnqueueResponse {
+    $.utils.setUint16(4, 18, this);
+    return $.utils.initStructAt(0, SealedEnqueueResponse, this);
+  }
+  get _isSealedEnqueue(): boolean {
     return $.utils.getUint16(4, this) === 18;
   }
-  set reserved19(_: true) {
+  set sealedEnqueue(value: SealedEnqueueResponse) {
     $.utils.setUint16(4, 18, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   get _isReserved20(): boolean {
     return $.utils.getUint16(4, this) === 19;
@@ -2107,6 +2517,54 @@ export class EnqueueResponse extends $.Struct {
     $.utils.setUint64(0, value, this);
   }
   toString(): string { return "EnqueueResponse_" + super.toString(); }
+}
+/**
+* 16 random bytes naming the channel.
+*
+*/
+export class CreateChannelResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "CreateChannelResponse",
+    id: "f476179f5dd255d4",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptChannelId(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownChannelId(): $.Orphan<$.Data> {
+    return $.utils.disown(this.channelId);
+  }
+  get channelId(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasChannelId(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initChannelId(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set channelId(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "CreateChannelResponse_" + super.toString(); }
+}
+/**
+* Queues the payload was written to.
+*
+*/
+export class SealedEnqueueResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "SealedEnqueueResponse",
+    id: "c1640227c86a32ab",
+    size: new $.ObjectSize(8, 0),
+  };
+  get recipients(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set recipients(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  toString(): string { return "SealedEnqueueResponse_" + super.toString(); }
 }
 export class Envelope extends $.Struct {
   static readonly _capnp = {

@@ -57,6 +57,14 @@ function setData(bytes: Uint8Array, init: (length: number) => $.Data): void {
   if (bytes.byteLength > 0) init(bytes.byteLength).copyBuffer(bytes);
 }
 
+function setDataList(items: Uint8Array[], init: (length: number) => $.List<$.Data>): void {
+  if (items.length === 0) return;
+  const list = init(items.length);
+  items.forEach((item, i) => {
+    if (item.byteLength > 0) initDataAt(list.get(i), item);
+  });
+}
+
 /** Points `p` (a list element) at a new byte list holding `bytes`; what initList does for struct fields. */
 function initDataAt(p: $.Pointer, bytes: Uint8Array): void {
   const content = p.segment.allocate(bytes.byteLength);
@@ -143,12 +151,7 @@ export function refEncodeClientFrame(frame: ClientFrame): Uint8Array {
       break;
     case "publishKeyPackages": {
       const s = r._initPublishKeyPackages();
-      if (req.keyPackages.length > 0) {
-        const list = s._initKeyPackages(req.keyPackages.length);
-        req.keyPackages.forEach((kp, i) => {
-          if (kp.byteLength > 0) initDataAt(list.get(i), kp);
-        });
-      }
+      setDataList(req.keyPackages, (n) => s._initKeyPackages(n));
       setData(req.lastResort, (n) => s._initLastResort(n));
       break;
     }
@@ -165,20 +168,47 @@ export function refEncodeClientFrame(frame: ClientFrame): Uint8Array {
       setData(req.recipientKey, (n) => s._initRecipientKey(n));
       setData(req.channelId, (n) => s._initChannelId(n));
       setData(req.payload, (n) => s._initPayload(n));
+      setDataList(req.addMembers ?? [], (n) => s._initAddMembers(n));
+      setDataList(req.removeMembers ?? [], (n) => s._initRemoveMembers(n));
+      setData(req.nextTokenHash ?? new Uint8Array(0), (n) => s._initNextTokenHash(n));
       break;
     }
     case "fetch": {
       const s = r._initFetch();
       s.afterSeq = u64(req.afterSeq, "fetch.afterSeq");
       s.limit = u32(req.limit, "fetch.limit");
+      setData(req.channelId ?? new Uint8Array(0), (n) => s._initChannelId(n));
       break;
     }
     case "ack":
       r._initAck().upToSeq = u64(req.upToSeq, "ack.upToSeq");
       break;
-    case "subscribe":
-      r._initSubscribe().afterSeq = u64(req.afterSeq, "subscribe.afterSeq");
+    case "subscribe": {
+      const s = r._initSubscribe();
+      s.afterSeq = u64(req.afterSeq, "subscribe.afterSeq");
+      setData(req.channelId ?? new Uint8Array(0), (n) => s._initChannelId(n));
       break;
+    }
+    case "createChannel": {
+      const s = r._initCreateChannel();
+      setData(req.peerKey, (n) => s._initPeerKey(n));
+      break;
+    }
+    case "createGroupChannel": {
+      const s = r._initCreateGroupChannel();
+      setData(req.groupId, (n) => s._initGroupId(n));
+      setDataList(req.members, (n) => s._initMembers(n));
+      s.epoch = u64(req.epoch, "createGroupChannel.epoch");
+      setData(req.tokenHash, (n) => s._initTokenHash(n));
+      break;
+    }
+    case "sealedEnqueue": {
+      const s = r._initSealedEnqueue();
+      setData(req.channelId, (n) => s._initChannelId(n));
+      setData(req.deliveryToken, (n) => s._initDeliveryToken(n));
+      setData(req.payload, (n) => s._initPayload(n));
+      break;
+    }
     case "publishHybridKey": {
       const s = r._initPublishHybridKey();
       setData(req.publicKey, (n) => s._initPublicKey(n));
@@ -292,6 +322,19 @@ function writeResponse(s: S.Response, response: Response): void {
     case "subscribe":
       r._initSubscribe().headSeq = u64(body.result.headSeq, "subscribe.headSeq");
       break;
+    case "createChannel": {
+      const t = r._initCreateChannel();
+      setData(body.result.channelId, (n) => t._initChannelId(n));
+      break;
+    }
+    case "createGroupChannel": {
+      const t = r._initCreateGroupChannel();
+      setData(body.result.channelId, (n) => t._initChannelId(n));
+      break;
+    }
+    case "sealedEnqueue":
+      r._initSealedEnqueue().recipients = u32(body.result.recipients, "sealedEnqueue.recipients");
+      break;
     case "publishHybridKey":
       r.publishHybridKey = true;
       break;
@@ -366,6 +409,14 @@ function data(ctx: Ctx, d: $.Data): Uint8Array {
   const view = d.toUint8Array();
   charge(ctx, view.byteLength);
   return view.slice();
+}
+
+function dataList(ctx: Ctx, list: $.List<$.Data>): Uint8Array[] {
+  const length = list.length;
+  charge(ctx, length * 8);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < length; i++) out.push(data(ctx, list.get(i)));
+  return out;
 }
 
 function num(ctx: Ctx, value: bigint, name: string): number {
@@ -475,12 +526,11 @@ function readRequest(ctx: Ctx, r: S.ClientFrame_Request): Request {
       return { type: "logout" };
     case RQ.PUBLISH_KEY_PACKAGES: {
       const s = r.publishKeyPackages;
-      const list = s.keyPackages;
-      const length = list.length;
-      charge(ctx, length * 8);
-      const keyPackages: Uint8Array[] = [];
-      for (let i = 0; i < length; i++) keyPackages.push(data(ctx, list.get(i)));
-      return { type: "publishKeyPackages", keyPackages, lastResort: data(ctx, s.lastResort) };
+      return {
+        type: "publishKeyPackages",
+        keyPackages: dataList(ctx, s.keyPackages),
+        lastResort: data(ctx, s.lastResort),
+      };
     }
     case RQ.FETCH_KEY_PACKAGE:
       return { type: "fetchKeyPackage", identityKey: data(ctx, r.fetchKeyPackage.identityKey) };
@@ -488,21 +538,61 @@ function readRequest(ctx: Ctx, r: S.ClientFrame_Request): Request {
       return { type: "resolveUser", username: r.resolveUser.username };
     case RQ.ENQUEUE: {
       const s = r.enqueue;
-      return {
+      const request: Request = {
         type: "enqueue",
         recipientKey: data(ctx, s.recipientKey),
         channelId: data(ctx, s.channelId),
         payload: data(ctx, s.payload),
       };
+      const addMembers = dataList(ctx, s.addMembers);
+      const removeMembers = dataList(ctx, s.removeMembers);
+      const nextTokenHash = data(ctx, s.nextTokenHash);
+      if (addMembers.length > 0) request.addMembers = addMembers;
+      if (removeMembers.length > 0) request.removeMembers = removeMembers;
+      if (nextTokenHash.length > 0) request.nextTokenHash = nextTokenHash;
+      return request;
     }
     case RQ.FETCH: {
       const s = r.fetch;
-      return { type: "fetch", afterSeq: num(ctx, s.afterSeq, "fetch.afterSeq"), limit: s.limit };
+      const request: Request = {
+        type: "fetch",
+        afterSeq: num(ctx, s.afterSeq, "fetch.afterSeq"),
+        limit: s.limit,
+      };
+      const channelId = data(ctx, s.channelId);
+      if (channelId.length > 0) request.channelId = channelId;
+      return request;
     }
     case RQ.ACK:
       return { type: "ack", upToSeq: num(ctx, r.ack.upToSeq, "ack.upToSeq") };
-    case RQ.SUBSCRIBE:
-      return { type: "subscribe", afterSeq: num(ctx, r.subscribe.afterSeq, "subscribe.afterSeq") };
+    case RQ.SUBSCRIBE: {
+      const s = r.subscribe;
+      const request: Request = { type: "subscribe", afterSeq: num(ctx, s.afterSeq, "subscribe.afterSeq") };
+      const channelId = data(ctx, s.channelId);
+      if (channelId.length > 0) request.channelId = channelId;
+      return request;
+    }
+    case RQ.CREATE_CHANNEL:
+      return { type: "createChannel", peerKey: data(ctx, r.createChannel.peerKey) };
+    case RQ.CREATE_GROUP_CHANNEL: {
+      const s = r.createGroupChannel;
+      return {
+        type: "createGroupChannel",
+        groupId: data(ctx, s.groupId),
+        members: dataList(ctx, s.members),
+        epoch: num(ctx, s.epoch, "createGroupChannel.epoch"),
+        tokenHash: data(ctx, s.tokenHash),
+      };
+    }
+    case RQ.SEALED_ENQUEUE: {
+      const s = r.sealedEnqueue;
+      return {
+        type: "sealedEnqueue",
+        channelId: data(ctx, s.channelId),
+        deliveryToken: data(ctx, s.deliveryToken),
+        payload: data(ctx, s.payload),
+      };
+    }
     case RQ.PUBLISH_HYBRID_KEY: {
       const s = r.publishHybridKey;
       return {
@@ -617,6 +707,12 @@ function readBody(ctx: Ctx, r: S.Response_Result): ResponseBody {
       return { type: "ack", result: { removed: r.ack.removed } };
     case RS.SUBSCRIBE:
       return { type: "subscribe", result: { headSeq: num(ctx, r.subscribe.headSeq, "subscribe.headSeq") } };
+    case RS.CREATE_CHANNEL:
+      return { type: "createChannel", result: { channelId: data(ctx, r.createChannel.channelId) } };
+    case RS.CREATE_GROUP_CHANNEL:
+      return { type: "createGroupChannel", result: { channelId: data(ctx, r.createGroupChannel.channelId) } };
+    case RS.SEALED_ENQUEUE:
+      return { type: "sealedEnqueue", result: { recipients: r.sealedEnqueue.recipients } };
     case RS.PUBLISH_HYBRID_KEY:
       return { type: "publishHybridKey", result: {} };
     case RS.FETCH_HYBRID_KEY: {

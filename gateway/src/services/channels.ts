@@ -1,0 +1,105 @@
+/**
+ * Channels: direct channels for a pair, group channels that follow an MLS group, and sealed-sender
+ * delivery into a group channel (authorized by the epoch's delivery token instead of a session).
+ */
+import { randomBytes } from "node:crypto";
+import { ErrorCode, QpqError } from "@qpq/shared/protocol";
+import { bytesEqual, constantTimeEqual, toHex } from "@qpq/shared/bytes";
+import { checkEpoch, groupFraming, sha256 } from "../channels/groupDelivery.ts";
+import type { Handler } from "./context.ts";
+import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
+
+export const CHANNEL_ID_BYTES = 16;
+const TOKEN_BYTES = 32;
+const MAX_GROUP_ID_BYTES = 255;
+
+function newChannelId(): Uint8Array {
+  return new Uint8Array(randomBytes(CHANNEL_ID_BYTES));
+}
+
+export const createChannel: Handler<"createChannel"> = async (req, conn, services) => {
+  const session = requireSession(conn, services);
+  const peerKey = requireLength("peerKey", req.peerKey, IDENTITY_KEY_BYTES);
+  if (bytesEqual(peerKey, session.identityKey)) {
+    throw new QpqError(ErrorCode.InvalidArgument, "a direct channel needs another user");
+  }
+  if (!(await services.store.getUserByIdentity(peerKey))) {
+    throw new QpqError(ErrorCode.UnknownRecipient, "no user has this identity key");
+  }
+  // The caller is always one side of the pair: nobody can open a channel between two other people.
+  const channelId = await services.store.createDirectChannel(
+    session.identityKey,
+    peerKey,
+    newChannelId(),
+    services.now(),
+  );
+  return { channelId };
+};
+
+export const createGroupChannel: Handler<"createGroupChannel"> = async (req, conn, services) => {
+  const session = requireSession(conn, services);
+  if (req.groupId.length === 0 || req.groupId.length > MAX_GROUP_ID_BYTES) {
+    throw new QpqError(ErrorCode.InvalidArgument, `groupId must be 1-${MAX_GROUP_ID_BYTES} bytes`);
+  }
+  if (req.tokenHash.length !== 0 && req.tokenHash.length !== TOKEN_BYTES) {
+    throw new QpqError(ErrorCode.InvalidArgument, `tokenHash must be empty or ${TOKEN_BYTES} bytes`);
+  }
+  const members = new Map<string, Uint8Array>([[toHex(session.identityKey), session.identityKey]]);
+  for (const key of req.members) {
+    requireLength("member", key, IDENTITY_KEY_BYTES);
+    if (!(await services.store.getUserByIdentity(key))) {
+      throw new QpqError(ErrorCode.UnknownRecipient, "a member's identity key belongs to no user");
+    }
+    members.set(toHex(key), key);
+  }
+  const limit = services.config.limits.maxGroupMembers;
+  if (members.size > limit) {
+    throw new QpqError(ErrorCode.InvalidArgument, `a group channel has at most ${limit} members`);
+  }
+  const channelId = newChannelId();
+  const created = await services.store.createGroupChannel({
+    channelId,
+    groupId: req.groupId,
+    members: [...members.values()],
+    epoch: req.epoch,
+    tokenHash: req.tokenHash,
+    createdAtMs: services.now(),
+  });
+  if (!created) throw new QpqError(ErrorCode.ChannelForbidden, "this group already has a channel");
+  return { channelId };
+};
+
+/**
+ * Needs no session: the delivery token proves membership of the channel for the payload's epoch
+ * without saying which member sent. Nothing about the sender is looked up or stored.
+ */
+export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, _conn, services) => {
+  const channelId = requireLength("channelId", req.channelId, CHANNEL_ID_BYTES);
+  const token = requireLength("deliveryToken", req.deliveryToken, TOKEN_BYTES);
+  checkPayloadSize(req.payload, services.config.limits.maxPayloadBytes);
+  const channel = await services.store.getChannel(channelId);
+  if (!channel || channel.kind !== "group") {
+    throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id");
+  }
+  const framing = groupFraming(channel, req.payload);
+  if (framing.contentType !== "application" || framing.wireFormat !== 2) {
+    // Commits change membership and must be attributable to a member; proposals likewise.
+    throw new QpqError(ErrorCode.InvalidArgument, "only application messages may be sent sealed");
+  }
+  checkEpoch(channel, framing.epoch, services.config.channels.epochWindow);
+  const expected = await services.store.getTokenHash(channelId, framing.epoch);
+  if (!expected || !constantTimeEqual(expected, sha256(token))) {
+    throw new QpqError(ErrorCode.ChannelForbidden, "the delivery token is not valid for this epoch");
+  }
+  const members = await services.store.getChannelMembers(channelId);
+  // Everyone, the sender included: leaving the sender out would tell the gateway who sent.
+  await services.delivery.fanOut(members, channelId, req.payload);
+  return { recipients: members.length };
+};
+
+export function checkPayloadSize(payload: Uint8Array, max: number): void {
+  if (payload.length === 0) throw new QpqError(ErrorCode.InvalidArgument, "payload is empty");
+  if (payload.length > max) {
+    throw new QpqError(ErrorCode.PayloadTooLarge, `payload is ${payload.length} bytes; the limit is ${max}`);
+  }
+}
