@@ -11,8 +11,10 @@ import {
   decodeMessage,
   groupIdOfMessage,
   joinFromWelcome,
+  pendingProposals,
   policyForSuite,
   processIncoming,
+  wasRemoved,
   welcomeRecipients,
   type OwnKeyPackage,
 } from "../mls/index.ts";
@@ -90,6 +92,8 @@ export class InboundProcessor {
     }
     const groupId = toHex(target.groupId);
     const current = await this.session.groupState(groupId);
+    // Removed: nothing of this group can be read any more, and nothing needs to wait for it.
+    if (current && wasRemoved(current.state)) return undefined;
     if (!current || target.epoch > current.state.groupContext.epoch) {
       outcome.addPending!.push(this.pending(envelope, groupId, target.epoch));
       return undefined;
@@ -171,6 +175,7 @@ export class InboundProcessor {
     for (let round = 0; round < MAX_PENDING; round++) {
       const current = await this.session.groupState(groupId);
       if (!current) return;
+      if (wasRemoved(current.state)) return this.dropPending(groupId);
       const epoch = current.state.groupContext.epoch;
       const ready = (await this.session.store.listPending()).find(
         (p) => p.groupId === groupId && BigInt(p.epoch) <= epoch,
@@ -195,6 +200,14 @@ export class InboundProcessor {
     }
   }
 
+  /** A group we were removed from: what waited for its later epochs can never be read. */
+  private async dropPending(groupId: string): Promise<void> {
+    const seqs = (await this.session.store.listPending())
+      .filter((p) => p.groupId === groupId)
+      .map((p) => p.seq);
+    if (seqs.length > 0) await this.session.store.applyEnvelope({ seq: 0, removePending: seqs });
+  }
+
   private pending(
     envelope: { seq: number; payload: Uint8Array },
     groupId: string,
@@ -216,7 +229,10 @@ export class InboundProcessor {
    */
   private announce(outcome: EnvelopeOutcome): void {
     for (const group of outcome.groups ?? []) {
-      const version = `${group.epoch}/${group.name}`;
+      // Proposals and our own removal change no epoch, but the lifecycle and the UI must hear of them.
+      const state = this.session.cachedState(group.id);
+      const lifecycle = state ? `${wasRemoved(state)}/${pendingProposals(state).length}` : "";
+      const version = `${group.epoch}/${group.name}/${lifecycle}`;
       if (this.announced.get(group.id) === version) continue;
       this.announced.set(group.id, version);
       this.session.emit("conversation", group);

@@ -9,3 +9,4 @@ export { ConnectionManager, type ConnectionOptions, type ConnectionStatus } from
 export type { StoreSource } from "./messenger.ts";
 export { safetyNumber } from "./safetyNumber.ts";
 export type { ContactView } from "./contacts.ts";
+export { GroupLifecycle, WEEK_MS, type LifecycleOptions } from "./groupLifecycle.ts";

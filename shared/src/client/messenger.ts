@@ -23,6 +23,8 @@ import { encodeAppMessage, newMessageId, MAX_TEXT_CHARS } from "./appMessage.ts"
 import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
 import { InboundProcessor } from "./inbound.ts";
 import { Contacts, type ContactView } from "./contacts.ts";
+import { DirectCommits } from "./commitSink.ts";
+import { GroupLifecycle, type LifecycleOptions } from "./groupLifecycle.ts";
 import { HybridKeys } from "./hybridKeys.ts";
 import { KeyPackageStock } from "./keyPackageStock.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
@@ -33,7 +35,7 @@ export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientS
 
 const ACK_DELAY_MS = 50;
 
-export interface MessengerOptions {
+export interface MessengerOptions extends LifecycleOptions {
   store: StoreSource;
   suite?: CiphersuiteName;
   keyStretching?: KeyStretching;
@@ -48,6 +50,8 @@ export class Messenger {
   private readonly contacts: Contacts;
   /** This account's X-Wing key for sealing to users outside any group. */
   readonly hybridKeys: HybridKeys;
+  /** Removing members, rotating keys, committing proposals, noticing our own removal. */
+  readonly lifecycle: GroupLifecycle;
   private ackedUpTo = 0;
   private pendingAck = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -56,9 +60,11 @@ export class Messenger {
     private readonly session: ClientSession,
     readonly login: LoginResult,
     stockSize: number,
+    lifecycle: LifecycleOptions = {},
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
     this.hybridKeys = new HybridKeys(session);
+    this.lifecycle = new GroupLifecycle(session, new DirectCommits(session), lifecycle);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
@@ -130,7 +136,7 @@ export class Messenger {
       store,
       opts.now ?? Date.now,
     );
-    const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10);
+    const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10, opts);
     await messenger.attach(gw);
     return messenger;
   }
@@ -161,6 +167,7 @@ export class Messenger {
     await this.hybridKeys.publish();
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
+    this.lifecycle.start();
   }
 
   detach(): void {
@@ -258,6 +265,7 @@ export class Messenger {
       throw new QpqError(ErrorCode.InvalidArgument, `a message has 1-${MAX_TEXT_CHARS} characters`);
     }
     await this.requireGroup(groupId);
+    await this.lifecycle.assertMember(groupId);
     const now = this.session.now();
     return this.deliver({
       id: newMessageId(),
@@ -343,6 +351,7 @@ export class Messenger {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.stock.stop();
+    this.lifecycle.stop();
     if (this.session.connected) this.session.gw.close();
     this.detach();
   }

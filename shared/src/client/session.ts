@@ -99,6 +99,11 @@ export class ClientSession {
     return { record, state };
   }
 
+  /** The decoded state last seen for a group, without touching the store. */
+  cachedState(groupId: string): ClientState | undefined {
+    return this.states.get(groupId);
+  }
+
   /** The record to persist for a new group state; the cache follows once it is stored. */
   groupRecord(
     previous: GroupRecord | undefined,
@@ -116,6 +121,7 @@ export class ClientSession {
       name: name ?? previous?.name ?? "",
       createdAtMs: previous?.createdAtMs ?? now,
       updatedAtMs: now,
+      ...(previous?.keysRotatedAtMs !== undefined && { keysRotatedAtMs: previous.keysRotatedAtMs }),
     };
   }
 

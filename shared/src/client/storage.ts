@@ -33,6 +33,8 @@ export interface GroupRecord {
   name: string;
   createdAtMs: number;
   updatedAtMs: number;
+  /** When this device last rotated its leaf key in the group (periodic rotation; absent: never). */
+  keysRotatedAtMs?: number;
 }
 
 export type MessageStatus = "sending" | "sent" | "failed" | "received" | "undecryptable";
