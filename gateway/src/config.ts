@@ -27,6 +27,16 @@ export interface Limits {
   loginPerUser: BucketRule;
   authPerAddress: BucketRule;
   registerPerAddress: BucketRule;
+  /** Open sessions per account; a login beyond it ends the oldest. */
+  maxSessionsPerUser: number;
+  /** Directory lookups (resolveUser), per session and per source address. */
+  resolvePerSession: BucketRule;
+  resolvePerAddress: BucketRule;
+  /** KeyPackage claims (fetchKeyPackage): each one uses up another user's stock. */
+  keyPackageFetchPerSession: BucketRule;
+  keyPackageFetchPerAddress: BucketRule;
+  /** publishKeyPackages calls per session (each checks up to maxKeyPackagesPerPublish packages). */
+  keyPackagePublishPerSession: BucketRule;
 }
 
 export interface AcmeConfig {
@@ -102,6 +112,15 @@ export const defaultLimits: Limits = {
   loginPerUser: { burst: 10, perMinute: 10 },
   authPerAddress: { burst: 60, perMinute: 60 },
   registerPerAddress: { burst: 20, perMinute: 6 },
+  maxSessionsPerUser: 20,
+  // Enough to start a 100-member group at once; a crawler of the directory gets one name a second.
+  resolvePerSession: { burst: 100, perMinute: 60 },
+  resolvePerAddress: { burst: 300, perMinute: 180 },
+  // Draining someone's KeyPackages pushes them onto their last-resort package: kept slower.
+  keyPackageFetchPerSession: { burst: 100, perMinute: 30 },
+  keyPackageFetchPerAddress: { burst: 300, perMinute: 90 },
+  // A top-up is one or two calls (an empty one reads the stock); reconnects and group joins trigger it.
+  keyPackagePublishPerSession: { burst: 20, perMinute: 10 },
 };
 
 type Env = Record<string, string | undefined>;
@@ -163,6 +182,16 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     loginPerUser: rule(env, "QPQ_LOGIN_PER_USER", defaultLimits.loginPerUser),
     authPerAddress: rule(env, "QPQ_AUTH_PER_ADDRESS", defaultLimits.authPerAddress),
     registerPerAddress: rule(env, "QPQ_REGISTER_PER_ADDRESS", defaultLimits.registerPerAddress),
+    maxSessionsPerUser: int(env, "QPQ_MAX_SESSIONS_PER_USER", defaultLimits.maxSessionsPerUser, 1, 10_000),
+    resolvePerSession: rule(env, "QPQ_RESOLVE_PER_SESSION", defaultLimits.resolvePerSession),
+    resolvePerAddress: rule(env, "QPQ_RESOLVE_PER_ADDRESS", defaultLimits.resolvePerAddress),
+    keyPackageFetchPerSession: rule(env, "QPQ_KP_FETCH_PER_SESSION", defaultLimits.keyPackageFetchPerSession),
+    keyPackageFetchPerAddress: rule(env, "QPQ_KP_FETCH_PER_ADDRESS", defaultLimits.keyPackageFetchPerAddress),
+    keyPackagePublishPerSession: rule(
+      env,
+      "QPQ_KP_PUBLISH_PER_SESSION",
+      defaultLimits.keyPackagePublishPerSession,
+    ),
   };
   return {
     host,

@@ -12,6 +12,7 @@ import { errorFields, log } from "./log.ts";
 import { ClientConnection, type ServedSession } from "./rpc/connection.ts";
 import { LoginRegistry } from "./services/loginRegistry.ts";
 import { createOpaqueServer } from "./services/opaque.ts";
+import { SessionRegistry } from "./services/sessionRegistry.ts";
 import { Throttle } from "./services/throttle.ts";
 import type { Services } from "./services/index.ts";
 import { openStore } from "./store/index.ts";
@@ -42,6 +43,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     logins: new LoginRegistry(config.limits.maxPendingLogins, now),
     delivery: new Delivery(store, config.limits, now),
     throttle: new Throttle(now, config.limits.rateLimits),
+    sessions: new SessionRegistry(),
     now,
     startedAtMs: now(),
   };

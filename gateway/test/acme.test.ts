@@ -3,7 +3,7 @@
  * renews it on SIGHUP without dropping sessions, and keeps serving the old one when renewal fails.
  */
 import { X509Certificate, createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayClient } from "@qpq/shared/client";
@@ -71,29 +71,28 @@ function storedLeaf(): X509Certificate {
 describe.skipIf(!pebbleBinary)("ACME certificates (Pebble)", () => {
   let first: CertificateHealth;
   let oldSession: GatewayClient;
+  let acmeEnv: Record<string, string>;
 
   beforeAll(async () => {
     const httpPort = await freePort();
     pebble = await startPebble(pebbleBinary!, httpPort);
-    gw = await startGatewayProcess({
-      httpPort,
-      timeoutMs: 60_000,
-      env: {
-        QPQ_ACME_DOMAIN: DOMAIN,
-        QPQ_ACME_DIRECTORY: pebble.directoryUrl,
-        QPQ_ACME_CA_FILE: pebble.caFile,
-        QPQ_ACME_RETRY_MS: "200",
-        QPQ_ACME_CHECK_MS: "2000",
-        QPQ_LOG_LEVEL: "info",
-      },
-    });
+    acmeEnv = {
+      QPQ_ACME_DOMAIN: DOMAIN,
+      QPQ_ACME_DIRECTORY: pebble.directoryUrl,
+      QPQ_ACME_CA_FILE: pebble.caFile,
+      QPQ_ACME_RETRY_MS: "200",
+      QPQ_ACME_CHECK_MS: "2000",
+      QPQ_LOG_LEVEL: "info",
+    };
+    gw = await startGatewayProcess({ httpPort, timeoutMs: 60_000, env: acmeEnv });
   });
 
   afterAll(async () => {
     for (const client of open) client.close();
     await gw?.kill();
-    gw?.cleanup();
+    if (gw) rmSync(gw.dataDir, { recursive: true, force: true });
     await pebble?.stop();
+    pebble?.cleanup();
   });
 
   it("obtains a certificate from the CA on first start and serves it with its chain", async () => {
@@ -158,5 +157,14 @@ describe.skipIf(!pebbleBinary)("ACME certificates (Pebble)", () => {
     expect(gw!.logs()).toContain("ACME renewal failed; the current certificate stays in service");
     expect((await (await connectPinned(first.sha256)).health()).status).toBe("ok");
     expect((await oldSession.health()).status).toBe("ok");
+  });
+
+  it("a restart serves the stored certificate without asking the CA (which is down)", async () => {
+    const { dataDir, httpPort } = gw!;
+    await gw!.kill();
+    gw = await startGatewayProcess({ dataDir, httpPort, env: acmeEnv });
+    const restarted = await certificateHealth();
+    expect(restarted).toMatchObject({ sha256: first.sha256, acme: { state: "valid", failures: 0 } });
+    expect((await (await connectPinned(first.sha256)).health()).status).toBe("ok");
   });
 });

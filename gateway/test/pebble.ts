@@ -20,7 +20,9 @@ export interface Pebble {
   /** PEM of the root that signs Pebble's intermediate, which issues the leaves. */
   issuingRoot(): Promise<string>;
   issuingIntermediate(): Promise<string>;
+  /** Stops the server; its files (the CA file above) stay until cleanup(). */
   stop(): Promise<void>;
+  cleanup(): void;
 }
 
 export function findPebble(): string | undefined {
@@ -106,6 +108,8 @@ export async function startPebble(binary: string, validationHttpPort: number): P
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
+    },
+    cleanup() {
       rmSync(dir, { recursive: true, force: true });
     },
   };

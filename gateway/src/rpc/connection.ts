@@ -29,6 +29,9 @@ export interface ServedSession extends WebTransportLike {
 
 let nextConnectionId = 1;
 
+/** Between the sessionEnded push and the close: long enough for the push to arrive first. */
+const SESSION_END_GRACE_MS = 1000;
+
 export class ClientConnection {
   readonly state: ConnectionState;
   private readonly limits: FrameLimits;
@@ -53,6 +56,7 @@ export class ClientConnection {
       version: undefined,
       session: undefined,
       subscribe: (recipientKey, afterSeq, channelId) => this.subscribe(recipientKey, afterSeq, channelId),
+      endSession: (detail) => void this.endSession(detail),
     };
   }
 
@@ -76,6 +80,7 @@ export class ClientConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.services.sessions.unbind(this.state);
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     for (const wake of this.slotWaiters.splice(0)) wake();
@@ -181,6 +186,29 @@ export class ClientConnection {
   }
 
   private pushCongested = false;
+
+  /**
+   * The session was ended elsewhere (logout, eviction). It is unbound at once, so nothing more runs
+   * under it; the client is told why on the push stream, and the connection is closed with the same
+   * code a moment later, so the push is not cut off by the close.
+   */
+  private async endSession(detail: string): Promise<void> {
+    this.state.session = undefined;
+    this.stopPushes();
+    if (this.closed) return;
+    const closeNow = () => this.wt.close({ closeCode: ErrorCode.SessionInvalid, reason: detail });
+    try {
+      const writer = await this.openPushStream();
+      const error = { code: ErrorCode.SessionInvalid, message: detail, retryAfterMs: 0 };
+      writer.write(encodeServerFrame({ type: "push", push: { type: "sessionEnded", error } }));
+      await writer.close();
+    } catch (error) {
+      log.debug("could not push sessionEnded", { conn: this.state.id, ...errorFields(error) });
+      closeNow();
+      return;
+    }
+    setTimeout(closeNow, SESSION_END_GRACE_MS).unref();
+  }
 
   private openPushStream(): Promise<FrameWriter> {
     this.pushWriter ??= this.wt.createUnidirectionalStream().then((writable) => {

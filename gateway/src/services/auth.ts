@@ -6,8 +6,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { constantTimeEqual, fromBase64Url, toBase64Url } from "@qpq/shared/bytes";
-import type { ConnectionState, Handler } from "./context.ts";
+import type { ConnectionState, Handler, Services } from "./context.ts";
 import { IDENTITY_KEY_BYTES, normalizeUsername, requireLength, requireNonEmpty } from "./guards.ts";
+import { addressKey } from "./throttle.ts";
 
 const MAX_OPAQUE_MESSAGE = 4096;
 
@@ -17,13 +18,6 @@ function opaqueText(name: string, bytes: Uint8Array): string {
 
 export function hashToken(token: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(token).digest());
-}
-
-/** IPv6 clients own whole /64s, so they are throttled per /64, not per address. */
-function addressKey(address: string): string {
-  if (!address.includes(":") || address.startsWith("::ffff:")) return address.replace(/^::ffff:/, "");
-  const groups = address.split("%")[0]!.split(":");
-  return groups.slice(0, 4).join(":") + "::/64";
 }
 
 export const registerStart: Handler<"registerStart"> = async (req, conn, services) => {
@@ -115,6 +109,20 @@ export const loginFinish: Handler<"loginFinish"> = async (req, conn, services) =
 
   const token = new Uint8Array(randomBytes(32));
   const now = services.now();
+  // Over the per-account limit the oldest sessions end (rather than this login being refused): a
+  // user who lost devices without logging out must still be able to log in on a new one.
+  const evicted = await services.store.trimSessions(
+    user.username,
+    services.config.limits.maxSessionsPerUser - 1,
+    now,
+  );
+  for (const tokenHash of evicted) {
+    services.sessions.end(
+      tokenHash,
+      "signed out: a newer login replaced this session (too many sessions)",
+      conn,
+    );
+  }
   const session = {
     tokenHash: hashToken(token),
     username: user.username,
@@ -123,7 +131,7 @@ export const loginFinish: Handler<"loginFinish"> = async (req, conn, services) =
     expiresAtMs: now + services.config.limits.sessionTtlMs,
   };
   await services.store.createSession(session);
-  bind(conn, session);
+  bind(conn, session, services);
   return {
     sessionToken: token,
     session: { username: user.username, identityKey: user.identityKey, expiresAtMs: session.expiresAtMs },
@@ -137,7 +145,7 @@ export const resumeSession: Handler<"resumeSession"> = async (req, conn, service
     throw new QpqError(ErrorCode.SessionInvalid, "session expired or revoked; log in again");
   }
   requireUnboundOrSame(conn, session.username);
-  bind(conn, session);
+  bind(conn, session, services);
   return { username: session.username, identityKey: session.identityKey, expiresAtMs: session.expiresAtMs };
 };
 
@@ -146,6 +154,9 @@ export const logout: Handler<"logout"> = async (_req, conn, services) => {
   if (!session) throw new QpqError(ErrorCode.Unauthenticated, "not logged in");
   await services.store.deleteSession(session.tokenHash);
   conn.session = undefined;
+  services.sessions.unbind(conn);
+  // A token stolen and already in use elsewhere must stop working now, not at its next resume.
+  services.sessions.end(session.tokenHash, "signed out: the session was logged out on another connection");
   return {};
 };
 
@@ -159,7 +170,9 @@ function requireUnboundOrSame(conn: ConnectionState, username: string): void {
 function bind(
   conn: ConnectionState,
   session: { username: string; identityKey: Uint8Array; tokenHash: Uint8Array; expiresAtMs: number },
+  services: Services,
 ): void {
+  services.sessions.bind(session.tokenHash, conn);
   conn.session = {
     username: session.username,
     identityKey: session.identityKey,

@@ -9,6 +9,7 @@ import type { Store } from "../store/types.ts";
 import type { LoginRegistry } from "./loginRegistry.ts";
 import type { OpaqueServer } from "./opaque.ts";
 import type { Delivery } from "../delivery/delivery.ts";
+import type { SessionRegistry, SessionHolder } from "./sessionRegistry.ts";
 import type { Throttle } from "./throttle.ts";
 
 export interface AuthenticatedSession {
@@ -19,7 +20,7 @@ export interface AuthenticatedSession {
 }
 
 /** Per-connection state, owned by the connection handler; handlers read and update it. */
-export interface ConnectionState {
+export interface ConnectionState extends SessionHolder {
   readonly id: number;
   readonly remoteAddress: string;
   /** Negotiated protocol version; undefined until hello succeeded. */
@@ -42,6 +43,7 @@ export interface Services {
   readonly logins: LoginRegistry;
   readonly delivery: Delivery;
   readonly throttle: Throttle;
+  readonly sessions: SessionRegistry;
   readonly now: () => number;
   readonly startedAtMs: number;
 }

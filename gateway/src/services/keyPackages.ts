@@ -7,6 +7,7 @@ import { bytesEqual, fromUtf8 } from "@qpq/shared/bytes";
 import { inspectKeyPackage } from "@qpq/shared/mls";
 import type { AuthenticatedSession, Handler } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
+import { addressKey, sessionKey } from "./throttle.ts";
 
 const MAX_KEY_PACKAGE_BYTES = 16 * 1024;
 
@@ -37,7 +38,12 @@ function checkOwnKeyPackage(bytes: Uint8Array, session: AuthenticatedSession): v
 
 export const publishKeyPackages: Handler<"publishKeyPackages"> = async (req, conn, services) => {
   const session = requireSession(conn, services);
-  const { maxKeyPackagesPerPublish, maxKeyPackagesStored } = services.config.limits;
+  const { maxKeyPackagesPerPublish, maxKeyPackagesStored, keyPackagePublishPerSession } =
+    services.config.limits;
+  services.throttle.take(
+    [{ key: `kp-publish:${sessionKey(session.tokenHash)}`, rule: keyPackagePublishPerSession }],
+    "KeyPackage upload",
+  );
   if (req.keyPackages.length > maxKeyPackagesPerPublish) {
     throw new QpqError(ErrorCode.InvalidArgument, `at most ${maxKeyPackagesPerPublish} KeyPackages per call`);
   }
@@ -60,7 +66,15 @@ export const publishKeyPackages: Handler<"publishKeyPackages"> = async (req, con
 };
 
 export const fetchKeyPackage: Handler<"fetchKeyPackage"> = async (req, conn, services) => {
-  requireSession(conn, services);
+  const session = requireSession(conn, services);
+  const { keyPackageFetchPerSession, keyPackageFetchPerAddress } = services.config.limits;
+  services.throttle.take(
+    [
+      { key: `kp-fetch:${sessionKey(session.tokenHash)}`, rule: keyPackageFetchPerSession },
+      { key: `kp-fetch:${addressKey(conn.remoteAddress)}`, rule: keyPackageFetchPerAddress },
+    ],
+    "KeyPackage fetch",
+  );
   const identityKey = requireLength("identityKey", req.identityKey, IDENTITY_KEY_BYTES);
   const claimed = await services.store.claimKeyPackage(identityKey);
   if (!claimed) throw new QpqError(ErrorCode.NoKeyPackage, "the user has no KeyPackage available");

@@ -74,3 +74,15 @@ export class Throttle {
     }
   }
 }
+
+/** IPv6 clients own whole /64s, so they are throttled per /64, not per address. */
+export function addressKey(address: string): string {
+  if (!address.includes(":") || address.startsWith("::ffff:")) return address.replace(/^::ffff:/, "");
+  const groups = address.split("%")[0]!.split(":");
+  return groups.slice(0, 4).join(":") + "::/64";
+}
+
+/** A bucket name for a session: a prefix of its token hash is unique enough and never the token. */
+export function sessionKey(tokenHash: Uint8Array): string {
+  return Buffer.from(tokenHash.subarray(0, 16)).toString("hex");
+}

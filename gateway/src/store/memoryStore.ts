@@ -131,6 +131,18 @@ export class MemoryStore implements Store {
     return n;
   }
 
+  async trimSessions(username: string, keep: number, nowMs: number): Promise<Uint8Array[]> {
+    this.live();
+    const newestFirst = [...this.sessions.entries()]
+      .filter(([, s]) => s.username === username && s.expiresAtMs > nowMs)
+      .sort(
+        ([keyA, a], [keyB, b]) => b.createdAtMs - a.createdAtMs || (keyA < keyB ? 1 : keyA > keyB ? -1 : 0),
+      );
+    const trimmed = newestFirst.slice(keep);
+    for (const [key] of trimmed) this.sessions.delete(key);
+    return trimmed.map(([, s]) => copy(s.tokenHash));
+  }
+
   async deleteExpiredSessions(nowMs: number): Promise<number> {
     this.live();
     let n = 0;

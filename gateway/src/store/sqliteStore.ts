@@ -108,6 +108,10 @@ function prepareStatements(db: Database.Database) {
       "SELECT count(*) AS n FROM sessions WHERE username = ? AND expires_at_ms > ?",
     ),
     deleteExpiredSessions: s("DELETE FROM sessions WHERE expires_at_ms <= ?"),
+    sessionsBeyond: s<{ token_hash: Buffer }>(
+      "SELECT token_hash FROM sessions WHERE username = ? AND expires_at_ms > ? " +
+        "ORDER BY created_at_ms DESC, token_hash DESC LIMIT -1 OFFSET ?",
+    ),
 
     addKeyPackage: s("INSERT INTO key_packages (identity_key, key_package) VALUES (?, ?)"),
     setLastResort: s(
@@ -190,6 +194,7 @@ export class SqliteStore implements Store {
   private readonly addKeyPackagesTx: (id: Uint8Array, kps: Uint8Array[], lastResort?: Uint8Array) => number;
   private readonly claimKeyPackageTx: (id: Uint8Array) => ClaimedKeyPackage | undefined;
   private readonly enqueueTx: (envelopes: NewEnvelope[]) => number[];
+  private readonly trimSessionsTx: (username: string, keep: number, nowMs: number) => Uint8Array[];
   private readonly directChannelTx: (
     low: Uint8Array,
     high: Uint8Array,
@@ -224,6 +229,11 @@ export class SqliteStore implements Store {
       return undefined;
     });
 
+    this.trimSessionsTx = db.transaction((username: string, keep: number, nowMs: number) => {
+      const rows = q.sessionsBeyond.all(username, nowMs, keep) as { token_hash: Buffer }[];
+      for (const row of rows) q.deleteSession.run(row.token_hash);
+      return rows.map((row) => bytes(row.token_hash));
+    });
     this.enqueueTx = db.transaction((envelopes: NewEnvelope[]): number[] => {
       // Heads touched in this batch, keyed by recipient hex; written back once per recipient.
       const heads = new Map<string, { key: Uint8Array; seq: number }>();
@@ -360,6 +370,10 @@ export class SqliteStore implements Store {
 
   async deleteExpiredSessions(nowMs: number): Promise<number> {
     return this.q.deleteExpiredSessions.run(nowMs).changes;
+  }
+
+  async trimSessions(username: string, keep: number, nowMs: number): Promise<Uint8Array[]> {
+    return this.trimSessionsTx(username, keep, nowMs);
   }
 
   async setHybridKey(identityKey: Uint8Array, key: HybridKeyRecord): Promise<void> {

@@ -163,6 +163,29 @@ export function runStoreContract(
         expect(await store.countSessions("nobody", T0)).toBe(0);
       });
 
+      it("trimSessions keeps the newest sessions and returns the deleted ones", async () => {
+        const at = (createdAtMs: number, user = alice, expiresAtMs = T0 + 1000): SessionRecord => ({
+          ...makeSession(user, expiresAtMs),
+          createdAtMs,
+        });
+        const oldest = at(T0 - 30);
+        const middle = at(T0 - 20);
+        const newest = at(T0 - 10);
+        const expired = at(T0 - 40, alice, T0);
+        const bobs = at(T0 - 50, bob);
+        for (const s of [newest, oldest, expired, middle, bobs]) await store.createSession(s);
+
+        expect(await store.trimSessions("alice", 3, T0)).toEqual([]);
+        expect(await store.trimSessions("alice", 1, T0)).toEqual(
+          expect.arrayContaining([middle.tokenHash, oldest.tokenHash]),
+        );
+        expect(await store.countSessions("alice", T0)).toBe(1);
+        expect(await store.getSession(newest.tokenHash, T0)).toEqual(newest);
+        expect(await store.getSession(bobs.tokenHash, T0)).toEqual(bobs);
+        expect(await store.trimSessions("alice", 0, T0)).toEqual([newest.tokenHash]);
+        expect(await store.trimSessions("nobody", 0, T0)).toEqual([]);
+      });
+
       it("deleteExpiredSessions removes exactly the expired ones", async () => {
         const early = makeSession(alice, T0 + 100);
         const edge = makeSession(bob, T0 + 200);

@@ -111,6 +111,11 @@ export interface Store {
   countSessions(username: string, nowMs: number): Promise<number>;
   /** Deletes sessions with expiresAtMs <= nowMs; returns how many. */
   deleteExpiredSessions(nowMs: number): Promise<number>;
+  /**
+   * Keeps the user's `keep` newest unexpired sessions (by createdAtMs; ties broken by token hash) and
+   * deletes the older ones, returning their token hashes so their connections can be ended.
+   */
+  trimSessions(username: string, keep: number, nowMs: number): Promise<Uint8Array[]>;
 
   /**
    * Stores a batch of single-use KeyPackages and, when given, replaces the last-resort one.
