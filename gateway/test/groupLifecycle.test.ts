@@ -136,4 +136,23 @@ describe("group lifecycle through the real gateway", () => {
     alice.messenger.close();
     bob.messenger.close();
   });
+
+  it("when the first in the commit order is offline, the next one commits the proposal after its delay", async () => {
+    const step = { proposalFallbackStepMs: 1500 };
+    const alice = await registerActor(gw, "alice", step);
+    const bob = await registerActor(gw, "bob", step);
+    const carol = await registerActor(gw, "carol", step);
+    const dave = await registerActor(gw, "dave", step);
+    const groupId = await alice.messenger.createConversation("four", [bob.name, carol.name, dave.name]);
+    for (const actor of [bob, carol, dave]) expect(await waitForConversation(actor)).toBe(groupId);
+    alice.messenger.close(); // leaf 0, first in the order, is away
+
+    await bob.messenger.lifecycle.proposeRemoval(groupId, carol.name);
+    // dave (leaf 3) is second in the order: bob proposed, carol is being removed.
+    await until(carol, "removal by dave's commit", () => carol.messenger.lifecycle.isRemoved(groupId));
+    await until(bob, "the commit", async () => (await names(bob, groupId)).length === 3);
+    expect(await names(dave, groupId)).toEqual([alice.name, bob.name, dave.name].sort());
+
+    for (const actor of [bob, carol, dave]) actor.messenger.close();
+  });
 });
