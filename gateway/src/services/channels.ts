@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { bytesEqual, constantTimeEqual, toHex } from "@qpq/shared/bytes";
 import { checkEpoch, groupFraming, sha256 } from "../channels/groupDelivery.ts";
+import { WireFormat } from "../channels/mlsFraming.ts";
 import type { Handler } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 
@@ -82,7 +83,7 @@ export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, _conn, servic
     throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id");
   }
   const framing = groupFraming(channel, req.payload);
-  if (framing.contentType !== "application" || framing.wireFormat !== 2) {
+  if (framing.contentType !== "application" || framing.wireFormat !== WireFormat.privateMessage) {
     // Commits change membership and must be attributable to a member; proposals likewise.
     throw new QpqError(ErrorCode.InvalidArgument, "only application messages may be sent sealed");
   }

@@ -9,9 +9,11 @@ import {
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   QpqError,
+  type CommitClaims,
   type Envelope,
   type HelloResult,
   type Push,
+  type Request,
   type SessionInfo,
 } from "../protocol/index.ts";
 import { RpcClient } from "../rpc/index.ts";
@@ -168,13 +170,66 @@ export class GatewayClient {
   async enqueue(
     recipientKey: Uint8Array,
     payload: Uint8Array,
-    channelId = new Uint8Array(0),
+    channelId: Uint8Array = new Uint8Array(0),
   ): Promise<number> {
     return (await this.rpc.call({ type: "enqueue", recipientKey, channelId, payload })).seq;
   }
 
-  fetch(afterSeq: number, limit = 0): Promise<{ envelopes: Envelope[]; more: boolean }> {
-    return this.rpc.call({ type: "fetch", afterSeq, limit });
+  /**
+   * Uploads into a group channel: with no recipient the gateway fans the payload out to every other
+   * member; a commit carries the membership change it makes and the next epoch's token hash. Returns
+   * the first recipient's seq (0 for a commit the gateway had already accepted).
+   */
+  async enqueueToChannel(
+    channelId: Uint8Array,
+    payload: Uint8Array,
+    opts: CommitClaims & { recipientKey?: Uint8Array } = {},
+  ): Promise<number> {
+    const { recipientKey = new Uint8Array(0), ...claims } = opts;
+    const request: Extract<Request, { type: "enqueue" }> = {
+      type: "enqueue",
+      recipientKey,
+      channelId,
+      payload,
+      ...claims,
+    };
+    return (await this.rpc.call(request)).seq;
+  }
+
+  /** The direct channel shared with peerKey's user; the same id for the pair whoever asks. */
+  async createChannel(peerKey: Uint8Array): Promise<Uint8Array> {
+    return (await this.rpc.call({ type: "createChannel", peerKey })).channelId;
+  }
+
+  /** A channel for an MLS group, with the members besides the caller and the epoch's token hash. */
+  async createGroupChannel(
+    groupId: Uint8Array,
+    members: Uint8Array[],
+    epoch: number,
+    tokenHash: Uint8Array = new Uint8Array(0),
+  ): Promise<Uint8Array> {
+    return (await this.rpc.call({ type: "createGroupChannel", groupId, members, epoch, tokenHash }))
+      .channelId;
+  }
+
+  /**
+   * Sends an application message without naming the sender: the delivery token proves membership.
+   * Works on a connection that never logged in. Returns the number of queues written (every member's).
+   */
+  async sealedEnqueue(
+    channelId: Uint8Array,
+    deliveryToken: Uint8Array,
+    payload: Uint8Array,
+  ): Promise<number> {
+    return (await this.rpc.call({ type: "sealedEnqueue", channelId, deliveryToken, payload })).recipients;
+  }
+
+  fetch(
+    afterSeq: number,
+    limit = 0,
+    channelId?: Uint8Array,
+  ): Promise<{ envelopes: Envelope[]; more: boolean }> {
+    return this.rpc.call({ type: "fetch", afterSeq, limit, ...(channelId ? { channelId } : {}) });
   }
 
   async ack(upToSeq: number): Promise<number> {
@@ -182,8 +237,9 @@ export class GatewayClient {
   }
 
   /** Asks for pushes of envelopes after afterSeq; they arrive through onPush. */
-  async subscribe(afterSeq: number): Promise<number> {
-    return (await this.rpc.call({ type: "subscribe", afterSeq })).headSeq;
+  async subscribe(afterSeq: number, channelId?: Uint8Array): Promise<number> {
+    return (await this.rpc.call({ type: "subscribe", afterSeq, ...(channelId ? { channelId } : {}) }))
+      .headSeq;
   }
 
   onPush(handler: (push: Push) => void): void {

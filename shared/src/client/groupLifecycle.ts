@@ -1,8 +1,8 @@
 /**
  * Group lifecycle in the client core: removing members, rotating this device's leaf key (on demand and
  * periodically), committing pending proposals when this member's turn comes (committerRule.ts), and
- * noticing that we were removed. Every commit goes through a CommitSink, which adopts the new state
- * only once the delivery service accepted the commit.
+ * noticing that we were removed. Every commit goes through GroupCommits: one commit per epoch, the
+ * new state adopted only once the gateway accepted it, rebuilt on the new epoch after a conflict.
  */
 import type { ClientState } from "ts-mls";
 import {
@@ -18,8 +18,8 @@ import {
   DEFAULT_FALLBACK_STEP_MS,
 } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/errors.ts";
-import { bytesEqual, toHex } from "../util/bytes.ts";
-import type { CommitSink } from "./commitSink.ts";
+import { bytesEqual, fromHex, toHex } from "../util/bytes.ts";
+import type { GroupCommits } from "./groupCommits.ts";
 import type { ClientSession } from "./session.ts";
 
 export const WEEK_MS = 7 * 24 * 3600 * 1000;
@@ -42,7 +42,7 @@ export class GroupLifecycle {
 
   constructor(
     private readonly session: ClientSession,
-    private readonly commits: CommitSink,
+    private readonly commits: Pick<GroupCommits, "commitChange">,
     private readonly options: LifecycleOptions = {},
   ) {
     this.keyRotationMs = options.keyRotationMs ?? WEEK_MS;
@@ -98,10 +98,14 @@ export class GroupLifecycle {
       const out = await proposeRemove(current.state, this.session.impl, username);
       const record = this.session.groupRecord(current.record, groupId, out.state);
       await this.session.store.putGroup(record);
-      const own = this.session.identity.signaturePublicKey;
       const { gw } = this.session;
-      const others = members(out.state).filter((m) => !bytesEqual(m.signatureKey, own));
-      await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, out.message)));
+      if (current.record.channelId) {
+        await gw.enqueueToChannel(fromHex(current.record.channelId), out.message);
+      } else {
+        const own = this.session.identity.signaturePublicKey;
+        const others = members(out.state).filter((m) => !bytesEqual(m.signatureKey, own));
+        await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, out.message)));
+      }
       this.session.emit("conversation", record);
     });
   }

@@ -10,6 +10,7 @@ import type { MLSMessage } from "ts-mls";
 import {
   decodeMessage,
   groupIdOfMessage,
+  isOwnApplicationMessage,
   joinFromWelcome,
   pendingProposals,
   policyForSuite,
@@ -80,7 +81,7 @@ export class InboundProcessor {
 
   /** Applies one message to the outcome; returns the group id whose state moved, if any. */
   private async apply(
-    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number },
+    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number; channelId?: Uint8Array },
     message: MLSMessage,
     outcome: EnvelopeOutcome,
   ): Promise<string | undefined> {
@@ -98,6 +99,8 @@ export class InboundProcessor {
       outcome.addPending!.push(this.pending(envelope, groupId, target.epoch));
       return undefined;
     }
+    // A sealed message comes back to its sender too (the gateway cannot tell who sent it): drop it.
+    if (await isOwnApplicationMessage(current.state, this.session.impl, message)) return undefined;
     try {
       const result = await processIncoming(current.state, this.session.impl, message);
       if (result.kind === "handshake") {
@@ -133,7 +136,7 @@ export class InboundProcessor {
   }
 
   private async applyWelcome(
-    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number },
+    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number; channelId?: Uint8Array },
     message: MLSMessage,
     outcome: EnvelopeOutcome,
   ): Promise<string | undefined> {
@@ -156,7 +159,10 @@ export class InboundProcessor {
       );
       const groupId = toHex(state.groupContext.groupId);
       const previous = await store.getGroup(groupId);
-      outcome.groups!.push(this.session.groupRecord(previous, groupId, state));
+      // The group channel is the one the Welcome came through: the gateway let it in only from a
+      // member, after the commit that made us one.
+      const channelId = envelope.channelId?.length ? toHex(envelope.channelId) : undefined;
+      outcome.groups!.push(this.session.groupRecord(previous, groupId, state, undefined, channelId));
       // A single-use KeyPackage's private keys must not outlive their one use (RFC 9420 section 16.8).
       if (!usedKeyPackage.lastResort) outcome.removeKeyPackages = [usedKeyPackage.ref];
       this.onJoined();

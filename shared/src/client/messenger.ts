@@ -9,7 +9,8 @@ import {
   createGroup,
   createIdentity,
   decodeKeyPackage,
-  encryptApplication,
+  deliveryToken,
+  deliveryTokenHash,
   groupIdHex,
   inspectKeyPackage,
   members as groupMembers,
@@ -18,15 +19,16 @@ import {
   type Identity,
 } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
-import { bytesEqual, fromUtf8 } from "../util/bytes.ts";
+import { bytesEqual, fromUtf8, toHex } from "../util/bytes.ts";
 import { encodeAppMessage, newMessageId, MAX_TEXT_CHARS } from "./appMessage.ts";
 import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
 import { InboundProcessor } from "./inbound.ts";
 import { Contacts, type ContactView } from "./contacts.ts";
-import { DirectCommits } from "./commitSink.ts";
+import { GroupCommits } from "./groupCommits.ts";
 import { GroupLifecycle, type LifecycleOptions } from "./groupLifecycle.ts";
 import { HybridKeys } from "./hybridKeys.ts";
 import { KeyPackageStock } from "./keyPackageStock.ts";
+import { Outbound, type OutboundOptions } from "./outbound.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
 
@@ -35,7 +37,7 @@ export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientS
 
 const ACK_DELAY_MS = 50;
 
-export interface MessengerOptions extends LifecycleOptions {
+export interface MessengerOptions extends OutboundOptions, LifecycleOptions {
   store: StoreSource;
   suite?: CiphersuiteName;
   keyStretching?: KeyStretching;
@@ -48,6 +50,9 @@ export class Messenger {
   private readonly inbound: InboundProcessor;
   private readonly stock: KeyPackageStock;
   private readonly contacts: Contacts;
+  private readonly outbound: Outbound;
+  /** Every commit goes through here: one commit per epoch, retried on conflict. */
+  readonly commits: GroupCommits;
   /** This account's X-Wing key for sealing to users outside any group. */
   readonly hybridKeys: HybridKeys;
   /** Removing members, rotating keys, committing proposals, noticing our own removal. */
@@ -60,11 +65,13 @@ export class Messenger {
     private readonly session: ClientSession,
     readonly login: LoginResult,
     stockSize: number,
-    lifecycle: LifecycleOptions = {},
+    options: OutboundOptions & LifecycleOptions,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
+    this.outbound = new Outbound(session, options);
+    this.commits = new GroupCommits(session, () => this.sync());
     this.hybridKeys = new HybridKeys(session);
-    this.lifecycle = new GroupLifecycle(session, new DirectCommits(session), lifecycle);
+    this.lifecycle = new GroupLifecycle(session, this.commits, options);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
@@ -200,11 +207,17 @@ export class Messenger {
     return groupMembers((await this.requireGroup(groupId)).state);
   }
 
-  /** Creates a conversation and invites the given users to it; returns its id. */
+  /**
+   * Creates a conversation on its own group channel at the gateway (direct conversations too: any
+   * conversation may grow) and invites the given users to it; returns its id.
+   */
   async createConversation(name: string, usernames: string[] = []): Promise<string> {
-    const state = await createGroup(this.session.identity, this.session.impl);
+    const { impl, gw } = this.session;
+    const state = await createGroup(this.session.identity, impl);
     const groupId = groupIdHex(state);
-    const record = this.session.groupRecord(undefined, groupId, state, name);
+    const tokenHash = deliveryTokenHash(await deliveryToken(state, impl));
+    const channelId = await gw.createGroupChannel(state.groupContext.groupId, [], 0, tokenHash);
+    const record = this.session.groupRecord(undefined, groupId, state, name, toHex(channelId));
     await this.session.store.putGroup(record);
     this.session.emit("conversation", record);
     if (usernames.length > 0) await this.invite(groupId, usernames);
@@ -216,15 +229,10 @@ export class Messenger {
    * members and the Welcome to the new ones, then tells everyone the conversation's name.
    */
   async invite(groupId: string, usernames: string[]): Promise<void> {
-    // Exclusive throughout: commit, Welcome and the name message must go out in this order, with no
-    // other change to the group state in between.
-    await this.session.exclusive(() => this.inviteLocked(groupId, usernames));
-  }
-
-  private async inviteLocked(groupId: string, usernames: string[]): Promise<void> {
     const { gw } = this.session;
-    const current = await this.requireGroup(groupId);
-    const keyPackages = [];
+    await this.requireGroup(groupId);
+    const keyPackages: ReturnType<typeof decodeKeyPackage>[] = [];
+    const added: Uint8Array[] = [];
     for (const username of usernames) {
       const identityKey = await gw.resolveUser(username);
       const { keyPackage } = await gw.fetchKeyPackage(identityKey);
@@ -241,19 +249,15 @@ export class Messenger {
         );
       }
       keyPackages.push(decodeKeyPackage(keyPackage));
+      added.push(identityKey);
     }
-    const existing = this.others(current.state);
-    const result = await addMembers(current.state, this.session.impl, keyPackages);
-    const record = this.session.groupRecord(current.record, groupId, result.state);
-    await this.session.store.putGroup(record);
-    this.session.emit("conversation", record);
-    await Promise.all(existing.map((m) => gw.enqueue(m.signatureKey, result.commit)));
-    const joiners = this.others(result.state).filter(
-      (m) => !existing.some((e) => bytesEqual(e.signatureKey, m.signatureKey)),
-    );
-    await Promise.all(joiners.map((m) => gw.enqueue(m.signatureKey, result.welcome!)));
-    const named = await this.seal(groupId, encodeAppMessage({ kind: "groupInfo", name: record.name }));
-    await this.sendSealed(named);
+    // The claimed KeyPackages stay valid if the commit loses its epoch: a rebuild reuses them.
+    await this.commits.commitChange(groupId, async (state) => {
+      const result = await addMembers(state, this.session.impl, keyPackages);
+      return { commit: result.commit, welcome: result.welcome, newState: result.state, added, removed: [] };
+    });
+    const record = await this.requireGroup(groupId);
+    await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.record.name }));
   }
 
   /**
@@ -351,36 +355,15 @@ export class Messenger {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.stock.stop();
+    this.outbound.close();
     this.lifecycle.stop();
     if (this.session.connected) this.session.gw.close();
     this.detach();
   }
 
   private async broadcast(groupId: string, plaintext: Uint8Array): Promise<void> {
-    await this.sendSealed(await this.session.exclusive(() => this.seal(groupId, plaintext)));
-  }
-
-  /** Encrypts for the group and persists the advanced ratchet; the caller holds the session lock. */
-  private async seal(
-    groupId: string,
-    plaintext: Uint8Array,
-  ): Promise<{ message: Uint8Array; to: GroupMember[] }> {
-    const current = await this.requireGroup(groupId);
-    const sealed = await encryptApplication(current.state, this.session.impl, plaintext);
-    // The ratchet moved: persist before sending, so a crash cannot make us reuse a message key.
-    await this.session.store.putGroup(this.session.groupRecord(current.record, groupId, sealed.state));
-    return { message: sealed.message, to: this.others(sealed.state) };
-  }
-
-  private async sendSealed({ message, to }: { message: Uint8Array; to: GroupMember[] }): Promise<void> {
-    const { gw } = this.session;
-    await Promise.all(to.map((m) => gw.enqueue(m.signatureKey, message)));
-  }
-
-  private others(state: Parameters<typeof groupMembers>[0]): GroupMember[] {
-    return groupMembers(state).filter(
-      (m) => !bytesEqual(m.signatureKey, this.session.identity.signaturePublicKey),
-    );
+    const sealed = await this.session.exclusive(() => this.outbound.seal(groupId, plaintext));
+    await this.outbound.send(sealed);
   }
 
   private async requireGroup(groupId: string) {

@@ -8,9 +8,12 @@ import {
   decodeKeyPackage,
   decodeState,
   encodeState,
+  members,
+  type GroupMember,
   type Identity,
   type OwnKeyPackage,
 } from "../mls/index.ts";
+import { bytesEqual } from "../util/bytes.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
 import type { GatewayClient } from "./gatewayClient.ts";
 import type { ContactView } from "./contacts.ts";
@@ -110,10 +113,11 @@ export class ClientSession {
     groupId: string,
     state: ClientState,
     name?: string,
+    channelId?: string,
   ): GroupRecord {
     const now = this.now();
     this.states.set(groupId, state);
-    return {
+    const record: GroupRecord = {
       id: groupId,
       suite: state.groupContext.cipherSuite,
       state: encodeState(state),
@@ -123,6 +127,14 @@ export class ClientSession {
       updatedAtMs: now,
       ...(previous?.keysRotatedAtMs !== undefined && { keysRotatedAtMs: previous.keysRotatedAtMs }),
     };
+    const channel = channelId ?? previous?.channelId;
+    if (channel !== undefined) record.channelId = channel;
+    return record;
+  }
+
+  /** The group's members other than this account, in leaf order. */
+  otherMembers(state: ClientState): GroupMember[] {
+    return members(state).filter((m) => !bytesEqual(m.signatureKey, this.identity.signaturePublicKey));
   }
 
   ownKeyPackage(record: KeyPackageRecord): OwnKeyPackage {

@@ -33,6 +33,11 @@ export interface GroupRecord {
   name: string;
   createdAtMs: number;
   updatedAtMs: number;
+  /**
+   * Hex id of the gateway's group channel carrying this conversation (learnt at creation, or from the
+   * envelope that brought the Welcome). Absent for conversations from before channels.
+   */
+  channelId?: string;
   /** When this device last rotated its leaf key in the group (periodic rotation; absent: never). */
   keysRotatedAtMs?: number;
 }

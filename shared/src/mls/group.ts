@@ -29,6 +29,7 @@ import { defaultClientConfig } from "ts-mls/clientConfig.js";
 import { bytesEqual, toHex } from "../util/bytes.ts";
 import { usernameOf, type Identity } from "./identity.ts";
 import { generateKeyPackage, type OwnKeyPackage } from "./keyPackages.ts";
+import { DEFAULT_PADDING, paddingFor, type PaddingScheme } from "./padding.ts";
 import { assertSuiteAllowed, DEFAULT_SUITE_POLICY, type SuitePolicy } from "./policy.ts";
 import { proposalGate } from "./proposalRules.ts";
 
@@ -166,15 +167,22 @@ export async function joinFromWelcome(
   throw new GroupFormatError("the Welcome is not addressed to any of our KeyPackages");
 }
 
+/** Encrypts for the group, padded to the scheme's bucket (padding.ts); default 256-byte blocks. */
 export async function encryptApplication(
   state: ClientState,
   impl: CiphersuiteImpl,
   plaintext: Uint8Array,
+  padding: PaddingScheme = DEFAULT_PADDING,
 ): Promise<{ state: ClientState; message: Uint8Array }> {
-  const result = await createApplicationMessage(state, plaintext, impl);
+  const padded: ClientState = {
+    ...state,
+    clientConfig: { ...state.clientConfig, paddingConfig: paddingFor(plaintext.length, padding) },
+  };
+  const result = await createApplicationMessage(padded, plaintext, impl);
   result.consumed.forEach(zeroOutUint8Array);
   return {
-    state: result.newState,
+    // The per-message padding must not stick to the state that is stored and used for commits.
+    state: { ...result.newState, clientConfig: state.clientConfig },
     message: encodeMlsMessage({
       privateMessage: result.privateMessage,
       wireformat: "mls_private_message",

@@ -3,6 +3,8 @@ export * from "./suites.ts";
 export * from "./identity.ts";
 export * from "./keyPackages.ts";
 export * from "./group.ts";
+export * from "./padding.ts";
+export * from "./delivery.ts";
 export * from "./policy.ts";
 export * from "./proposalRules.ts";
 export * from "./lifecycle.ts";

@@ -3,6 +3,7 @@ export { ErrorCode, QpqError, errorCodeName, formatErrorCode, isKnownErrorCode }
 export { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from "./version.ts";
 export type {
   ClientFrame,
+  CommitClaims,
   Envelope,
   HelloRequest,
   HelloResult,

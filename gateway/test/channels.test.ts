@@ -1,0 +1,344 @@
+/**
+ * Channels against the real gateway process: alice and bob share channels, mallory (a third
+ * registered user) tries to read, inject and impersonate. Every refusal has its registry code and
+ * stores nothing. Group channels follow an MLS group made with ts-mls, so the commit-per-epoch and
+ * framing checks see real MLS messages.
+ */
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClientState } from "ts-mls";
+import {
+  CLASSICAL_SUITE,
+  addMembers,
+  commit,
+  createGroup,
+  createIdentity,
+  decodeKeyPackage,
+  encryptApplication,
+  generateKeyPackage,
+  suiteImpl,
+  type Identity,
+} from "@qpq/shared/mls";
+import { ErrorCode } from "@qpq/shared/protocol";
+import { toHex } from "@qpq/shared/bytes";
+import { SQLITE_FILE_NAME } from "../src/store/index.ts";
+import { sha256 } from "../src/channels/groupDelivery.ts";
+import {
+  connectGateway,
+  startGatewayProcess,
+  uniqueName,
+  type GatewayClient,
+  type GatewayProcess,
+} from "./helpers.ts";
+
+let gw: GatewayProcess;
+
+beforeAll(async () => {
+  gw = await startGatewayProcess();
+});
+
+afterAll(async () => {
+  await gw?.kill();
+  gw?.cleanup();
+});
+
+interface User {
+  name: string;
+  identity: Identity;
+  key: Uint8Array;
+  gw: GatewayClient;
+}
+
+async function user(base: string, on: GatewayProcess = gw): Promise<User> {
+  const impl = await suiteImpl(CLASSICAL_SUITE);
+  const name = uniqueName(base);
+  const identity = await createIdentity(name, impl);
+  const client = await connectGateway(on.baseUrl);
+  const password = `pw-${name}-correct horse`;
+  await client.register(name, password, identity.signaturePublicKey);
+  await client.login(name, password);
+  return { name, identity, key: identity.signaturePublicKey, gw: client };
+}
+
+function code(promise: Promise<unknown>, expected: number) {
+  return expect(promise).rejects.toMatchObject({ code: expected });
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+async function payloads(u: User, afterSeq = 0, channelId?: Uint8Array): Promise<string[]> {
+  return (await u.gw.fetch(afterSeq, 0, channelId)).envelopes.map((e) => toHex(e.payload));
+}
+
+describe("direct channels", () => {
+  it("alice and bob share one channel; mallory can neither use it nor make one for them", async () => {
+    const [alice, bob, mallory] = await Promise.all([user("alice"), user("bob"), user("mallory")]);
+    const channel = await alice.gw.createChannel(bob.key);
+    expect(channel.length).toBe(16);
+    // From either side, again: the same channel.
+    expect(await bob.gw.createChannel(alice.key)).toEqual(channel);
+    expect(await alice.gw.createChannel(bob.key)).toEqual(channel);
+
+    const hello = text("hello bob");
+    await alice.gw.enqueue(bob.key, hello, channel);
+    expect(await payloads(bob, 0, channel)).toEqual([toHex(hello)]);
+
+    // Mallory cannot inject into it, towards either member.
+    await code(mallory.gw.enqueue(bob.key, text("evil"), channel), ErrorCode.ChannelForbidden);
+    await code(mallory.gw.enqueue(alice.key, text("evil"), channel), ErrorCode.ChannelForbidden);
+    // Nor read it: fetch and subscribe narrowed to their channel are refused.
+    await code(mallory.gw.fetch(0, 0, channel), ErrorCode.ChannelForbidden);
+    await code(mallory.gw.subscribe(0, channel), ErrorCode.ChannelForbidden);
+    // Nor make one on their behalf: the caller is always one side of a direct channel.
+    const malloryBob = await mallory.gw.createChannel(bob.key);
+    expect(malloryBob).not.toEqual(channel);
+    await code(mallory.gw.createChannel(mallory.key), ErrorCode.InvalidArgument);
+    await code(mallory.gw.createChannel(new Uint8Array(32)), ErrorCode.UnknownRecipient);
+    // A member cannot use the channel to reach someone outside it.
+    await code(alice.gw.enqueue(mallory.key, text("leak"), channel), ErrorCode.ChannelForbidden);
+    // An unknown channel looks exactly like a foreign one.
+    await code(alice.gw.enqueue(bob.key, text("x"), new Uint8Array(16).fill(7)), ErrorCode.ChannelForbidden);
+    await code(alice.gw.enqueue(bob.key, text("x"), new Uint8Array(5)), ErrorCode.InvalidArgument);
+
+    // Nothing of the refused attempts was stored.
+    expect(await payloads(bob)).toEqual([toHex(hello)]);
+    expect(await payloads(alice)).toEqual([]);
+    expect(await payloads(mallory)).toEqual([]);
+    for (const u of [alice, bob, mallory]) u.gw.close();
+  });
+
+  it("the legacy empty channel id still works", async () => {
+    const [alice, bob] = await Promise.all([user("alice"), user("bob")]);
+    await alice.gw.enqueue(bob.key, text("legacy"));
+    expect(await payloads(bob)).toEqual([toHex(text("legacy"))]);
+    alice.gw.close();
+    bob.gw.close();
+  });
+});
+
+describe("a gateway that requires channels", () => {
+  let strict: GatewayProcess;
+  beforeAll(async () => {
+    strict = await startGatewayProcess({ env: { QPQ_REQUIRE_CHANNELS: "on" } });
+  });
+  afterAll(async () => {
+    await strict?.kill();
+    strict?.cleanup();
+  });
+
+  it("refuses the legacy empty channel id and still delivers through channels", async () => {
+    const [alice, bob] = await Promise.all([user("alice", strict), user("bob", strict)]);
+    await code(alice.gw.enqueue(bob.key, text("legacy")), ErrorCode.ChannelForbidden);
+    const channel = await alice.gw.createChannel(bob.key);
+    await alice.gw.enqueue(bob.key, text("via channel"), channel);
+    expect(await payloads(bob)).toEqual([toHex(text("via channel"))]);
+    alice.gw.close();
+    bob.gw.close();
+  });
+});
+
+describe("a gateway with channel authorization off", () => {
+  let lax: GatewayProcess;
+  beforeAll(async () => {
+    lax = await startGatewayProcess({ env: { QPQ_REQUIRE_CHANNEL_AUTHZ: "off" } });
+  });
+  afterAll(async () => {
+    await lax?.kill();
+    lax?.cleanup();
+  });
+
+  it("treats a direct enqueue's channel id as an unchecked label, as before channels", async () => {
+    const [alice, bob, mallory] = await Promise.all([
+      user("alice", lax),
+      user("bob", lax),
+      user("mallory", lax),
+    ]);
+    const channel = await alice.gw.createChannel(bob.key);
+    await mallory.gw.enqueue(bob.key, text("labelled"), channel);
+    await mallory.gw.enqueue(bob.key, text("any label"), new Uint8Array(16).fill(1));
+    expect(await payloads(bob)).toEqual([toHex(text("labelled")), toHex(text("any label"))]);
+    for (const u of [alice, bob, mallory]) u.gw.close();
+  });
+});
+
+describe("group channels", () => {
+  interface Group {
+    channel: Uint8Array;
+    alice: ClientState;
+    bob: ClientState;
+  }
+
+  async function groupOfTwo(alice: User, bob: User): Promise<Group & { token: Uint8Array }> {
+    const impl = await suiteImpl(CLASSICAL_SUITE);
+    const state = await createGroup(alice.identity, impl);
+    const token = new Uint8Array(32).fill(9);
+    const channel = await alice.gw.createGroupChannel(state.groupContext.groupId, [], 0, sha256(token));
+    const bobKp = await generateKeyPackage(bob.identity, impl);
+    const added = await addMembers(state, impl, [decodeKeyPackage(bobKp.encoded)]);
+    // The commit that adds bob makes him a member; only then may his Welcome go through the channel.
+    await alice.gw.enqueueToChannel(channel, added.commit, {
+      addMembers: [bob.key],
+      nextTokenHash: sha256(token),
+    });
+    await alice.gw.enqueueToChannel(channel, added.welcome!, { recipientKey: bob.key });
+    return { channel, alice: added.state, bob: added.state, token };
+  }
+
+  it("fans one upload out to the other members, and only members may send", async () => {
+    const [alice, bob, mallory] = await Promise.all([user("alice"), user("bob"), user("mallory")]);
+    const impl = await suiteImpl(CLASSICAL_SUITE);
+    const g = await groupOfTwo(alice, bob);
+    expect(await payloads(bob)).toHaveLength(1); // the Welcome; the commit went to the members before it
+
+    const app = await encryptApplication(g.alice, impl, text("hi"));
+    expect(await alice.gw.enqueueToChannel(g.channel, app.message)).toBeGreaterThan(0);
+    expect((await payloads(bob)).at(-1)).toBe(toHex(app.message));
+    expect(await payloads(alice)).toEqual([]); // no echo to the identity-bound sender
+
+    await code(mallory.gw.enqueueToChannel(g.channel, app.message), ErrorCode.ChannelForbidden);
+    await code(mallory.gw.fetch(0, 0, g.channel), ErrorCode.ChannelForbidden);
+    await code(mallory.gw.subscribe(0, g.channel), ErrorCode.ChannelForbidden);
+    // Nor can she open a second channel for their group, or add herself through a commit.
+    await code(
+      mallory.gw.createGroupChannel(g.alice.groupContext.groupId, [alice.key, bob.key], 1),
+      ErrorCode.ChannelForbidden,
+    );
+    const sneaky = await commit(app.state, impl);
+    await code(
+      mallory.gw.enqueueToChannel(g.channel, sneaky.commit, { addMembers: [mallory.key] }),
+      ErrorCode.ChannelForbidden,
+    );
+    // Garbage and other groups' messages are refused.
+    await code(alice.gw.enqueueToChannel(g.channel, text("not mls")), ErrorCode.InvalidArgument);
+    const other = await encryptApplication(await createGroup(alice.identity, impl), impl, text("x"));
+    await code(alice.gw.enqueueToChannel(g.channel, other.message), ErrorCode.StaleEpoch);
+    // A membership claim only travels with a commit.
+    await code(
+      alice.gw.enqueueToChannel(g.channel, app.message, { addMembers: [mallory.key] }),
+      ErrorCode.InvalidArgument,
+    );
+
+    expect(await payloads(mallory)).toEqual([]);
+    expect(await payloads(bob)).toHaveLength(2);
+    for (const u of [alice, bob, mallory]) u.gw.close();
+  });
+
+  it("accepts one commit per epoch: a rival gets CommitConflict, the same commit again is harmless", async () => {
+    const [alice, bob] = await Promise.all([user("alice"), user("bob")]);
+    const impl = await suiteImpl(CLASSICAL_SUITE);
+    const g = await groupOfTwo(alice, bob);
+    const before = (await payloads(bob)).length;
+
+    const first = await commit(g.alice, impl);
+    const rival = await commit(g.bob, impl); // same epoch, made concurrently
+    await alice.gw.enqueueToChannel(g.channel, first.commit);
+    await code(bob.gw.enqueueToChannel(g.channel, rival.commit), ErrorCode.CommitConflict);
+    // A retry of the accepted commit (say, after a lost answer) is not stored twice.
+    expect(await alice.gw.enqueueToChannel(g.channel, first.commit)).toBe(0);
+    expect(await payloads(bob)).toHaveLength(before + 1);
+    expect(await payloads(alice)).toEqual([]);
+
+    // Application messages may lag a little behind the channel's epoch, never lead or lag far.
+    let state = first.state;
+    for (let i = 0; i < 3; i++) {
+      const next = await commit(state, impl);
+      await alice.gw.enqueueToChannel(g.channel, next.commit);
+      state = next.state;
+    }
+    const ahead = await encryptApplication((await commit(state, impl)).state, impl, text("future"));
+    await code(alice.gw.enqueueToChannel(g.channel, ahead.message), ErrorCode.StaleEpoch);
+    const stale = await encryptApplication(g.alice, impl, text("old")); // epoch 1, channel at 5
+    await code(alice.gw.enqueueToChannel(g.channel, stale.message), ErrorCode.StaleEpoch);
+    const recent = await encryptApplication(first.state, impl, text("recent")); // epoch 2: in the window
+    await alice.gw.enqueueToChannel(g.channel, recent.message);
+    alice.gw.close();
+    bob.gw.close();
+  });
+});
+
+describe("sealed sender", () => {
+  it("delivers with a valid delivery token and no identity, refuses a wrong one, and stores no sender", async () => {
+    const [alice, bob] = await Promise.all([user("alice"), user("bob")]);
+    const impl = await suiteImpl(CLASSICAL_SUITE);
+    const state = await createGroup(alice.identity, impl);
+    const token = new Uint8Array(32).fill(3);
+    const bobKp = await generateKeyPackage(bob.identity, impl);
+    const channel = await alice.gw.createGroupChannel(state.groupContext.groupId, [], 0, sha256(token));
+    const added = await addMembers(state, impl, [decodeKeyPackage(bobKp.encoded)]);
+    await alice.gw.enqueueToChannel(channel, added.commit, {
+      addMembers: [bob.key],
+      nextTokenHash: sha256(token),
+    });
+
+    // A connection that said hello and nothing else: no session, no identity.
+    const anonymous = await connectGateway(gw.baseUrl);
+    const app = await encryptApplication(added.state, impl, text("sealed hi"));
+    expect(await anonymous.sealedEnqueue(channel, token, app.message)).toBe(2);
+    // Every member gets it, the sender too (the gateway must not know whom to leave out).
+    expect(await payloads(bob)).toEqual([toHex(app.message)]);
+    expect(await payloads(alice)).toEqual([toHex(app.message)]);
+
+    await code(anonymous.sealedEnqueue(channel, new Uint8Array(32), app.message), ErrorCode.ChannelForbidden);
+    await code(anonymous.sealedEnqueue(new Uint8Array(16), token, app.message), ErrorCode.ChannelForbidden);
+    await code(anonymous.sealedEnqueue(channel, token, added.commit), ErrorCode.InvalidArgument);
+    expect(await payloads(bob)).toHaveLength(1);
+
+    // The stored rows: recipient, seq, channel, payload, time. The sender's key appears nowhere.
+    const db = new Database(join(gw.dataDir, SQLITE_FILE_NAME), { readonly: true, fileMustExist: true });
+    try {
+      const columns = (db.prepare("PRAGMA table_info(queue)").all() as { name: string }[]).map((c) => c.name);
+      expect(columns.sort()).toEqual(["channel_id", "enqueued_at_ms", "payload", "recipient_key", "seq"]);
+      const rows = db.prepare("SELECT * FROM queue WHERE channel_id = ?").all(channel) as Record<
+        string,
+        unknown
+      >[];
+      expect(rows).toHaveLength(2);
+      const aliceHex = toHex(alice.key);
+      for (const row of rows) {
+        for (const value of Object.values(row)) {
+          if (value instanceof Uint8Array && toHex(value) === aliceHex) {
+            expect(row.recipient_key).toEqual(Buffer.from(alice.key)); // only as a recipient
+          }
+        }
+      }
+    } finally {
+      db.close();
+    }
+    for (const c of [alice.gw, bob.gw, anonymous]) c.close();
+  });
+
+  it("a removed member's token works for messages in flight, then stops after the next commit", async () => {
+    const [alice, bob] = await Promise.all([user("alice"), user("bob")]);
+    const impl = await suiteImpl(CLASSICAL_SUITE);
+    const state0 = await createGroup(alice.identity, impl);
+    const tokens = [1, 2, 3].map((n) => new Uint8Array(32).fill(n));
+    const bobKp = await generateKeyPackage(bob.identity, impl);
+    const channel = await alice.gw.createGroupChannel(state0.groupContext.groupId, [], 0, sha256(tokens[0]!));
+    const added = await addMembers(state0, impl, [decodeKeyPackage(bobKp.encoded)]);
+    await alice.gw.enqueueToChannel(channel, added.commit, {
+      addMembers: [bob.key],
+      nextTokenHash: sha256(tokens[0]!),
+    });
+    // Epoch 1: bob is a member and knows its token. A message of his, sealed, made before his removal:
+    const inFlight = await encryptApplication(added.state, impl, text("bye"));
+
+    const removal = await commit(added.state, impl, [{ proposalType: "remove", remove: { removed: 1 } }]);
+    await alice.gw.enqueueToChannel(channel, removal.commit, {
+      removeMembers: [bob.key],
+      nextTokenHash: sha256(tokens[1]!),
+    });
+    const anonymous = await connectGateway(gw.baseUrl);
+    // Epoch 2 keeps epoch 1's hash: the message in flight still arrives, now only at alice.
+    expect(await anonymous.sealedEnqueue(channel, tokens[0]!, inFlight.message)).toBe(1);
+
+    const next = await commit(removal.state, impl);
+    await alice.gw.enqueueToChannel(channel, next.commit, { nextTokenHash: sha256(tokens[2]!) });
+    const late = await encryptApplication(added.state, impl, text("still here?"));
+    await code(anonymous.sealedEnqueue(channel, tokens[0]!, late.message), ErrorCode.ChannelForbidden);
+    // And identity-bound he is no member any more.
+    const current = await encryptApplication(next.state, impl, text("x"));
+    await code(bob.gw.enqueueToChannel(channel, current.message), ErrorCode.ChannelForbidden);
+    for (const c of [alice.gw, bob.gw, anonymous]) c.close();
+  });
+});
