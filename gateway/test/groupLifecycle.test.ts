@@ -155,4 +155,32 @@ describe("group lifecycle through the real gateway", () => {
 
     for (const actor of [bob, carol, dave]) actor.messenger.close();
   });
+
+  it("concurrent commits: alice rotates while bob removes carol; the gateway orders them and all agree", async () => {
+    const { alice, bob, carol, groupId } = await trio();
+    const epoch = (await alice.messenger.conversations())[0]!.epoch;
+
+    // Both build on the same epoch; the gateway accepts one, the other gets E024, catches up and rebuilds.
+    await Promise.all([
+      alice.messenger.lifecycle.rotateKeys(groupId),
+      bob.messenger.lifecycle.remove(groupId, carol.name),
+    ]);
+
+    await until(carol, "removal", () => carol.messenger.lifecycle.isRemoved(groupId));
+    const target = epoch + 2;
+    for (const actor of [alice, bob]) {
+      await until(
+        actor,
+        "both commits",
+        async () => (await actor.messenger.conversations())[0]!.epoch === target,
+      );
+      expect(await names(actor, groupId)).toEqual([alice.name, bob.name].sort());
+    }
+    await alice.messenger.send(groupId, "after the race");
+    await bob.messenger.send(groupId, "same epoch here");
+    expect((await waitForMessages(bob, groupId, 1))[0]?.text).toBe("after the race");
+    expect((await waitForMessages(alice, groupId, 1))[0]?.text).toBe("same epoch here");
+
+    for (const actor of [alice, bob, carol]) actor.messenger.close();
+  });
 });
