@@ -183,4 +183,21 @@ describe("group lifecycle through the real gateway", () => {
 
     for (const actor of [alice, bob, carol]) actor.messenger.close();
   });
+
+  it("bob proposes adding dave; alice commits it and dave joins from the Welcome", async () => {
+    const alice = await registerActor(gw, "alice");
+    const bob = await registerActor(gw, "bob");
+    const dave = await registerActor(gw, "dave");
+    const groupId = await alice.messenger.createConversation("grow", [bob.name]);
+    expect(await waitForConversation(bob)).toBe(groupId);
+
+    await bob.messenger.lifecycle.proposeAddition(groupId, dave.name);
+    expect(await waitForConversation(dave)).toBe(groupId);
+    await until(bob, "the commit", async () => (await names(bob, groupId)).length === 3);
+    expect(await names(dave, groupId)).toEqual([alice.name, bob.name, dave.name].sort());
+
+    await bob.messenger.send(groupId, "welcome dave");
+    expect((await waitForMessages(dave, groupId, 1))[0]?.text).toBe("welcome dave");
+    for (const actor of [alice, bob, dave]) actor.messenger.close();
+  });
 });

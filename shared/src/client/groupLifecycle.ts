@@ -10,7 +10,10 @@ import {
   commitPendingProposals,
   hasPendingProposals,
   leavesOf,
+  decodeKeyPackage,
+  inspectKeyPackage,
   members,
+  proposeAdd,
   proposeRemove,
   removeMember,
   selfUpdate,
@@ -18,7 +21,7 @@ import {
   DEFAULT_FALLBACK_STEP_MS,
 } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/errors.ts";
-import { bytesEqual, fromHex, toHex } from "../util/bytes.ts";
+import { bytesEqual, fromHex, fromUtf8, toHex } from "../util/bytes.ts";
 import type { GroupCommits } from "./groupCommits.ts";
 import type { ClientSession } from "./session.ts";
 
@@ -92,10 +95,18 @@ export class GroupLifecycle {
    * order commits it (committerRule.ts). Until then this device cannot send application messages there.
    */
   async proposeRemoval(groupId: string, username: string): Promise<void> {
+    await this.sendProposal(groupId, (state) => proposeRemove(state, this.session.impl, username));
+  }
+
+  /** Sends a proposal to the group (through its channel) and keeps it, like every receiver does. */
+  private async sendProposal(
+    groupId: string,
+    make: (state: ClientState) => Promise<{ state: ClientState; message: Uint8Array }>,
+  ): Promise<void> {
     await this.session.exclusive(async () => {
       const current = await this.session.groupState(groupId);
       if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
-      const out = await proposeRemove(current.state, this.session.impl, username);
+      const out = await make(current.state);
       const record = this.session.groupRecord(current.record, groupId, out.state);
       await this.session.store.putGroup(record);
       const { gw } = this.session;
@@ -108,6 +119,30 @@ export class GroupLifecycle {
       }
       this.session.emit("conversation", record);
     });
+  }
+
+  /**
+   * Asks the group to add a user; the member first in the commit order commits it and sends the
+   * Welcome. The KeyPackage must carry the identity key and name the directory gave for the user.
+   */
+  async proposeAddition(groupId: string, username: string): Promise<void> {
+    const { gw } = this.session;
+    const identityKey = await gw.resolveUser(username);
+    const { keyPackage } = await gw.fetchKeyPackage(identityKey);
+    const info = inspectKeyPackage(keyPackage);
+    if (
+      !info ||
+      !bytesEqual(info.signatureKey, identityKey) ||
+      fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username
+    ) {
+      throw new QpqError(
+        ErrorCode.InvalidArgument,
+        `the gateway served a KeyPackage that is not ${username}'s`,
+      );
+    }
+    await this.sendProposal(groupId, (state) =>
+      proposeAdd(state, this.session.impl, decodeKeyPackage(keyPackage)),
+    );
   }
 
   /** Replaces this device's leaf key (and its path) in the group: post-compromise recovery. */
