@@ -15,6 +15,7 @@ import {
   pendingProposals,
   policyForSuite,
   processIncoming,
+  StaleSenderError,
   wasRemoved,
   welcomeRecipients,
   type OwnKeyPackage,
@@ -124,6 +125,8 @@ export class InboundProcessor {
       }
       return undefined;
     } catch (error) {
+      // A removed member's late message is dropped on purpose, not shown as undecryptable.
+      if (error instanceof StaleSenderError) return undefined;
       this.session.emit("error", error);
       if (
         message.wireformat === "mls_private_message" &&
