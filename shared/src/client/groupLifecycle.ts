@@ -57,8 +57,9 @@ export class GroupLifecycle {
   start(): void {
     if (this.keyRotationMs <= 0 || this.rotationTimer !== undefined) return;
     const every = this.options.rotationCheckMs ?? 3600 * 1000;
-    this.rotationTimer = setInterval(() => void this.rotateOverdue(), every);
-    void this.rotateOverdue();
+    const run = () => this.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
+    this.rotationTimer = setInterval(() => void run(), every);
+    void run();
   }
 
   stop(): void {
@@ -200,10 +201,10 @@ export class GroupLifecycle {
 
   private onGroupChanged(groupId: string): void {
     if (this.stopped) return;
-    void this.session.groupState(groupId).then((current) => {
-      if (!current) return;
-      this.scheduleProposalCommit(groupId, current.state);
-    });
+    this.session
+      .groupState(groupId)
+      .then((current) => current && this.scheduleProposalCommit(groupId, current.state))
+      .catch((error: unknown) => this.session.emit("error", error));
   }
 
   private scheduleProposalCommit(groupId: string, state: ClientState): void {
