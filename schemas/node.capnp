@@ -33,6 +33,11 @@ struct ClientFrame {
     createChannel @16 :CreateChannelRequest;
     createGroupChannel @17 :CreateGroupChannelRequest;
     sealedEnqueue @18 :SealedEnqueueRequest;
+    # 19 is handed to parallel work; Cap'n Proto allows no holes, so a placeholder holds it until that
+    # work lands and names it.
+    reserved19 @19 :Void;
+    publishHybridKey @20 :PublishHybridKeyRequest;
+    fetchHybridKey @21 :FetchHybridKeyRequest;
   }
 }
 
@@ -86,6 +91,18 @@ struct FetchKeyPackageRequest {
 
 struct ResolveUserRequest {
   username @0 :Text;
+}
+
+struct PublishHybridKeyRequest {
+  # X-Wing public key (1216 bytes) others seal hybrid envelopes to; replaces the caller's previous one.
+  publicKey @0 :Data;
+  # Ed25519 signature by the caller's identity key over "quicproquo/v1/hybrid-key" || publicKey, so a
+  # fetcher trusts the key as far as it trusts the identity key, not the gateway.
+  signature @1 :Data;
+}
+
+struct FetchHybridKeyRequest {
+  identityKey @0 :Data;
 }
 
 struct EnqueueRequest {
@@ -184,6 +201,10 @@ struct Response {
     createChannel @17 :CreateChannelResponse;
     createGroupChannel @18 :CreateChannelResponse;
     sealedEnqueue @19 :SealedEnqueueResponse;
+    # 20: placeholder for parallel work, as in ClientFrame.
+    reserved20 @20 :Void;
+    publishHybridKey @21 :Void;
+    fetchHybridKey @22 :FetchHybridKeyResponse;
   }
 }
 
@@ -259,6 +280,11 @@ struct FetchKeyPackageResponse {
 
 struct ResolveUserResponse {
   identityKey @0 :Data;
+}
+
+struct FetchHybridKeyResponse {
+  publicKey @0 :Data;
+  signature @1 :Data;
 }
 
 struct EnqueueResponse {

@@ -118,6 +118,14 @@ export class Actor {
     return this.page.getByRole("log", { name: "Messages" }).locator(".text");
   }
 
+  /** Opens the member list of the open conversation (if closed) and removes the member. */
+  async removeMember(other: Actor): Promise<void> {
+    const members = this.page.getByRole("region", { name: "Members" });
+    if (!(await members.isVisible())) await this.page.getByRole("button", { name: "Members" }).click();
+    await members.getByRole("button", { name: `Remove ${other.name}` }).click();
+    await expect(members.getByText(other.name, { exact: true })).toHaveCount(0);
+  }
+
   /** The list item of the (single) message with exactly this text. */
   message(text: string) {
     return this.page

@@ -1,4 +1,10 @@
-import { GatewayClient, MemoryClientStore, Messenger, type MessageRecord } from "@qpq/shared/client";
+import {
+  GatewayClient,
+  MemoryClientStore,
+  Messenger,
+  type MessageRecord,
+  type MessengerOptions,
+} from "@qpq/shared/client";
 import { connectGateway, startGatewayProcess, type GatewayProcess } from "../src/testing/index.ts";
 
 /** Fast Argon2 parameters: these tests are about the protocol, not about key stretching. */
@@ -18,12 +24,16 @@ export interface Actor {
   received: MessageRecord[];
 }
 
-export async function registerActor(gw: GatewayProcess, base: string): Promise<Actor> {
+export async function registerActor(
+  gw: GatewayProcess,
+  base: string,
+  options: Partial<MessengerOptions> = {},
+): Promise<Actor> {
   const name = uniqueName(base);
   const password = `pw-${name}-correct horse`;
   const store = new MemoryClientStore();
   const client = await connectGateway(gw.baseUrl);
-  const messenger = await Messenger.register(client, name, password, { store, ...FAST });
+  const messenger = await Messenger.register(client, name, password, { store, ...FAST, ...options });
   return track({ name, password, store, messenger, received: [] });
 }
 

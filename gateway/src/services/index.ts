@@ -4,6 +4,7 @@ import { loginFinish, loginStart, logout, registerFinish, registerStart, resumeS
 import { createChannel, createGroupChannel, sealedEnqueue } from "./channels.ts";
 import type { HandlerTable } from "./context.ts";
 import { health, hello } from "./hello.ts";
+import { fetchHybridKey, publishHybridKey } from "./hybridKeys.ts";
 import { fetchKeyPackage, publishKeyPackages } from "./keyPackages.ts";
 import { resolveUser } from "./users.ts";
 
@@ -26,6 +27,8 @@ export const handlers: HandlerTable = {
   createChannel,
   createGroupChannel,
   sealedEnqueue,
+  publishHybridKey,
+  fetchHybridKey,
 };
 
 /** Requests allowed before hello: hello itself, and health for load balancers and probes. */

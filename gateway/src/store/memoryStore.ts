@@ -8,6 +8,7 @@ import type {
   ChannelRecord,
   ClaimedKeyPackage,
   CommitOutcome,
+  HybridKeyRecord,
   NewEnvelope,
   NewGroupChannel,
   SessionRecord,
@@ -56,6 +57,7 @@ export class MemoryStore implements Store {
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly keyPackages = new Map<string, KeyPackageSlot>();
   private readonly queues = new Map<string, Queue>();
+  private readonly hybridKeys = new Map<string, HybridKeyRecord>();
   private closed = false;
 
   private live(): void {
@@ -179,6 +181,20 @@ export class MemoryStore implements Store {
     if (single !== undefined) return { keyPackage: single, lastResort: false };
     if (slot.lastResort !== undefined) return { keyPackage: copy(slot.lastResort), lastResort: true };
     return undefined;
+  }
+
+  async setHybridKey(identityKey: Uint8Array, key: HybridKeyRecord): Promise<void> {
+    this.live();
+    const id = hex(identityKey);
+    if (!this.usernameByIdentity.has(id))
+      throw new Error("cannot store a hybrid key for an unknown identity");
+    this.hybridKeys.set(id, { publicKey: copy(key.publicKey), signature: copy(key.signature) });
+  }
+
+  async getHybridKey(identityKey: Uint8Array): Promise<HybridKeyRecord | undefined> {
+    this.live();
+    const key = this.hybridKeys.get(hex(identityKey));
+    return key && { publicKey: copy(key.publicKey), signature: copy(key.signature) };
   }
 
   async countKeyPackages(identityKey: Uint8Array): Promise<number> {

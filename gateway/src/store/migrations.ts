@@ -118,6 +118,20 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: "hybrid public keys",
+    up(db) {
+      db.exec(`
+        -- One published X-Wing public key per user, signed by the user's identity key.
+        CREATE TABLE hybrid_keys (
+          identity_key BLOB PRIMARY KEY REFERENCES users (identity_key) ON DELETE CASCADE,
+          public_key   BLOB NOT NULL,
+          signature    BLOB NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -8,6 +8,7 @@ import { currentVersion, latestVersion, migrate, migrations, SchemaTooNewError }
 import type { Migration } from "./migrations.ts";
 import { SqliteStore } from "./sqliteStore.ts";
 import { benchStore } from "./storeBench.ts";
+import { runHybridKeyContract } from "./hybridKeyContract.ts";
 import { runStoreContract } from "./storeContract.ts";
 import type { Store } from "./types.ts";
 
@@ -44,6 +45,24 @@ runStoreContract(
 
 runStoreContract("SqliteStore (:memory:)", async () =>
   SqliteStore.open({ path: ":memory:", synchronous: "normal" }),
+);
+
+runHybridKeyContract(
+  "SqliteStore (file)",
+  async () => {
+    const path = tempPath();
+    const store = SqliteStore.open({ path, synchronous: "full" });
+    paths.set(store, path);
+    return store;
+  },
+  async (store) => {
+    const path = paths.get(store);
+    if (path === undefined) throw new Error("unknown store");
+    await store.close();
+    const reopened = SqliteStore.open({ path, synchronous: "full" });
+    paths.set(reopened, path);
+    return reopened;
+  },
 );
 
 function rawVersions(path: string): { version: number; name: string }[] {

@@ -10,6 +10,7 @@ import { compareBytes, TOKEN_EPOCHS_KEPT } from "./channelRules.ts";
 import type {
   ChannelCommit,
   ChannelRecord,
+  HybridKeyRecord,
   ClaimedKeyPackage,
   CommitOutcome,
   NewEnvelope,
@@ -177,6 +178,13 @@ function prepareStatements(db: Database.Database) {
     pruneTokens: s("DELETE FROM channel_tokens WHERE channel_id = ? AND epoch < ?"),
     advanceChannel: s("UPDATE channels SET epoch = ?, last_commit_hash = ? WHERE channel_id = ?"),
     queueDepth: s<{ n: number }>("SELECT count(*) AS n FROM queue WHERE recipient_key = ?"),
+    setHybridKey: s(
+      "INSERT INTO hybrid_keys (identity_key, public_key, signature) VALUES (?, ?, ?) " +
+        "ON CONFLICT (identity_key) DO UPDATE SET public_key = excluded.public_key, signature = excluded.signature",
+    ),
+    getHybridKey: s<{ public_key: Buffer; signature: Buffer }>(
+      "SELECT public_key, signature FROM hybrid_keys WHERE identity_key = ?",
+    ),
   } satisfies Record<string, Statement<unknown[], unknown>>;
 }
 
@@ -366,6 +374,17 @@ export class SqliteStore implements Store {
 
   async trimSessions(username: string, keep: number, nowMs: number): Promise<Uint8Array[]> {
     return this.trimSessionsTx(username, keep, nowMs);
+  }
+
+  async setHybridKey(identityKey: Uint8Array, key: HybridKeyRecord): Promise<void> {
+    this.q.setHybridKey.run(identityKey, key.publicKey, key.signature);
+  }
+
+  async getHybridKey(identityKey: Uint8Array): Promise<HybridKeyRecord | undefined> {
+    const row = this.q.getHybridKey.get(identityKey) as { public_key: Buffer; signature: Buffer } | undefined;
+    return row === undefined
+      ? undefined
+      : { publicKey: bytes(row.public_key), signature: bytes(row.signature) };
   }
 
   async addKeyPackages(

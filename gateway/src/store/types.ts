@@ -178,6 +178,17 @@ export interface Store {
    * store anything.
    */
   acceptCommit(commit: ChannelCommit): Promise<CommitOutcome>;
+  /**
+   * Stores the user's published hybrid (X-Wing) public key with its identity signature, replacing
+   * any previous one. Rejects, storing nothing, when identityKey is not a user's.
+   */
+  setHybridKey(identityKey: Uint8Array, key: HybridKeyRecord): Promise<void>;
+  getHybridKey(identityKey: Uint8Array): Promise<HybridKeyRecord | undefined>;
 
   close(): Promise<void>;
+}
+
+export interface HybridKeyRecord {
+  publicKey: Uint8Array;
+  signature: Uint8Array;
 }

@@ -155,6 +155,14 @@ export class GatewayClient {
     return this.rpc.call({ type: "fetchKeyPackage", identityKey });
   }
 
+  async publishHybridKey(publicKey: Uint8Array, signature: Uint8Array): Promise<void> {
+    await this.rpc.call({ type: "publishHybridKey", publicKey, signature });
+  }
+
+  fetchHybridKey(identityKey: Uint8Array): Promise<{ publicKey: Uint8Array; signature: Uint8Array }> {
+    return this.rpc.call({ type: "fetchHybridKey", identityKey });
+  }
+
   async resolveUser(username: string): Promise<Uint8Array> {
     return (await this.rpc.call({ type: "resolveUser", username })).identityKey;
   }

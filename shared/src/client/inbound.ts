@@ -12,7 +12,11 @@ import {
   groupIdOfMessage,
   isOwnApplicationMessage,
   joinFromWelcome,
+  pendingProposals,
+  policyForSuite,
   processIncoming,
+  StaleSenderError,
+  wasRemoved,
   welcomeRecipients,
   type OwnKeyPackage,
 } from "../mls/index.ts";
@@ -90,6 +94,8 @@ export class InboundProcessor {
     }
     const groupId = toHex(target.groupId);
     const current = await this.session.groupState(groupId);
+    // Removed: nothing of this group can be read any more, and nothing needs to wait for it.
+    if (current && wasRemoved(current.state)) return undefined;
     if (!current || target.epoch > current.state.groupContext.epoch) {
       outcome.addPending!.push(this.pending(envelope, groupId, target.epoch));
       return undefined;
@@ -119,6 +125,8 @@ export class InboundProcessor {
       }
       return undefined;
     } catch (error) {
+      // A removed member's late message is dropped on purpose, not shown as undecryptable.
+      if (error instanceof StaleSenderError) return undefined;
       this.session.emit("error", error);
       if (
         message.wireformat === "mls_private_message" &&
@@ -150,6 +158,7 @@ export class InboundProcessor {
         message,
         (ref) => candidates.get(ref),
         this.session.impl,
+        policyForSuite(this.session.suite),
       );
       const groupId = toHex(state.groupContext.groupId);
       const previous = await store.getGroup(groupId);
@@ -175,6 +184,7 @@ export class InboundProcessor {
     for (let round = 0; round < MAX_PENDING; round++) {
       const current = await this.session.groupState(groupId);
       if (!current) return;
+      if (wasRemoved(current.state)) return this.dropPending(groupId);
       const epoch = current.state.groupContext.epoch;
       const ready = (await this.session.store.listPending()).find(
         (p) => p.groupId === groupId && BigInt(p.epoch) <= epoch,
@@ -199,6 +209,14 @@ export class InboundProcessor {
     }
   }
 
+  /** A group we were removed from: what waited for its later epochs can never be read. */
+  private async dropPending(groupId: string): Promise<void> {
+    const seqs = (await this.session.store.listPending())
+      .filter((p) => p.groupId === groupId)
+      .map((p) => p.seq);
+    if (seqs.length > 0) await this.session.store.applyEnvelope({ seq: 0, removePending: seqs });
+  }
+
   private pending(
     envelope: { seq: number; payload: Uint8Array },
     groupId: string,
@@ -220,7 +238,10 @@ export class InboundProcessor {
    */
   private announce(outcome: EnvelopeOutcome): void {
     for (const group of outcome.groups ?? []) {
-      const version = `${group.epoch}/${group.name}`;
+      // Proposals and our own removal change no epoch, but the lifecycle and the UI must hear of them.
+      const state = this.session.cachedState(group.id);
+      const lifecycle = state ? `${wasRemoved(state)}/${pendingProposals(state).length}` : "";
+      const version = `${group.epoch}/${group.name}/${lifecycle}`;
       if (this.announced.get(group.id) === version) continue;
       this.announced.set(group.id, version);
       this.session.emit("conversation", group);

@@ -10,3 +10,4 @@ export type { StoreSource } from "./messenger.ts";
 export { safetyNumber } from "./safetyNumber.ts";
 export type { ContactView } from "./contacts.ts";
 export { conversationTitle } from "./titles.ts";
+export { GroupLifecycle, WEEK_MS, type LifecycleOptions } from "./groupLifecycle.ts";

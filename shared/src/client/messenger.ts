@@ -25,6 +25,8 @@ import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.
 import { InboundProcessor } from "./inbound.ts";
 import { Contacts, type ContactView } from "./contacts.ts";
 import { GroupCommits } from "./groupCommits.ts";
+import { GroupLifecycle, type LifecycleOptions } from "./groupLifecycle.ts";
+import { HybridKeys } from "./hybridKeys.ts";
 import { KeyPackageStock } from "./keyPackageStock.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
@@ -35,7 +37,7 @@ export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientS
 
 const ACK_DELAY_MS = 50;
 
-export interface MessengerOptions extends OutboundOptions {
+export interface MessengerOptions extends OutboundOptions, LifecycleOptions {
   store: StoreSource;
   suite?: CiphersuiteName;
   keyStretching?: KeyStretching;
@@ -51,6 +53,10 @@ export class Messenger {
   private readonly outbound: Outbound;
   /** Every commit goes through here: one commit per epoch, retried on conflict. */
   readonly commits: GroupCommits;
+  /** This account's X-Wing key for sealing to users outside any group. */
+  readonly hybridKeys: HybridKeys;
+  /** Removing members, rotating keys, committing proposals, noticing our own removal. */
+  readonly lifecycle: GroupLifecycle;
   private ackedUpTo = 0;
   private pendingAck = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -59,11 +65,13 @@ export class Messenger {
     private readonly session: ClientSession,
     readonly login: LoginResult,
     stockSize: number,
-    outbound: OutboundOptions,
+    options: OutboundOptions & LifecycleOptions,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
-    this.outbound = new Outbound(session, outbound);
+    this.outbound = new Outbound(session, options);
     this.commits = new GroupCommits(session, () => this.sync());
+    this.hybridKeys = new HybridKeys(session);
+    this.lifecycle = new GroupLifecycle(session, this.commits, options);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
@@ -179,8 +187,10 @@ export class Messenger {
       else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.error.message));
     });
     await this.stock.replenish();
+    await this.hybridKeys.publish();
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
+    this.lifecycle.start();
   }
 
   detach(): void {
@@ -275,6 +285,7 @@ export class Messenger {
       throw new QpqError(ErrorCode.InvalidArgument, `a message has 1-${MAX_TEXT_CHARS} characters`);
     }
     await this.requireGroup(groupId);
+    await this.lifecycle.assertMember(groupId);
     const now = this.session.now();
     return this.deliver({
       id: newMessageId(),
@@ -361,6 +372,7 @@ export class Messenger {
     this.ackTimer = undefined;
     this.stock.stop();
     this.outbound.close();
+    this.lifecycle.stop();
     if (this.session.connected) this.session.gw.close();
     this.detach();
   }

@@ -102,6 +102,11 @@ export class ClientSession {
     return { record, state };
   }
 
+  /** The decoded state last seen for a group, without touching the store. */
+  cachedState(groupId: string): ClientState | undefined {
+    return this.states.get(groupId);
+  }
+
   /** The record to persist for a new group state; the cache follows once it is stored. */
   groupRecord(
     previous: GroupRecord | undefined,
@@ -120,6 +125,7 @@ export class ClientSession {
       name: name ?? previous?.name ?? "",
       createdAtMs: previous?.createdAtMs ?? now,
       updatedAtMs: now,
+      ...(previous?.keysRotatedAtMs !== undefined && { keysRotatedAtMs: previous.keysRotatedAtMs }),
     };
     const channel = channelId ?? previous?.channelId;
     if (channel !== undefined) record.channelId = channel;

@@ -38,6 +38,8 @@ export interface GroupRecord {
    * envelope that brought the Welcome). Absent for conversations from before channels.
    */
   channelId?: string;
+  /** When this device last rotated its leaf key in the group (periodic rotation; absent: never). */
+  keysRotatedAtMs?: number;
 }
 
 export type MessageStatus = "sending" | "sent" | "failed" | "received" | "undecryptable";

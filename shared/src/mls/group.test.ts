@@ -15,6 +15,7 @@ import {
   inspectKeyPackage,
   joinFromWelcome,
   members,
+  policyForSuite,
   processIncoming,
   suiteImpl,
 } from "./index.ts";
@@ -39,6 +40,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("MLS group (%s)", (suite) => {
       decodeMessage(added.welcome!),
       (ref) => (ref === bobKp.ref ? bobKp : undefined),
       impl,
+      policyForSuite(suite),
     );
     let bobState = joined.state;
     expect(members(bobState).map((m) => m.username)).toEqual(["alice", "bob"]);

@@ -26,10 +26,12 @@ import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
 import { getSenderLeafNodeIndex } from "ts-mls/sender.js";
 import type { RatchetTree } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
-import { toHex } from "../util/bytes.ts";
+import { bytesEqual, toHex } from "../util/bytes.ts";
 import { usernameOf, type Identity } from "./identity.ts";
 import { generateKeyPackage, type OwnKeyPackage } from "./keyPackages.ts";
 import { DEFAULT_PADDING, paddingFor, type PaddingScheme } from "./padding.ts";
+import { assertSuiteAllowed, DEFAULT_SUITE_POLICY, type SuitePolicy } from "./policy.ts";
+import { proposalGate } from "./proposalRules.ts";
 
 export interface GroupMember {
   leafIndex: number;
@@ -48,7 +50,16 @@ export type Incoming =
   | { kind: "handshake"; state: ClientState; commit: boolean };
 
 export class GroupFormatError extends Error {
-  override readonly name = "GroupFormatError";
+  override readonly name: string = "GroupFormatError";
+}
+
+/**
+ * An application message from an earlier epoch whose sender is not a member of the current epoch.
+ * ts-mls keeps old epochs' keys for a while so late messages still open; without this check a removed
+ * member could keep talking into the group through an epoch it still holds.
+ */
+export class StaleSenderError extends GroupFormatError {
+  override readonly name: string = "StaleSenderError";
 }
 
 /** Members in leaf order, from a ratchet tree (leaves sit at even node indices). */
@@ -132,12 +143,15 @@ export function welcomeRecipients(message: MLSMessage): string[] {
   return message.welcome.secrets.map((s) => toHex(s.newMember));
 }
 
+/** Joins from a Welcome, refusing (E030) a group whose cipher suite is below the policy. */
 export async function joinFromWelcome(
   message: MLSMessage,
   findKeyPackage: (ref: string) => OwnKeyPackage | undefined,
   impl: CiphersuiteImpl,
+  policy: SuitePolicy = DEFAULT_SUITE_POLICY,
 ): Promise<{ state: ClientState; usedKeyPackage: OwnKeyPackage }> {
   if (message.wireformat !== "mls_welcome") throw new GroupFormatError("not a Welcome");
+  assertSuiteAllowed(message.welcome.cipherSuite, policy);
   for (const ref of welcomeRecipients(message)) {
     const own = findKeyPackage(ref);
     if (!own) continue;
@@ -213,13 +227,23 @@ export async function processIncoming(
   if (message.wireformat === "mls_private_message") {
     const pm = message.privateMessage;
     if (pm.contentType === "application") return openApplication(state, impl, pm);
-    const result = await processPrivateMessage(state, pm, emptyPskIndex, impl);
+    const gate = proposalGate(state);
+    const result = await processPrivateMessage(state, pm, emptyPskIndex, impl, gate.callback);
     result.consumed.forEach(zeroOutUint8Array);
+    gate.throwIfRejected();
     return { kind: "handshake", state: result.newState, commit: pm.contentType === "commit" };
   }
   if (message.wireformat === "mls_public_message") {
-    const result = await processPublicMessage(state, message.publicMessage, emptyPskIndex, impl);
+    const gate = proposalGate(state);
+    const result = await processPublicMessage(
+      state,
+      message.publicMessage,
+      emptyPskIndex,
+      impl,
+      gate.callback,
+    );
     result.consumed.forEach(zeroOutUint8Array);
+    gate.throwIfRejected();
     return {
       kind: "handshake",
       state: result.newState,
@@ -258,6 +282,11 @@ async function openApplication(
   const leafIndex = getSenderLeafNodeIndex(content.sender);
   const sender = membersOf(epochData.ratchetTree).find((m) => m.leafIndex === leafIndex);
   if (!sender) throw new GroupFormatError("sender is not a member");
+  if (past && !stillMember(state, sender)) {
+    throw new StaleSenderError(
+      `dropped a message of epoch ${pm.epoch}: its sender is not a member of epoch ${state.groupContext.epoch}`,
+    );
+  }
   const newState: ClientState = past
     ? {
         ...state,
@@ -274,6 +303,13 @@ async function openApplication(
     sender,
     epoch: pm.epoch,
   };
+}
+
+/** Same leaf, same signature key: a removed member's leaf may be reused by someone who joined later. */
+function stillMember(state: ClientState, sender: GroupMember): boolean {
+  return members(state).some(
+    (m) => m.leafIndex === sender.leafIndex && bytesEqual(m.signatureKey, sender.signatureKey),
+  );
 }
 
 /**

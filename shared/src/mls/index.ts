@@ -5,3 +5,8 @@ export * from "./keyPackages.ts";
 export * from "./group.ts";
 export * from "./padding.ts";
 export * from "./delivery.ts";
+export * from "./policy.ts";
+export * from "./proposalRules.ts";
+export * from "./lifecycle.ts";
+export * from "./proposals.ts";
+export * from "./committerRule.ts";

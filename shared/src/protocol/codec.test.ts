@@ -81,6 +81,8 @@ describe("codec: every variant", () => {
       createChannel: true,
       createGroupChannel: true,
       sealedEnqueue: true,
+      publishHybridKey: true,
+      fetchHybridKey: true,
     };
     expect(new Set(sampleRequests.map(([, r]) => r.type))).toEqual(new Set(Object.keys(all)));
     const bodyTypes: ResponseBody["type"][] = [...(Object.keys(all) as RequestType[]), "error"];
@@ -156,7 +158,7 @@ describe("codec: details", () => {
     const bytes = encodeClientFrame({ requestId: 4242, request: { type: "health" } });
     // Message layout: 8-byte segment table, root pointer, ClientFrame data word: requestId u32, which u16.
     expect(dv(bytes).getUint32(16, true)).toBe(4242);
-    for (const which of [18, 19, 0xffff]) {
+    for (const which of [18, 21, 0xffff]) {
       const patched = bytes.slice();
       dv(patched).setUint16(20, which, true);
       const error = decodeError(() => decodeClientFrame(patched));

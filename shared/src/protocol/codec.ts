@@ -53,6 +53,9 @@ const REQUEST_WHICH: { readonly [K in RequestType]: number } = {
   createChannel: 15,
   createGroupChannel: 16,
   sealedEnqueue: 17,
+  // 18 is a placeholder held for parallel work (schemas/node.capnp).
+  publishHybridKey: 19,
+  fetchHybridKey: 20,
 };
 
 /** Response.result union discriminants (Response_Result_Which). */
@@ -76,6 +79,9 @@ const RESULT_WHICH: { readonly [K in ResponseBody["type"]]: number } = {
   createChannel: 16,
   createGroupChannel: 17,
   sealedEnqueue: 18,
+  // 19 is a placeholder held for parallel work (schemas/node.capnp).
+  publishHybridKey: 20,
+  fetchHybridKey: 21,
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -179,6 +185,10 @@ function requestSize(req: Request): number {
       return sizeOf(req.groupId, req.tokenHash, ...req.members);
     case "sealedEnqueue":
       return sizeOf(req.channelId, req.deliveryToken, req.payload);
+    case "publishHybridKey":
+      return sizeOf(req.publicKey, req.signature);
+    case "fetchHybridKey":
+      return sizeOf(req.identityKey);
     default:
       return sizeOf();
   }
@@ -309,6 +319,17 @@ export function encodeClientFrame(frame: ClientFrame): Uint8Array {
       b.setData(s + 16, req.payload);
       break;
     }
+    case "publishHybridKey": {
+      // PublishHybridKeyRequest (0, 2): publicKey p0, signature p1.
+      const s = b.initStruct(p, 0, 2);
+      b.setData(s, req.publicKey);
+      b.setData(s + 8, req.signature);
+      break;
+    }
+    case "fetchHybridKey":
+      // FetchHybridKeyRequest (0, 1): identityKey p0.
+      b.setData(b.initStruct(p, 0, 1), req.identityKey);
+      break;
   }
   return b.finish();
 }
@@ -333,6 +354,8 @@ function bodySize(body: ResponseBody): number {
       return sizeOf(body.result.keyPackage);
     case "resolveUser":
       return sizeOf(body.result.identityKey);
+    case "fetchHybridKey":
+      return sizeOf(body.result.publicKey, body.result.signature);
     case "fetch": {
       let n = sizeOf();
       for (const e of body.result.envelopes) n += 48 + e.channelId.byteLength + e.payload.byteLength;
@@ -462,6 +485,15 @@ function writeResponse(b: WireBuilder, ptr: number, response: Response): void {
       // SealedEnqueueResponse (1, 0): recipients u32@0.
       b.setU32(b.initStruct(p, 1, 0), u32(body.result.recipients, "sealedEnqueue.recipients"));
       break;
+    case "publishHybridKey":
+      break;
+    case "fetchHybridKey": {
+      // FetchHybridKeyResponse (0, 2): publicKey p0, signature p1.
+      const s = b.initStruct(p, 0, 2);
+      b.setData(s, body.result.publicKey);
+      b.setData(s + 8, body.result.signature);
+      break;
+    }
   }
 }
 
@@ -561,7 +593,9 @@ export function decodeClientFrame(bytes: Uint8Array, limits?: Partial<FrameLimit
 function readRequest(r: WireReader, root: StructRef): Request {
   const which = r.u16(root, 4);
   // Check the discriminant before touching the member: a newer client's member may not even be a struct.
-  if (which > 17) throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
+  if (which > 20 || which === 18) {
+    throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
+  }
   const s = which === 1 || which === 7 ? EMPTY_STRUCT : r.struct(root, 0);
   switch (which) {
     case 0:
@@ -635,6 +669,10 @@ function readRequest(r: WireReader, root: StructRef): Request {
         deliveryToken: r.data(s, 1),
         payload: r.data(s, 2),
       };
+    case 19:
+      return { type: "publishHybridKey", publicKey: r.data(s, 0), signature: r.data(s, 1) };
+    case 20:
+      return { type: "fetchHybridKey", identityKey: r.data(s, 0) };
     default:
       throw r.fail(`unknown request union member ${which}`, ErrorCode.UnknownRequest);
   }
@@ -671,8 +709,8 @@ export function decodeServerFrame(bytes: Uint8Array, limits?: Partial<FrameLimit
 
 function readBody(r: WireReader, response: StructRef): ResponseBody {
   const which = r.u16(response, 4);
-  if (which > 18) throw r.fail(`unknown response union member ${which}`);
-  const s = which === 4 || which === 8 ? EMPTY_STRUCT : r.struct(response, 0);
+  if (which > 21 || which === 19) throw r.fail(`unknown response union member ${which}`);
+  const s = which === 4 || which === 8 || which === 20 ? EMPTY_STRUCT : r.struct(response, 0);
   switch (which) {
     case 0:
       return { type: "error", error: readError(r, s) };
@@ -721,6 +759,10 @@ function readBody(r: WireReader, response: StructRef): ResponseBody {
       return { type: "createGroupChannel", result: { channelId: r.data(s, 0) } };
     case 18:
       return { type: "sealedEnqueue", result: { recipients: r.u32(s, 0) } };
+    case 20:
+      return { type: "publishHybridKey", result: {} };
+    case 21:
+      return { type: "fetchHybridKey", result: { publicKey: r.data(s, 0), signature: r.data(s, 1) } };
     default:
       throw r.fail(`unknown response union member ${which}`);
   }

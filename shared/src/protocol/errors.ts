@@ -60,6 +60,14 @@ export const ErrorCode = {
    * last accepted commit, newer than the channel's epoch, or of another group.
    */
   StaleEpoch: 25,
+  /** The group's cipher suite is weaker than this client's post-quantum policy; it will not join. */
+  SuiteBelowPolicy: 30,
+  /** fetchHybridKey: the user has not published a hybrid (X-Wing) public key. */
+  NoHybridKey: 31,
+  /** This member was removed from the group: it can no longer send or read new messages there. */
+  RemovedFromGroup: 32,
+  /** An MLS proposal was refused: an unsupported type, a non-member target, or a wrong suite. */
+  ProposalRejected: 33,
   // Code ranges handed out to work in progress, so parallel branches never collide:
   // 25-29 channels and sealed sender, 30-33 group lifecycle and post-quantum keys,
   // 34-37 abuse limits and ACME, 38+ unassigned.

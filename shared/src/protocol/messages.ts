@@ -36,7 +36,9 @@ export type Request =
       epoch: number;
       tokenHash: Uint8Array;
     }
-  | { type: "sealedEnqueue"; channelId: Uint8Array; deliveryToken: Uint8Array; payload: Uint8Array };
+  | { type: "sealedEnqueue"; channelId: Uint8Array; deliveryToken: Uint8Array; payload: Uint8Array }
+  | { type: "publishHybridKey"; publicKey: Uint8Array; signature: Uint8Array }
+  | { type: "fetchHybridKey"; identityKey: Uint8Array };
 
 /**
  * What an enqueue carrying a commit into a group channel claims about it. Optional on the wire (empty
@@ -103,6 +105,8 @@ export interface ResultMap {
   createChannel: { channelId: Uint8Array };
   createGroupChannel: { channelId: Uint8Array };
   sealedEnqueue: { recipients: number };
+  publishHybridKey: Record<never, never>;
+  fetchHybridKey: { publicKey: Uint8Array; signature: Uint8Array };
 }
 
 /**

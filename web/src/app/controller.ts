@@ -11,7 +11,7 @@ import {
   type GroupRecord,
   type MessageRecord,
 } from "@qpq/shared/client";
-import { decodeState, members as groupMembers } from "@qpq/shared/mls";
+import { decodeState, members as groupMembers, wasRemoved } from "@qpq/shared/mls";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 import { IdbClientStore } from "../storage/idbClientStore.ts";
@@ -101,13 +101,15 @@ async function openOffline(username: string, password: string): Promise<boolean>
   store = await IdbClientStore.open({ username, exportKey });
   const groups = await store.listGroups();
   const views = groups.map((g) => {
-    const memberList = groupMembers(decodeState(g.state));
+    const state = decodeState(g.state);
+    const memberList = groupMembers(state);
     return {
       id: g.id,
       name: g.name,
       title: conversationTitle(g.name, memberList, username),
       memberNames: memberList.map((x) => x.username ?? "?"),
       updatedAtMs: g.updatedAtMs,
+      removed: wasRemoved(state),
     };
   });
   views.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
@@ -184,6 +186,7 @@ async function view(m: Messenger, group: GroupRecord): Promise<ConversationView>
     title: conversationTitle(group.name, members, m.username),
     memberNames,
     updatedAtMs: group.updatedAtMs,
+    removed: await m.lifecycle.isRemoved(group.id),
   };
 }
 
@@ -296,6 +299,21 @@ export function createGroup(name: string, usernames: string[]): Promise<boolean>
 export function invite(groupId: string, username: string): Promise<boolean> {
   return attempt(async () => {
     await requireMessenger().invite(groupId, [username.trim().toLowerCase()]);
+    await refreshConversations();
+  });
+}
+
+export function removeMember(groupId: string, username: string): Promise<boolean> {
+  return attempt(async () => {
+    await requireMessenger().lifecycle.remove(groupId, username);
+    await refreshConversations();
+  });
+}
+
+/** A self-update: new leaf keys for this device in the conversation (also done weekly on its own). */
+export function rotateKeys(groupId: string): Promise<boolean> {
+  return attempt(async () => {
+    await requireMessenger().lifecycle.rotateKeys(groupId);
     await refreshConversations();
   });
 }

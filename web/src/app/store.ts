@@ -7,6 +7,8 @@ export interface ConversationView {
   title: string;
   memberNames: string[];
   updatedAtMs: number;
+  /** Someone removed us: the history stays readable, nothing new can be sent or read. */
+  removed: boolean;
 }
 
 export interface ContactState {

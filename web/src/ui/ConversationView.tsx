@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { MessageRecord } from "@qpq/shared/client";
-import { invite, retry, send, verifyContact } from "../app/controller.ts";
+import { invite, removeMember, retry, rotateKeys, send, verifyContact } from "../app/controller.ts";
 import { useApp } from "../app/store.ts";
 
 const EMPTY: MessageRecord[] = [];
@@ -33,17 +33,41 @@ export function ConversationView() {
           Members
         </button>
       </header>
+      {conversation.removed && (
+        <p role="alert" className="removed-notice">
+          You were removed from this conversation. You can still read what was said before, but you cannot
+          send here, and new messages no longer reach you.
+        </p>
+      )}
       <KeyChangeWarning names={conversation.memberNames} />
-      {showMembers && <Members groupId={selectedId} names={conversation.memberNames} me={me ?? ""} />}
+      {showMembers && (
+        <Members
+          groupId={selectedId}
+          names={conversation.memberNames}
+          me={me ?? ""}
+          canChange={!readOnly && !conversation.removed}
+        />
+      )}
       <MessageList messages={messages} me={me ?? ""} groupId={selectedId} />
-      {!readOnly && <Composer groupId={selectedId} />}
+      {!readOnly && !conversation.removed && <Composer groupId={selectedId} />}
     </main>
   );
 }
 
-function Members({ groupId, names, me }: { groupId: string; names: string[]; me: string }) {
+function Members({
+  groupId,
+  names,
+  me,
+  canChange,
+}: {
+  groupId: string;
+  names: string[];
+  me: string;
+  canChange: boolean;
+}) {
   const [username, setUsername] = useState("");
   const [busy, setBusy] = useState(false);
+  const [rotated, setRotated] = useState(false);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!username.trim()) return;
@@ -53,23 +77,52 @@ function Members({ groupId, names, me }: { groupId: string; names: string[]; me:
   };
   return (
     <section aria-label="Members" className="members">
-      <ul>{names.map((n) => (n === me ? <li key={n}>{n} (you)</li> : <MemberRow key={n} name={n} />))}</ul>
-      <form onSubmit={(e) => void submit(e)} className="row">
-        <label htmlFor="invite-username" className="visually-hidden">
-          Invite username
-        </label>
-        <input
-          id="invite-username"
-          placeholder="username to add"
-          autoCapitalize="none"
-          spellCheck={false}
-          value={username}
-          onChange={(e) => setUsername(e.target.value)}
-        />
-        <button type="submit" disabled={busy}>
-          Invite
-        </button>
-      </form>
+      <ul>
+        {names.map((n) =>
+          n === me ? (
+            <li key={n}>{n} (you)</li>
+          ) : (
+            <MemberRow key={n} name={n} groupId={groupId} canRemove={canChange} />
+          ),
+        )}
+      </ul>
+      {canChange && (
+        <p className="row">
+          <button
+            type="button"
+            className="secondary"
+            disabled={busy}
+            onClick={() => {
+              setBusy(true);
+              void rotateKeys(groupId).then((ok) => {
+                setRotated(ok);
+                setBusy(false);
+              });
+            }}
+          >
+            Rotate my keys
+          </button>
+          {rotated && <span className="muted"> New keys are in use.</span>}
+        </p>
+      )}
+      {canChange && (
+        <form onSubmit={(e) => void submit(e)} className="row">
+          <label htmlFor="invite-username" className="visually-hidden">
+            Invite username
+          </label>
+          <input
+            id="invite-username"
+            placeholder="username to add"
+            autoCapitalize="none"
+            spellCheck={false}
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+          />
+          <button type="submit" disabled={busy}>
+            Invite
+          </button>
+        </form>
+      )}
     </section>
   );
 }
@@ -98,13 +151,27 @@ function KeyChangeWarning({ names }: { names: string[] }) {
   );
 }
 
-function MemberRow({ name }: { name: string }) {
+function MemberRow({ name, groupId, canRemove }: { name: string; groupId: string; canRemove: boolean }) {
   const contact = useApp((s) => s.contacts[name]);
   const [open, setOpen] = useState(false);
+  const [removing, setRemoving] = useState(false);
   return (
     <li>
       <span className="member-name">{name}</span>
       {contact?.verified && <span className="verified"> ✓ verified</span>}
+      {canRemove && (
+        <button
+          type="button"
+          className="link"
+          disabled={removing}
+          onClick={() => {
+            setRemoving(true);
+            void removeMember(groupId, name).finally(() => setRemoving(false));
+          }}
+        >
+          {`Remove ${name}`}
+        </button>
+      )}
       {contact && (
         <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
           {`Safety number with ${name}`}

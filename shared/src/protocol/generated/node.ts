@@ -21,7 +21,15 @@ export const ClientFrame_Request_Which = {
   SUBSCRIBE: 14,
   CREATE_CHANNEL: 15,
   CREATE_GROUP_CHANNEL: 16,
-  SEALED_ENQUEUE: 17
+  /**
+* 19 is handed to parallel work; Cap'n Proto allows no holes, so a placeholder holds it until that
+* work lands and names it.
+*
+*/
+  SEALED_ENQUEUE: 17,
+  RESERVED19: 18,
+  PUBLISH_HYBRID_KEY: 19,
+  FETCH_HYBRID_KEY: 20
 } as const;
 export type ClientFrame_Request_Which = (typeof ClientFrame_Request_Which)[keyof typeof ClientFrame_Request_Which];
 export class ClientFrame_Request extends $.Struct {
@@ -43,6 +51,9 @@ export class ClientFrame_Request extends $.Struct {
   static readonly CREATE_CHANNEL = ClientFrame_Request_Which.CREATE_CHANNEL;
   static readonly CREATE_GROUP_CHANNEL = ClientFrame_Request_Which.CREATE_GROUP_CHANNEL;
   static readonly SEALED_ENQUEUE = ClientFrame_Request_Which.SEALED_ENQUEUE;
+  static readonly RESERVED19 = ClientFrame_Request_Which.RESERVED19;
+  static readonly PUBLISH_HYBRID_KEY = ClientFrame_Request_Which.PUBLISH_HYBRID_KEY;
+  static readonly FETCH_HYBRID_KEY = ClientFrame_Request_Which.FETCH_HYBRID_KEY;
   static readonly _capnp = {
     displayName: "request",
     id: "fbd030134873f114",
@@ -442,6 +453,11 @@ export class ClientFrame_Request extends $.Struct {
   _disownSealedEnqueue(): $.Orphan<SealedEnqueueRequest> {
     return $.utils.disown(this.sealedEnqueue);
   }
+  /**
+* 19 is handed to parallel work; Cap'n Proto allows no holes, so a placeholder holds it until that
+* work lands and names it.
+*
+*/
   get sealedEnqueue(): SealedEnqueueRequest {
     $.utils.testWhich("sealedEnqueue", $.utils.getUint16(4, this), 17, this);
     return $.utils.getStruct(0, SealedEnqueueRequest, this);
@@ -458,6 +474,62 @@ export class ClientFrame_Request extends $.Struct {
   }
   set sealedEnqueue(value: SealedEnqueueRequest) {
     $.utils.setUint16(4, 17, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get _isReserved19(): boolean {
+    return $.utils.getUint16(4, this) === 18;
+  }
+  set reserved19(_: true) {
+    $.utils.setUint16(4, 18, this);
+  }
+  _adoptPublishHybridKey(value: $.Orphan<PublishHybridKeyRequest>): void {
+    $.utils.setUint16(4, 19, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPublishHybridKey(): $.Orphan<PublishHybridKeyRequest> {
+    return $.utils.disown(this.publishHybridKey);
+  }
+  get publishHybridKey(): PublishHybridKeyRequest {
+    $.utils.testWhich("publishHybridKey", $.utils.getUint16(4, this), 19, this);
+    return $.utils.getStruct(0, PublishHybridKeyRequest, this);
+  }
+  _hasPublishHybridKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPublishHybridKey(): PublishHybridKeyRequest {
+    $.utils.setUint16(4, 19, this);
+    return $.utils.initStructAt(0, PublishHybridKeyRequest, this);
+  }
+  get _isPublishHybridKey(): boolean {
+    return $.utils.getUint16(4, this) === 19;
+  }
+  set publishHybridKey(value: PublishHybridKeyRequest) {
+    $.utils.setUint16(4, 19, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptFetchHybridKey(value: $.Orphan<FetchHybridKeyRequest>): void {
+    $.utils.setUint16(4, 20, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFetchHybridKey(): $.Orphan<FetchHybridKeyRequest> {
+    return $.utils.disown(this.fetchHybridKey);
+  }
+  get fetchHybridKey(): FetchHybridKeyRequest {
+    $.utils.testWhich("fetchHybridKey", $.utils.getUint16(4, this), 20, this);
+    return $.utils.getStruct(0, FetchHybridKeyRequest, this);
+  }
+  _hasFetchHybridKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFetchHybridKey(): FetchHybridKeyRequest {
+    $.utils.setUint16(4, 20, this);
+    return $.utils.initStructAt(0, FetchHybridKeyRequest, this);
+  }
+  get _isFetchHybridKey(): boolean {
+    return $.utils.getUint16(4, this) === 20;
+  }
+  set fetchHybridKey(value: FetchHybridKeyRequest) {
+    $.utils.setUint16(4, 20, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "ClientFrame_Request_" + super.toString(); }
@@ -814,6 +886,85 @@ export class ResolveUserRequest extends $.Struct {
     $.utils.setText(0, value, this);
   }
   toString(): string { return "ResolveUserRequest_" + super.toString(); }
+}
+/**
+* X-Wing public key (1216 bytes) others seal hybrid envelopes to; replaces the caller's previous one.
+*
+*/
+export class PublishHybridKeyRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "PublishHybridKeyRequest",
+    id: "e7f927fb4c9e2a06",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptPublicKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPublicKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.publicKey);
+  }
+  /**
+* Ed25519 signature by the caller's identity key over "quicproquo/v1/hybrid-key" || publicKey, so a
+* fetcher trusts the key as far as it trusts the identity key, not the gateway.
+*
+*/
+  get publicKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasPublicKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPublicKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set publicKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptSignature(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownSignature(): $.Orphan<$.Data> {
+    return $.utils.disown(this.signature);
+  }
+  get signature(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasSignature(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initSignature(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set signature(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "PublishHybridKeyRequest_" + super.toString(); }
+}
+export class FetchHybridKeyRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "FetchHybridKeyRequest",
+    id: "8bf4ec0978af62a1",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptIdentityKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownIdentityKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.identityKey);
+  }
+  get identityKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasIdentityKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initIdentityKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set identityKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "FetchHybridKeyRequest_" + super.toString(); }
 }
 /**
 * Identity key of the recipient whose queue receives the payload.
@@ -1344,7 +1495,14 @@ export const Response_Result_Which = {
   SUBSCRIBE: 15,
   CREATE_CHANNEL: 16,
   CREATE_GROUP_CHANNEL: 17,
-  SEALED_ENQUEUE: 18
+  /**
+* 20: placeholder for parallel work, as in ClientFrame.
+*
+*/
+  SEALED_ENQUEUE: 18,
+  RESERVED20: 19,
+  PUBLISH_HYBRID_KEY: 20,
+  FETCH_HYBRID_KEY: 21
 } as const;
 export type Response_Result_Which = (typeof Response_Result_Which)[keyof typeof Response_Result_Which];
 export class Response_Result extends $.Struct {
@@ -1367,6 +1525,9 @@ export class Response_Result extends $.Struct {
   static readonly CREATE_CHANNEL = Response_Result_Which.CREATE_CHANNEL;
   static readonly CREATE_GROUP_CHANNEL = Response_Result_Which.CREATE_GROUP_CHANNEL;
   static readonly SEALED_ENQUEUE = Response_Result_Which.SEALED_ENQUEUE;
+  static readonly RESERVED20 = Response_Result_Which.RESERVED20;
+  static readonly PUBLISH_HYBRID_KEY = Response_Result_Which.PUBLISH_HYBRID_KEY;
+  static readonly FETCH_HYBRID_KEY = Response_Result_Which.FETCH_HYBRID_KEY;
   static readonly _capnp = {
     displayName: "result",
     id: "ecdaac13e6b12650",
@@ -1791,6 +1952,10 @@ export class Response_Result extends $.Struct {
   _disownSealedEnqueue(): $.Orphan<SealedEnqueueResponse> {
     return $.utils.disown(this.sealedEnqueue);
   }
+  /**
+* 20: placeholder for parallel work, as in ClientFrame.
+*
+*/
   get sealedEnqueue(): SealedEnqueueResponse {
     $.utils.testWhich("sealedEnqueue", $.utils.getUint16(4, this), 18, this);
     return $.utils.getStruct(0, SealedEnqueueResponse, this);
@@ -1807,6 +1972,43 @@ export class Response_Result extends $.Struct {
   }
   set sealedEnqueue(value: SealedEnqueueResponse) {
     $.utils.setUint16(4, 18, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get _isReserved20(): boolean {
+    return $.utils.getUint16(4, this) === 19;
+  }
+  set reserved20(_: true) {
+    $.utils.setUint16(4, 19, this);
+  }
+  get _isPublishHybridKey(): boolean {
+    return $.utils.getUint16(4, this) === 20;
+  }
+  set publishHybridKey(_: true) {
+    $.utils.setUint16(4, 20, this);
+  }
+  _adoptFetchHybridKey(value: $.Orphan<FetchHybridKeyResponse>): void {
+    $.utils.setUint16(4, 21, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFetchHybridKey(): $.Orphan<FetchHybridKeyResponse> {
+    return $.utils.disown(this.fetchHybridKey);
+  }
+  get fetchHybridKey(): FetchHybridKeyResponse {
+    $.utils.testWhich("fetchHybridKey", $.utils.getUint16(4, this), 21, this);
+    return $.utils.getStruct(0, FetchHybridKeyResponse, this);
+  }
+  _hasFetchHybridKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFetchHybridKey(): FetchHybridKeyResponse {
+    $.utils.setUint16(4, 21, this);
+    return $.utils.initStructAt(0, FetchHybridKeyResponse, this);
+  }
+  get _isFetchHybridKey(): boolean {
+    return $.utils.getUint16(4, this) === 21;
+  }
+  set fetchHybridKey(value: FetchHybridKeyResponse) {
+    $.utils.setUint16(4, 21, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "Response_Result_" + super.toString(); }
@@ -2257,6 +2459,50 @@ export class ResolveUserResponse extends $.Struct {
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "ResolveUserResponse_" + super.toString(); }
+}
+export class FetchHybridKeyResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "FetchHybridKeyResponse",
+    id: "a3ea1730ba0a5022",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptPublicKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPublicKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.publicKey);
+  }
+  get publicKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasPublicKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPublicKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set publicKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptSignature(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownSignature(): $.Orphan<$.Data> {
+    return $.utils.disown(this.signature);
+  }
+  get signature(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasSignature(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initSignature(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set signature(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "FetchHybridKeyResponse_" + super.toString(); }
 }
 export class EnqueueResponse extends $.Struct {
   static readonly _capnp = {

@@ -209,6 +209,17 @@ export function refEncodeClientFrame(frame: ClientFrame): Uint8Array {
       setData(req.payload, (n) => s._initPayload(n));
       break;
     }
+    case "publishHybridKey": {
+      const s = r._initPublishHybridKey();
+      setData(req.publicKey, (n) => s._initPublicKey(n));
+      setData(req.signature, (n) => s._initSignature(n));
+      break;
+    }
+    case "fetchHybridKey": {
+      const s = r._initFetchHybridKey();
+      setData(req.identityKey, (n) => s._initIdentityKey(n));
+      break;
+    }
     default:
       throw invalid(`unknown request type ${String((req as { type: unknown }).type)}`);
   }
@@ -324,6 +335,15 @@ function writeResponse(s: S.Response, response: Response): void {
     case "sealedEnqueue":
       r._initSealedEnqueue().recipients = u32(body.result.recipients, "sealedEnqueue.recipients");
       break;
+    case "publishHybridKey":
+      r.publishHybridKey = true;
+      break;
+    case "fetchHybridKey": {
+      const t = r._initFetchHybridKey();
+      setData(body.result.publicKey, (n) => t._initPublicKey(n));
+      setData(body.result.signature, (n) => t._initSignature(n));
+      break;
+    }
     default:
       throw invalid(`unknown response type ${String((body as { type: unknown }).type)}`);
   }
@@ -573,6 +593,16 @@ function readRequest(ctx: Ctx, r: S.ClientFrame_Request): Request {
         payload: data(ctx, s.payload),
       };
     }
+    case RQ.PUBLISH_HYBRID_KEY: {
+      const s = r.publishHybridKey;
+      return {
+        type: "publishHybridKey",
+        publicKey: data(ctx, s.publicKey),
+        signature: data(ctx, s.signature),
+      };
+    }
+    case RQ.FETCH_HYBRID_KEY:
+      return { type: "fetchHybridKey", identityKey: data(ctx, r.fetchHybridKey.identityKey) };
     default:
       throw fail(ctx, `unknown request union member ${which as number}`, ErrorCode.UnknownRequest);
   }
@@ -683,6 +713,15 @@ function readBody(ctx: Ctx, r: S.Response_Result): ResponseBody {
       return { type: "createGroupChannel", result: { channelId: data(ctx, r.createGroupChannel.channelId) } };
     case RS.SEALED_ENQUEUE:
       return { type: "sealedEnqueue", result: { recipients: r.sealedEnqueue.recipients } };
+    case RS.PUBLISH_HYBRID_KEY:
+      return { type: "publishHybridKey", result: {} };
+    case RS.FETCH_HYBRID_KEY: {
+      const s = r.fetchHybridKey;
+      return {
+        type: "fetchHybridKey",
+        result: { publicKey: data(ctx, s.publicKey), signature: data(ctx, s.signature) },
+      };
+    }
     default:
       throw fail(ctx, `unknown response union member ${which as number}`);
   }

@@ -110,6 +110,9 @@ export const sampleRequests: [string, Request][] = [
       payload: bytes(300, 55),
     },
   ],
+  ["publishHybridKey", { type: "publishHybridKey", publicKey: bytes(1216, 18), signature: bytes(64, 19) }],
+  ["publishHybridKey empty", { type: "publishHybridKey", publicKey: empty, signature: empty }],
+  ["fetchHybridKey", { type: "fetchHybridKey", identityKey: bytes(32, 20) }],
 ];
 
 export const sampleClientFrames: [string, ClientFrame][] = sampleRequests.map(([name, request], i) => [
@@ -185,6 +188,11 @@ export const sampleBodies: [string, ResponseBody][] = [
   ["sealedEnqueue", { type: "sealedEnqueue", result: { recipients: 0xffff_ffff } }],
   ["subscribe", { type: "subscribe", result: { headSeq: 0 } }],
   ["subscribe max", { type: "subscribe", result: { headSeq: MAX_SAFE } }],
+  ["publishHybridKey", { type: "publishHybridKey", result: {} }],
+  [
+    "fetchHybridKey",
+    { type: "fetchHybridKey", result: { publicKey: bytes(1216, 27), signature: bytes(64, 28) } },
+  ],
 ];
 
 export const sampleServerFrames: [string, ServerFrame][] = [

@@ -1,0 +1,252 @@
+/**
+ * Group lifecycle in the client core: removing members, rotating this device's leaf key (on demand and
+ * periodically), committing pending proposals when this member's turn comes (committerRule.ts), and
+ * noticing that we were removed. Every commit goes through GroupCommits: one commit per epoch, the
+ * new state adopted only once the gateway accepted it, rebuilt on the new epoch after a conflict.
+ */
+import type { ClientState } from "ts-mls";
+import {
+  commitDelayMs,
+  commitPendingProposals,
+  hasPendingProposals,
+  leavesOf,
+  decodeKeyPackage,
+  inspectKeyPackage,
+  members,
+  proposeAdd,
+  proposeRemove,
+  removeMember,
+  selfUpdate,
+  wasRemoved,
+  DEFAULT_FALLBACK_STEP_MS,
+} from "../mls/index.ts";
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
+import { bytesEqual, fromHex, fromUtf8, toHex } from "../util/bytes.ts";
+import type { GroupCommits } from "./groupCommits.ts";
+import type { ClientSession } from "./session.ts";
+
+export const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+export interface LifecycleOptions {
+  /** Rotate this device's leaf key in every group at least this often (default a week; 0 disables). */
+  keyRotationMs?: number;
+  /** How often to look for groups due for rotation (default an hour). */
+  rotationCheckMs?: number;
+  /** Wait per rank in the commit order before committing others' proposals (committerRule.ts). */
+  proposalFallbackStepMs?: number;
+}
+
+export class GroupLifecycle {
+  private readonly keyRotationMs: number;
+  private readonly fallbackStepMs: number;
+  private readonly proposalTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private rotationTimer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly session: ClientSession,
+    private readonly commits: Pick<GroupCommits, "commitChange">,
+    private readonly options: LifecycleOptions = {},
+  ) {
+    this.keyRotationMs = options.keyRotationMs ?? WEEK_MS;
+    this.fallbackStepMs = options.proposalFallbackStepMs ?? DEFAULT_FALLBACK_STEP_MS;
+    session.on("conversation", (group) => this.onGroupChanged(group.id));
+  }
+
+  /** Starts periodic key rotation; rotation also runs once right away for overdue groups. */
+  start(): void {
+    if (this.keyRotationMs <= 0 || this.rotationTimer !== undefined) return;
+    const every = this.options.rotationCheckMs ?? 3600 * 1000;
+    const run = () => this.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
+    this.rotationTimer = setInterval(() => void run(), every);
+    void run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.rotationTimer !== undefined) clearInterval(this.rotationTimer);
+    this.rotationTimer = undefined;
+    for (const timer of this.proposalTimers.values()) clearTimeout(timer);
+    this.proposalTimers.clear();
+  }
+
+  async isRemoved(groupId: string): Promise<boolean> {
+    const current = await this.session.groupState(groupId);
+    return current !== undefined && wasRemoved(current.state);
+  }
+
+  /** E032 once this device was removed from the group. */
+  async assertMember(groupId: string): Promise<void> {
+    if (await this.isRemoved(groupId)) {
+      throw new QpqError(ErrorCode.RemovedFromGroup, "you were removed from this conversation");
+    }
+  }
+
+  /** Removes every device of a user from the group; after it they cannot read the group's new messages. */
+  async remove(groupId: string, username: string): Promise<void> {
+    await this.commits.commitChange(groupId, async (state) => {
+      const removed = leavesOf(state, username).map((m) => m.signatureKey);
+      const out = await removeMember(state, this.session.impl, username);
+      return { commit: out.commit, newState: out.state, added: [], removed };
+    });
+  }
+
+  /**
+   * Asks the group to remove a user without committing it ourselves: the member first in the commit
+   * order commits it (committerRule.ts). Until then this device cannot send application messages there.
+   */
+  async proposeRemoval(groupId: string, username: string): Promise<void> {
+    await this.sendProposal(groupId, (state) => proposeRemove(state, this.session.impl, username));
+  }
+
+  /** Sends a proposal to the group (through its channel) and keeps it, like every receiver does. */
+  private async sendProposal(
+    groupId: string,
+    make: (state: ClientState) => Promise<{ state: ClientState; message: Uint8Array }>,
+  ): Promise<void> {
+    await this.session.exclusive(async () => {
+      const current = await this.session.groupState(groupId);
+      if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
+      const out = await make(current.state);
+      const record = this.session.groupRecord(current.record, groupId, out.state);
+      await this.session.store.putGroup(record);
+      const { gw } = this.session;
+      if (current.record.channelId) {
+        await gw.enqueueToChannel(fromHex(current.record.channelId), out.message);
+      } else {
+        const own = this.session.identity.signaturePublicKey;
+        const others = members(out.state).filter((m) => !bytesEqual(m.signatureKey, own));
+        await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, out.message)));
+      }
+      this.session.emit("conversation", record);
+    });
+  }
+
+  /**
+   * Asks the group to add a user; the member first in the commit order commits it and sends the
+   * Welcome. The KeyPackage must carry the identity key and name the directory gave for the user.
+   */
+  async proposeAddition(groupId: string, username: string): Promise<void> {
+    const { gw } = this.session;
+    const identityKey = await gw.resolveUser(username);
+    const { keyPackage } = await gw.fetchKeyPackage(identityKey);
+    const info = inspectKeyPackage(keyPackage);
+    if (
+      !info ||
+      !bytesEqual(info.signatureKey, identityKey) ||
+      fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username
+    ) {
+      throw new QpqError(
+        ErrorCode.InvalidArgument,
+        `the gateway served a KeyPackage that is not ${username}'s`,
+      );
+    }
+    await this.sendProposal(groupId, (state) =>
+      proposeAdd(state, this.session.impl, decodeKeyPackage(keyPackage)),
+    );
+  }
+
+  /** Replaces this device's leaf key (and its path) in the group: post-compromise recovery. */
+  async rotateKeys(groupId: string): Promise<void> {
+    await this.commits.commitChange(groupId, async (state) => {
+      const out = await selfUpdate(state, this.session.impl);
+      return {
+        commit: out.commit,
+        newState: out.state,
+        added: [],
+        removed: this.removedBy(state, out.state),
+      };
+    });
+    await this.markRotated(groupId);
+  }
+
+  /** Rotates in every group whose last rotation by this device is older than keyRotationMs. */
+  async rotateOverdue(): Promise<void> {
+    if (!this.session.connected) return;
+    const now = this.session.now();
+    for (const group of await this.session.store.listGroups()) {
+      if (this.stopped) return;
+      const last = group.keysRotatedAtMs ?? group.createdAtMs;
+      if (now - last < this.keyRotationMs) continue;
+      const current = await this.session.groupState(group.id);
+      if (!current || wasRemoved(current.state)) continue;
+      try {
+        await this.rotateKeys(group.id);
+      } catch (error) {
+        this.session.emit("error", error);
+      }
+    }
+  }
+
+  /** Commits pending proposals if there are any (used by the timer and by tests). */
+  async commitPending(groupId: string): Promise<boolean> {
+    const current = await this.session.groupState(groupId);
+    if (!current || wasRemoved(current.state) || !hasPendingProposals(current.state)) return false;
+    await this.commits.commitChange(groupId, async (state) => {
+      if (!hasPendingProposals(state)) {
+        // Someone else committed them while we waited: an empty commit would only cost everyone.
+        throw new QpqError(ErrorCode.ProposalRejected, "no pending proposals any more");
+      }
+      const out = await commitPendingProposals(state, this.session.impl);
+      return {
+        commit: out.commit,
+        welcome: out.welcome,
+        newState: out.state,
+        added: this.addedBy(state, out.state),
+        removed: this.removedBy(state, out.state),
+      };
+    });
+    return true;
+  }
+
+  private onGroupChanged(groupId: string): void {
+    if (this.stopped) return;
+    this.session
+      .groupState(groupId)
+      .then((current) => current && this.scheduleProposalCommit(groupId, current.state))
+      .catch((error: unknown) => this.session.emit("error", error));
+  }
+
+  private scheduleProposalCommit(groupId: string, state: ClientState): void {
+    const existing = this.proposalTimers.get(groupId);
+    if (existing !== undefined) clearTimeout(existing);
+    this.proposalTimers.delete(groupId);
+    const delay = wasRemoved(state) ? undefined : commitDelayMs(state, this.fallbackStepMs);
+    if (delay === undefined) return;
+    const timer = setTimeout(() => {
+      this.proposalTimers.delete(groupId);
+      this.commitPending(groupId).catch((error: unknown) => {
+        if (error instanceof QpqError && error.code === ErrorCode.ProposalRejected) return;
+        this.session.emit("error", error);
+      });
+    }, delay);
+    this.proposalTimers.set(groupId, timer);
+  }
+
+  private async markRotated(groupId: string): Promise<void> {
+    await this.session.exclusive(async () => {
+      const record = await this.session.store.getGroup(groupId);
+      if (record) await this.session.store.putGroup({ ...record, keysRotatedAtMs: this.session.now() });
+    });
+  }
+
+  private addedBy(before: ClientState, after: ClientState): Uint8Array[] {
+    return diffKeys(after, before);
+  }
+
+  private removedBy(before: ClientState, after: ClientState): Uint8Array[] {
+    return diffKeys(before, after);
+  }
+}
+
+/** Signature keys of leaves in `a` that are not in `b`. */
+function diffKeys(a: ClientState, b: ClientState): Uint8Array[] {
+  const inB = new Set(leafKeys(b).map(toHex));
+  return leafKeys(a).filter((k) => !inB.has(toHex(k)));
+}
+
+function leafKeys(state: ClientState): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const node of state.ratchetTree) if (node?.nodeType === "leaf") out.push(node.leaf.signaturePublicKey);
+  return out;
+}

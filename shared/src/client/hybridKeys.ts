@@ -1,0 +1,56 @@
+/**
+ * The account's hybrid (X-Wing) key: derived from the identity key on the device, published at every
+ * login with an identity signature, and fetched for others with that signature checked, so a message
+ * can be sealed to a user who shares no group with us yet (see crypto/hybridEnvelope.ts).
+ */
+import {
+  hybridKeyPairFromIdentity,
+  isHybridPublicKey,
+  openHybrid,
+  sealHybrid,
+  type HybridKeyPair,
+} from "../crypto/hybridEnvelope.ts";
+import { hybridKeyBindingMessage, verifyHybridKeyBinding } from "../crypto/hybridKeyBinding.ts";
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
+import type { ClientSession } from "./session.ts";
+
+export class HybridKeys {
+  private cached: HybridKeyPair | undefined;
+
+  constructor(private readonly session: ClientSession) {}
+
+  get keyPair(): HybridKeyPair {
+    this.cached ??= hybridKeyPairFromIdentity(this.session.identity.signaturePrivateKey);
+    return this.cached;
+  }
+
+  /** Publishes (or re-publishes; the gateway keeps the latest) this account's signed hybrid key. */
+  async publish(): Promise<void> {
+    const { publicKey } = this.keyPair;
+    const signature = await this.session.impl.signature.sign(
+      this.session.identity.signaturePrivateKey,
+      hybridKeyBindingMessage(publicKey),
+    );
+    await this.session.gw.publishHybridKey(publicKey, signature);
+  }
+
+  /**
+   * A user's hybrid public key, accepted only when signed by the identity key given (the caller's
+   * trusted key for that user). E031 when none is published; E007 when the signature is wrong.
+   */
+  async publicKeyOf(identityKey: Uint8Array): Promise<Uint8Array> {
+    const { publicKey, signature } = await this.session.gw.fetchHybridKey(identityKey);
+    if (!isHybridPublicKey(publicKey) || !verifyHybridKeyBinding(identityKey, publicKey, signature)) {
+      throw new QpqError(ErrorCode.InvalidArgument, "the served hybrid key is not signed by that identity");
+    }
+    return publicKey;
+  }
+
+  async sealTo(identityKey: Uint8Array, plaintext: Uint8Array, context: string): Promise<Uint8Array> {
+    return sealHybrid(await this.publicKeyOf(identityKey), plaintext, context);
+  }
+
+  open(envelope: Uint8Array, context: string): Uint8Array {
+    return openHybrid(this.keyPair, envelope, context);
+  }
+}
