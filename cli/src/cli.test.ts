@@ -166,6 +166,29 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
       `${carol.name}: carol here (ops)`,
       `${alice.name}: alice here (ops)`,
     ]);
+
+    // update: alice's new keys are committed (the epoch moves on) and the others keep reading her.
+    const [before] = await alice.json<{ epoch: number }[]>(["channels"]);
+    const rotated = await alice.json<{ epoch: number }>(["update", "ops"]);
+    expect(rotated.epoch).toBeGreaterThan(before!.epoch);
+    await alice.ok(["send", "ops", "with fresh keys"]);
+    expect(parseLines(await bob.ok(["recv", "--json"])).map((m) => m.text)).toEqual(["with fresh keys"]);
+
+    // remove: carol is out; she learns it, cannot send, and reads nothing new.
+    const afterRemoval = await alice.json<{ members: string[] }>(["remove", "ops", carol.name]);
+    expect(afterRemoval.members.sort()).toEqual([alice.name, bob.name].sort());
+    await alice.ok(["send", "ops", "carol is gone"]);
+    expect(parseLines(await bob.ok(["recv", "--json"])).map((m) => m.text)).toEqual(["carol is gone"]);
+    const carolNow = await carol.json<{ id: string; removed: boolean }[]>(["channels"]);
+    expect(carolNow).toEqual([expect.objectContaining({ id: group.id, removed: true })]);
+    expect(parseLines(await carol.ok(["recv", "--json"])).map((m) => m.text)).toEqual([
+      "alice here",
+      "with fresh keys",
+    ]);
+    const refused = await carol.run(["send", "ops", "let me in", "--json"]);
+    expect(refused.code).toBe(ExitCode.Rejected);
+    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: "E032" } });
+    expect((await alice.run(["remove", "ops", carol.name])).code).toBe(ExitCode.NotFound);
   });
 
   it("recv --follow prints messages as they arrive and ends cleanly on SIGINT", async () => {

@@ -87,6 +87,23 @@ export const COMMANDS: CommandSpec[] = [
     args: [2, Infinity],
   },
   {
+    name: "remove",
+    usage: "qpq remove GROUP USER",
+    summary: "remove USER (all their devices) from a conversation; they cannot read what follows",
+    options: COMMON,
+    args: [2, 2],
+  },
+  {
+    name: "update",
+    usage: "qpq update GROUP",
+    summary: "rotate this device's keys in a conversation (post-compromise recovery)",
+    details:
+      "Commits a fresh leaf key for this device, so secrets an attacker may have copied before stop\n" +
+      "opening new messages. The core also rotates every week on its own.",
+    options: COMMON,
+    args: [1, 1],
+  },
+  {
     name: "members",
     usage: "qpq members GROUP",
     summary: "list a conversation's members",

@@ -13,6 +13,8 @@ export interface ConversationInfo {
   members: string[];
   /** Unnamed with exactly one other member: a direct conversation. */
   direct: boolean;
+  /** This device was removed: it keeps the history but can neither read nor send anything new. */
+  removed: boolean;
   epoch: number;
   updatedAtMs: number;
 }
@@ -32,6 +34,7 @@ export async function describeConversation(
     title: conversationTitle(group.name, members, messenger.username),
     members: names,
     direct: group.name === "" && others.length === 1,
+    removed: await messenger.lifecycle.isRemoved(group.id),
     epoch: group.epoch,
     updatedAtMs: group.updatedAtMs,
   };

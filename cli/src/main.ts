@@ -23,6 +23,8 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   "group create": async () => (await conversations()).groupCreate,
   invite: async () => (await conversations()).invite,
   members: async () => (await conversations()).members,
+  remove: async () => (await import("./commands/lifecycle.ts")).remove,
+  update: async () => (await import("./commands/lifecycle.ts")).update,
   channels: async () => (await conversations()).channels,
   verify: async () => (await conversations()).verify,
   send: async () => (await messages()).send,

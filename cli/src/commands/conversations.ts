@@ -89,7 +89,8 @@ export function channels(ctx: Context): Promise<void> {
     ctx.result(
       all.map(
         (c) =>
-          `${c.id.slice(0, 12)}  ${c.direct ? "dm   " : "group"}  ${c.title}  (${c.members.length} members)`,
+          `${c.id.slice(0, 12)}  ${c.direct ? "dm   " : "group"}  ${c.title}  ` +
+          (c.removed ? "(you were removed)" : `(${c.members.length} members)`),
       ),
       all,
     );
