@@ -343,6 +343,8 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
         "dm",
         "group create",
         "invite",
+        "remove",
+        "update",
         "members",
         "send",
         "recv",
