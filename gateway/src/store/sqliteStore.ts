@@ -63,6 +63,8 @@ interface ChannelRow {
   created_at_ms: number;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** A plain Uint8Array copy, so no Buffer (with its different slice semantics) escapes the store. */
 function bytes(b: Buffer): Uint8Array {
   return new Uint8Array(b);
@@ -83,6 +85,11 @@ function createPrivateFile(path: string): void {
     if (existsSync(p)) chmodSync(p, 0o600);
   }
 }
+
+/** An envelope's payload is inline, or shared in payloads when a fan-out stored it once. */
+const ENVELOPE_COLUMNS =
+  "q.seq AS seq, q.channel_id AS channel_id, coalesce(p.payload, q.payload) AS payload, " +
+  "q.enqueued_at_ms AS enqueued_at_ms";
 
 function prepareStatements(db: Database.Database) {
   const s = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
@@ -132,17 +139,24 @@ function prepareStatements(db: Database.Database) {
         "ON CONFLICT (recipient_key) DO UPDATE SET last_seq = excluded.last_seq",
     ),
     insertEnvelope: s(
-      "INSERT INTO queue (recipient_key, seq, channel_id, payload, enqueued_at_ms) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO queue (recipient_key, seq, channel_id, payload, enqueued_at_ms, payload_id) " +
+        "VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    insertPayload: s("INSERT INTO payloads (payload) VALUES (?)"),
+    deleteOrphanPayload: s(
+      "DELETE FROM payloads WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE payload_id = ?)",
     ),
     fetch: s<EnvelopeRow>(
-      "SELECT seq, channel_id, payload, enqueued_at_ms FROM queue " +
-        "WHERE recipient_key = ? AND seq > ? ORDER BY seq LIMIT ?",
+      `SELECT ${ENVELOPE_COLUMNS} FROM queue q LEFT JOIN payloads p ON p.id = q.payload_id ` +
+        "WHERE q.recipient_key = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
     ),
     fetchChannel: s<EnvelopeRow>(
-      "SELECT seq, channel_id, payload, enqueued_at_ms FROM queue " +
-        "WHERE recipient_key = ? AND channel_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      `SELECT ${ENVELOPE_COLUMNS} FROM queue q LEFT JOIN payloads p ON p.id = q.payload_id ` +
+        "WHERE q.recipient_key = ? AND q.channel_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
     ),
-    ack: s("DELETE FROM queue WHERE recipient_key = ? AND seq <= ?"),
+    ack: s<{ payload_id: number | null }>(
+      "DELETE FROM queue WHERE recipient_key = ? AND seq <= ? RETURNING payload_id",
+    ),
 
     directChannel: s<{ channel_id: Buffer }>(
       "SELECT channel_id FROM channels WHERE pair_low = ? AND pair_high = ?",
@@ -186,6 +200,7 @@ export class SqliteStore implements Store {
   private readonly addKeyPackagesTx: (id: Uint8Array, kps: Uint8Array[], lastResort?: Uint8Array) => number;
   private readonly claimKeyPackageTx: (id: Uint8Array) => ClaimedKeyPackage | undefined;
   private readonly enqueueTx: (envelopes: NewEnvelope[]) => number[];
+  private readonly ackTx: (recipientKey: Uint8Array, upToSeq: number) => number;
   private readonly trimSessionsTx: (username: string, keep: number, nowMs: number) => Uint8Array[];
   private readonly directChannelTx: (
     low: Uint8Array,
@@ -229,6 +244,10 @@ export class SqliteStore implements Store {
     this.enqueueTx = db.transaction((envelopes: NewEnvelope[]): number[] => {
       // Heads touched in this batch, keyed by recipient hex; written back once per recipient.
       const heads = new Map<string, { key: Uint8Array; seq: number }>();
+      // A payload object given for several envelopes (a fan-out) is stored once, by identity.
+      const uses = new Map<Uint8Array, number>();
+      for (const e of envelopes) uses.set(e.payload, (uses.get(e.payload) ?? 0) + 1);
+      const shared = new Map<Uint8Array, number>();
       const seqs = envelopes.map((e) => {
         const hex = Buffer.from(
           e.recipientKey.buffer,
@@ -242,11 +261,28 @@ export class SqliteStore implements Store {
           heads.set(hex, head);
         }
         head.seq += 1;
-        q.insertEnvelope.run(e.recipientKey, head.seq, e.channelId, e.payload, e.enqueuedAtMs);
+        if ((uses.get(e.payload) ?? 0) > 1) {
+          let id = shared.get(e.payload);
+          if (id === undefined) {
+            id = Number(q.insertPayload.run(e.payload).lastInsertRowid);
+            shared.set(e.payload, id);
+          }
+          q.insertEnvelope.run(e.recipientKey, head.seq, e.channelId, EMPTY, e.enqueuedAtMs, id);
+        } else {
+          q.insertEnvelope.run(e.recipientKey, head.seq, e.channelId, e.payload, e.enqueuedAtMs, null);
+        }
         return head.seq;
       });
       for (const head of heads.values()) q.setHeadSeq.run(head.key, head.seq);
       return seqs;
+    });
+
+    this.ackTx = db.transaction((recipientKey: Uint8Array, upToSeq: number): number => {
+      const removed = q.ack.all(recipientKey, upToSeq) as { payload_id: number | null }[];
+      const payloadIds = new Set<number>();
+      for (const row of removed) if (row.payload_id !== null) payloadIds.add(row.payload_id);
+      for (const id of payloadIds) q.deleteOrphanPayload.run(id, id);
+      return removed.length;
     });
 
     this.directChannelTx = db.transaction(
@@ -411,7 +447,7 @@ export class SqliteStore implements Store {
   }
 
   async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {
-    return this.q.ack.run(recipientKey, upToSeq).changes;
+    return this.ackTx(recipientKey, upToSeq);
   }
 
   async queueDepth(recipientKey: Uint8Array): Promise<number> {
