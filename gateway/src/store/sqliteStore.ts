@@ -6,7 +6,8 @@ import Database from "better-sqlite3";
 import type { Statement } from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { migrate } from "./migrations.ts";
-import { compareBytes, TOKEN_EPOCHS_KEPT } from "./channelRules.ts";
+import { compareBytes } from "./channelRules.ts";
+import { SqliteChannels } from "./sqliteChannels.ts";
 import type {
   ChannelCommit,
   ChannelRecord,
@@ -52,15 +53,6 @@ interface EnvelopeRow {
   channel_id: Buffer;
   payload: Buffer;
   enqueued_at_ms: number;
-}
-
-interface ChannelRow {
-  channel_id: Buffer;
-  kind: "direct" | "group";
-  group_id: Buffer;
-  epoch: number;
-  last_commit_hash: Buffer;
-  created_at_ms: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -158,38 +150,6 @@ function prepareStatements(db: Database.Database) {
       "DELETE FROM queue WHERE recipient_key = ? AND seq <= ? RETURNING payload_id",
     ),
 
-    directChannel: s<{ channel_id: Buffer }>(
-      "SELECT channel_id FROM channels WHERE pair_low = ? AND pair_high = ?",
-    ),
-    insertChannel: s(
-      "INSERT INTO channels (channel_id, kind, pair_low, pair_high, group_id, epoch, last_commit_hash, " +
-        "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ),
-    getChannel: s<ChannelRow>(
-      "SELECT channel_id, kind, group_id, epoch, last_commit_hash, created_at_ms FROM channels " +
-        "WHERE channel_id = ?",
-    ),
-    groupChannel: s<{ one: number }>("SELECT 1 AS one FROM channels WHERE kind = 'group' AND group_id = ?"),
-    addMember: s(
-      "INSERT INTO channel_members (channel_id, identity_key) VALUES (?, ?) ON CONFLICT DO NOTHING",
-    ),
-    removeMember: s("DELETE FROM channel_members WHERE channel_id = ? AND identity_key = ?"),
-    members: s<{ identity_key: Buffer }>("SELECT identity_key FROM channel_members WHERE channel_id = ?"),
-    isMember: s<{ one: number }>(
-      "SELECT 1 AS one FROM channel_members WHERE channel_id = ? AND identity_key = ?",
-    ),
-    channelsOf: s<{ channel_id: Buffer }>(
-      "SELECT channel_id FROM channel_members WHERE identity_key = ? ORDER BY channel_id",
-    ),
-    setToken: s(
-      "INSERT INTO channel_tokens (channel_id, epoch, token_hash) VALUES (?, ?, ?) " +
-        "ON CONFLICT (channel_id, epoch) DO UPDATE SET token_hash = excluded.token_hash",
-    ),
-    getToken: s<{ token_hash: Buffer }>(
-      "SELECT token_hash FROM channel_tokens WHERE channel_id = ? AND epoch = ?",
-    ),
-    pruneTokens: s("DELETE FROM channel_tokens WHERE channel_id = ? AND epoch < ?"),
-    advanceChannel: s("UPDATE channels SET epoch = ?, last_commit_hash = ? WHERE channel_id = ?"),
     queueDepth: s<{ n: number }>("SELECT count(*) AS n FROM queue WHERE recipient_key = ?"),
   } satisfies Record<string, Statement<unknown[], unknown>>;
 }
@@ -202,14 +162,7 @@ export class SqliteStore implements Store {
   private readonly enqueueTx: (envelopes: NewEnvelope[]) => number[];
   private readonly ackTx: (recipientKey: Uint8Array, upToSeq: number) => number;
   private readonly trimSessionsTx: (username: string, keep: number, nowMs: number) => Uint8Array[];
-  private readonly directChannelTx: (
-    low: Uint8Array,
-    high: Uint8Array,
-    id: Uint8Array,
-    now: number,
-  ) => Buffer;
-  private readonly groupChannelTx: (channel: NewGroupChannel) => boolean;
-  private readonly acceptCommitTx: (commit: ChannelCommit) => CommitOutcome;
+  private readonly channels: SqliteChannels;
 
   private constructor(private readonly db: Database.Database) {
     const q = prepareStatements(db);
@@ -285,52 +238,7 @@ export class SqliteStore implements Store {
       return removed.length;
     });
 
-    this.directChannelTx = db.transaction(
-      (low: Uint8Array, high: Uint8Array, id: Uint8Array, now: number) => {
-        const existing = q.directChannel.get(low, high) as { channel_id: Buffer } | undefined;
-        if (existing !== undefined) return existing.channel_id;
-        q.insertChannel.run(id, "direct", low, high, new Uint8Array(0), 0, new Uint8Array(0), now);
-        q.addMember.run(id, low);
-        q.addMember.run(id, high);
-        return Buffer.from(id);
-      },
-    );
-
-    this.groupChannelTx = db.transaction((c: NewGroupChannel) => {
-      const taken =
-        q.groupChannel.get(c.groupId) !== undefined || q.getChannel.get(c.channelId) !== undefined;
-      if (taken) return false;
-      q.insertChannel.run(
-        c.channelId,
-        "group",
-        null,
-        null,
-        c.groupId,
-        c.epoch,
-        new Uint8Array(0),
-        c.createdAtMs,
-      );
-      for (const member of c.members) q.addMember.run(c.channelId, member);
-      if (c.tokenHash.length > 0) q.setToken.run(c.channelId, c.epoch, c.tokenHash);
-      return true;
-    });
-
-    this.acceptCommitTx = db.transaction((c: ChannelCommit): CommitOutcome => {
-      const row = q.getChannel.get(c.channelId) as ChannelRow | undefined;
-      if (row === undefined) return { status: "conflict", epoch: -1 };
-      if (c.epoch === row.epoch - 1 && compareBytes(row.last_commit_hash, c.commitHash) === 0) {
-        return { status: "duplicate" };
-      }
-      if (c.epoch !== row.epoch) return { status: "conflict", epoch: row.epoch };
-      const seqs = this.enqueueTx(c.envelopes);
-      for (const key of c.remove) q.removeMember.run(c.channelId, key);
-      for (const key of c.add) q.addMember.run(c.channelId, key);
-      const next = c.epoch + 1;
-      q.advanceChannel.run(next, c.commitHash, c.channelId);
-      if (c.nextTokenHash.length > 0) q.setToken.run(c.channelId, next, c.nextTokenHash);
-      q.pruneTokens.run(c.channelId, next - TOKEN_EPOCHS_KEPT + 1);
-      return { status: "accepted", seqs };
-    });
+    this.channels = new SqliteChannels(db, this.enqueueTx);
   }
 
   /** Opens (creating if needed) and migrates the database. Throws SchemaTooNewError for a newer schema. */
@@ -465,45 +373,35 @@ export class SqliteStore implements Store {
     nowMs: number,
   ): Promise<Uint8Array> {
     const [low, high] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
-    return bytes(this.directChannelTx(low, high, newId, nowMs));
+    return this.channels.createDirect(low, high, newId, nowMs);
   }
 
   async createGroupChannel(channel: NewGroupChannel): Promise<boolean> {
-    return this.groupChannelTx(channel);
+    return this.channels.createGroup(channel);
   }
 
   async getChannel(channelId: Uint8Array): Promise<ChannelRecord | undefined> {
-    const row = this.q.getChannel.get(channelId) as ChannelRow | undefined;
-    if (row === undefined) return undefined;
-    return {
-      channelId: bytes(row.channel_id),
-      kind: row.kind,
-      groupId: bytes(row.group_id),
-      epoch: row.epoch,
-      lastCommitHash: bytes(row.last_commit_hash),
-      createdAtMs: row.created_at_ms,
-    };
+    return this.channels.get(channelId);
   }
 
   async getChannelMembers(channelId: Uint8Array): Promise<Uint8Array[]> {
-    return (this.q.members.all(channelId) as { identity_key: Buffer }[]).map((r) => bytes(r.identity_key));
+    return this.channels.members(channelId);
   }
 
   async isChannelMember(channelId: Uint8Array, identityKey: Uint8Array): Promise<boolean> {
-    return this.q.isMember.get(channelId, identityKey) !== undefined;
+    return this.channels.isMember(channelId, identityKey);
   }
 
   async listChannels(identityKey: Uint8Array): Promise<Uint8Array[]> {
-    return (this.q.channelsOf.all(identityKey) as { channel_id: Buffer }[]).map((r) => bytes(r.channel_id));
+    return this.channels.of(identityKey);
   }
 
   async getTokenHash(channelId: Uint8Array, epoch: number): Promise<Uint8Array | undefined> {
-    const row = this.q.getToken.get(channelId, epoch) as { token_hash: Buffer } | undefined;
-    return row === undefined ? undefined : bytes(row.token_hash);
+    return this.channels.tokenHash(channelId, epoch);
   }
 
   async acceptCommit(commit: ChannelCommit): Promise<CommitOutcome> {
-    return this.acceptCommitTx(commit);
+    return this.channels.acceptCommit(commit);
   }
 
   async close(): Promise<void> {
