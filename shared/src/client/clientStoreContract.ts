@@ -67,7 +67,19 @@ function group(id: string, epoch = 0, state: Uint8Array = pattern(100, epoch + 7
     createdAtMs: T0,
     updatedAtMs: T0 + epoch,
     // Every other group has a channel, so both shapes round-trip.
-    ...(epoch % 2 === 0 ? { channelId: `c0ffee${id.slice(0, 26)}` } : {}),
+    ...(epoch % 2 === 0
+      ? {
+          channelId: `c0ffee${id.slice(0, 26)}`,
+          pendingCommit: {
+            commit: pattern(40, epoch + 1),
+            state: pattern(60, epoch + 2),
+            welcome: pattern(30, epoch + 3),
+            added: [pattern(32, epoch + 4), pattern(32, epoch + 5)],
+            removed: [],
+            nextTokenHash: pattern(32, epoch + 6),
+          },
+        }
+      : {}),
   };
 }
 

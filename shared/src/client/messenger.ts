@@ -163,6 +163,9 @@ export class Messenger {
       else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.error.message));
     });
     await this.stock.replenish();
+    // Before new envelopes: a commit of ours that may have been accepted while we were away is settled
+    // first, or the group's next commit would find us an epoch behind.
+    await this.commits.resumePending();
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
   }
