@@ -288,7 +288,17 @@ describe("sealed sender", () => {
     const db = new Database(join(gw.dataDir, SQLITE_FILE_NAME), { readonly: true, fileMustExist: true });
     try {
       const columns = (db.prepare("PRAGMA table_info(queue)").all() as { name: string }[]).map((c) => c.name);
-      expect(columns.sort()).toEqual(["channel_id", "enqueued_at_ms", "payload", "recipient_key", "seq"]);
+      expect(columns.sort()).toEqual([
+        "channel_id",
+        "enqueued_at_ms",
+        "payload",
+        "payload_id",
+        "recipient_key",
+        "seq",
+      ]);
+      // The shared payload row is the message and nothing else.
+      const shared = db.prepare("SELECT * FROM payloads").all() as Record<string, unknown>[];
+      for (const row of shared) expect(Object.keys(row).sort()).toEqual(["id", "payload"]);
       const rows = db.prepare("SELECT * FROM queue WHERE channel_id = ?").all(channel) as Record<
         string,
         unknown

@@ -4,13 +4,21 @@
  * the sender known only inside MLS.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commit, suiteImpl } from "@qpq/shared/mls";
+import {
+  commit,
+  decodeState,
+  deliveryToken,
+  deliveryTokenHash,
+  encodeState,
+  suiteImpl,
+} from "@qpq/shared/mls";
 import { ErrorCode } from "@qpq/shared/protocol";
 import { fromHex } from "@qpq/shared/bytes";
 import { MemoryClientStore, Messenger } from "@qpq/shared/client";
 import {
   FAST,
   connectGateway,
+  reconnectActor,
   registerActor,
   startGatewayProcess,
   uniqueName,
@@ -89,6 +97,48 @@ describe("conversations on group channels", () => {
       [alice, bob].map(async (a) => (await a.messenger.conversations()).find((c) => c.id === groupId)!.epoch),
     );
     expect(epochs).toEqual([startEpoch + 2, startEpoch + 2]);
+    alice.messenger.close();
+    bob.messenger.close();
+  });
+});
+
+describe("a commit whose answer was lost", () => {
+  it("is sent again after a restart, answered as a duplicate, and adopted", async () => {
+    let alice = await registerActor(gw, "alice");
+    const bob = await registerActor(gw, "bob");
+    const groupId = await alice.messenger.createConversation("", [bob.name]);
+    await waitForConversation(bob);
+    await bob.messenger.settled();
+    alice.messenger.close();
+
+    // What alice's device had done just before it crashed: stored the pending commit, sent it, and
+    // the gateway accepted it; the answer never arrived.
+    const impl = await suiteImpl();
+    const record = (await alice.store.getGroup(groupId))!;
+    const made = await commit(decodeState(record.state), impl);
+    const nextTokenHash = deliveryTokenHash(await deliveryToken(made.state, impl));
+    await alice.store.putGroup({
+      ...record,
+      pendingCommit: {
+        commit: made.commit,
+        state: encodeState(made.state),
+        added: [],
+        removed: [],
+        nextTokenHash,
+      },
+    });
+    const direct = await connectGateway(gw.baseUrl);
+    await direct.login(alice.name, alice.password);
+    await direct.enqueueToChannel(fromHex(record.channelId!), made.commit, { nextTokenHash });
+    direct.close();
+
+    alice = await reconnectActor(gw, alice);
+    const after = (await alice.store.getGroup(groupId))!;
+    expect(after.epoch).toBe(record.epoch + 1);
+    expect(after.pendingCommit).toBeUndefined();
+    // Bob processed the commit; alice, now in the same epoch, is understood.
+    await alice.messenger.send(groupId, "same epoch again");
+    await waitForMessages(bob, groupId, 1);
     alice.messenger.close();
     bob.messenger.close();
   });

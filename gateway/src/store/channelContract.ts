@@ -149,6 +149,24 @@ export function runChannelContract(store: () => Store): void {
       expect(await store().getTokenHash(g.channelId, 2)).toEqual(c2.nextTokenHash);
     });
 
+    it("a payload fanned out in one batch reaches every recipient until each acknowledges", async () => {
+      const channelId = rand(16);
+      const payload = rand(5000);
+      const seqs = await store().enqueue([alice, bob, carol].map((r) => env(r, channelId, payload)));
+      expect(seqs).toHaveLength(3);
+      payload.fill(0); // the store kept its own copy
+      const stored = (await store().fetch(carol, 0, 10))[0]!.payload;
+      expect(stored.some((b) => b !== 0)).toBe(true);
+      await store().ack(alice, seqs[0]!);
+      await store().ack(bob, seqs[1]!);
+      expect((await store().fetch(carol, 0, 10))[0]!.payload).toEqual(stored);
+      // Editing what one fetch returned changes nothing stored.
+      stored.fill(1);
+      expect((await store().fetch(carol, 0, 10))[0]!.payload).not.toEqual(stored);
+      expect(await store().ack(carol, seqs[2]!)).toBe(1);
+      expect(await store().fetch(carol, 0, 10)).toEqual([]);
+    });
+
     it("fetch with a channel id returns only that channel's envelopes", async () => {
       const one = rand(16);
       const two = rand(16);

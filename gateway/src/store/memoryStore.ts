@@ -209,6 +209,13 @@ export class MemoryStore implements Store {
 
   /** Synchronous, so acceptCommit checks and writes without another call slipping in between. */
   private append(envelopes: NewEnvelope[]): number[] {
+    // A payload given for several envelopes (a fan-out) is copied and kept once, as SqliteStore does.
+    const copies = new Map<Uint8Array, Uint8Array>();
+    const once = (payload: Uint8Array): Uint8Array => {
+      let kept = copies.get(payload);
+      if (kept === undefined) copies.set(payload, (kept = copy(payload)));
+      return kept;
+    };
     return envelopes.map((e) => {
       const key = hex(e.recipientKey);
       let queue = this.queues.get(key);
@@ -220,7 +227,7 @@ export class MemoryStore implements Store {
       queue.envelopes.push({
         seq: queue.lastSeq,
         channelId: copy(e.channelId),
-        payload: copy(e.payload),
+        payload: once(e.payload),
         enqueuedAtMs: e.enqueuedAtMs,
       });
       return queue.lastSeq;

@@ -120,6 +120,22 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 3,
+    name: "shared payloads",
+    up(db) {
+      db.exec(`
+        -- A group message fanned out to many members is stored once: its queue rows point here (and
+        -- keep an empty inline payload). A payload row goes with the last row pointing at it.
+        CREATE TABLE payloads (
+          id      INTEGER PRIMARY KEY,
+          payload BLOB NOT NULL
+        ) STRICT;
+        ALTER TABLE queue ADD COLUMN payload_id INTEGER;
+        CREATE INDEX queue_by_payload ON queue (payload_id) WHERE payload_id IS NOT NULL;
+      `);
+    },
+  },
+  {
+    version: 4,
     name: "hybrid public keys",
     up(db) {
       db.exec(`

@@ -78,6 +78,33 @@ function rawVersions(path: string): { version: number; name: string }[] {
 }
 
 describe("SqliteStore specifics", () => {
+  it("stores a fanned-out payload once and drops it with the last acknowledgement", async () => {
+    const path = tempPath();
+    const store = SqliteStore.open({ path });
+    const payload = new Uint8Array(4000).fill(7);
+    const recipients = [1, 2, 3].map((n) => new Uint8Array(32).fill(n));
+    const envelopes = recipients.map((recipientKey) => ({
+      recipientKey,
+      channelId: new Uint8Array(16),
+      payload,
+      enqueuedAtMs: 1,
+    }));
+    // One envelope alone keeps its payload inline.
+    await store.enqueue([{ ...envelopes[0]!, payload: new Uint8Array(10) }]);
+    await store.enqueue(envelopes);
+    const db = new Database(path, { readonly: true });
+    const count = () => (db.prepare("SELECT count(*) AS n FROM payloads").get() as { n: number }).n;
+    expect(count()).toBe(1);
+    await store.ack(recipients[0]!, 100);
+    await store.ack(recipients[1]!, 100);
+    expect(count()).toBe(1);
+    expect((await store.fetch(recipients[2]!, 0, 10))[0]?.payload).toEqual(payload);
+    await store.ack(recipients[2]!, 100);
+    expect(count()).toBe(0);
+    db.close();
+    await store.close();
+  });
+
   it("applies migrations once, records them, and does not re-run them on reopen", async () => {
     const path = tempPath();
     await SqliteStore.open({ path }).close();

@@ -6,7 +6,8 @@ import Database from "better-sqlite3";
 import type { Statement } from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { migrate } from "./migrations.ts";
-import { compareBytes, TOKEN_EPOCHS_KEPT } from "./channelRules.ts";
+import { compareBytes } from "./channelRules.ts";
+import { SqliteChannels } from "./sqliteChannels.ts";
 import type {
   ChannelCommit,
   ChannelRecord,
@@ -55,14 +56,7 @@ interface EnvelopeRow {
   enqueued_at_ms: number;
 }
 
-interface ChannelRow {
-  channel_id: Buffer;
-  kind: "direct" | "group";
-  group_id: Buffer;
-  epoch: number;
-  last_commit_hash: Buffer;
-  created_at_ms: number;
-}
+const EMPTY = new Uint8Array(0);
 
 /** A plain Uint8Array copy, so no Buffer (with its different slice semantics) escapes the store. */
 function bytes(b: Buffer): Uint8Array {
@@ -84,6 +78,11 @@ function createPrivateFile(path: string): void {
     if (existsSync(p)) chmodSync(p, 0o600);
   }
 }
+
+/** An envelope's payload is inline, or shared in payloads when a fan-out stored it once. */
+const ENVELOPE_COLUMNS =
+  "q.seq AS seq, q.channel_id AS channel_id, coalesce(p.payload, q.payload) AS payload, " +
+  "q.enqueued_at_ms AS enqueued_at_ms";
 
 function prepareStatements(db: Database.Database) {
   const s = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
@@ -133,50 +132,25 @@ function prepareStatements(db: Database.Database) {
         "ON CONFLICT (recipient_key) DO UPDATE SET last_seq = excluded.last_seq",
     ),
     insertEnvelope: s(
-      "INSERT INTO queue (recipient_key, seq, channel_id, payload, enqueued_at_ms) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO queue (recipient_key, seq, channel_id, payload, enqueued_at_ms, payload_id) " +
+        "VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    insertPayload: s("INSERT INTO payloads (payload) VALUES (?)"),
+    deleteOrphanPayload: s(
+      "DELETE FROM payloads WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE payload_id = ?)",
     ),
     fetch: s<EnvelopeRow>(
-      "SELECT seq, channel_id, payload, enqueued_at_ms FROM queue " +
-        "WHERE recipient_key = ? AND seq > ? ORDER BY seq LIMIT ?",
+      `SELECT ${ENVELOPE_COLUMNS} FROM queue q LEFT JOIN payloads p ON p.id = q.payload_id ` +
+        "WHERE q.recipient_key = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
     ),
     fetchChannel: s<EnvelopeRow>(
-      "SELECT seq, channel_id, payload, enqueued_at_ms FROM queue " +
-        "WHERE recipient_key = ? AND channel_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      `SELECT ${ENVELOPE_COLUMNS} FROM queue q LEFT JOIN payloads p ON p.id = q.payload_id ` +
+        "WHERE q.recipient_key = ? AND q.channel_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
     ),
-    ack: s("DELETE FROM queue WHERE recipient_key = ? AND seq <= ?"),
+    ack: s<{ payload_id: number | null }>(
+      "DELETE FROM queue WHERE recipient_key = ? AND seq <= ? RETURNING payload_id",
+    ),
 
-    directChannel: s<{ channel_id: Buffer }>(
-      "SELECT channel_id FROM channels WHERE pair_low = ? AND pair_high = ?",
-    ),
-    insertChannel: s(
-      "INSERT INTO channels (channel_id, kind, pair_low, pair_high, group_id, epoch, last_commit_hash, " +
-        "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ),
-    getChannel: s<ChannelRow>(
-      "SELECT channel_id, kind, group_id, epoch, last_commit_hash, created_at_ms FROM channels " +
-        "WHERE channel_id = ?",
-    ),
-    groupChannel: s<{ one: number }>("SELECT 1 AS one FROM channels WHERE kind = 'group' AND group_id = ?"),
-    addMember: s(
-      "INSERT INTO channel_members (channel_id, identity_key) VALUES (?, ?) ON CONFLICT DO NOTHING",
-    ),
-    removeMember: s("DELETE FROM channel_members WHERE channel_id = ? AND identity_key = ?"),
-    members: s<{ identity_key: Buffer }>("SELECT identity_key FROM channel_members WHERE channel_id = ?"),
-    isMember: s<{ one: number }>(
-      "SELECT 1 AS one FROM channel_members WHERE channel_id = ? AND identity_key = ?",
-    ),
-    channelsOf: s<{ channel_id: Buffer }>(
-      "SELECT channel_id FROM channel_members WHERE identity_key = ? ORDER BY channel_id",
-    ),
-    setToken: s(
-      "INSERT INTO channel_tokens (channel_id, epoch, token_hash) VALUES (?, ?, ?) " +
-        "ON CONFLICT (channel_id, epoch) DO UPDATE SET token_hash = excluded.token_hash",
-    ),
-    getToken: s<{ token_hash: Buffer }>(
-      "SELECT token_hash FROM channel_tokens WHERE channel_id = ? AND epoch = ?",
-    ),
-    pruneTokens: s("DELETE FROM channel_tokens WHERE channel_id = ? AND epoch < ?"),
-    advanceChannel: s("UPDATE channels SET epoch = ?, last_commit_hash = ? WHERE channel_id = ?"),
     queueDepth: s<{ n: number }>("SELECT count(*) AS n FROM queue WHERE recipient_key = ?"),
     setHybridKey: s(
       "INSERT INTO hybrid_keys (identity_key, public_key, signature) VALUES (?, ?, ?) " +
@@ -194,15 +168,9 @@ export class SqliteStore implements Store {
   private readonly addKeyPackagesTx: (id: Uint8Array, kps: Uint8Array[], lastResort?: Uint8Array) => number;
   private readonly claimKeyPackageTx: (id: Uint8Array) => ClaimedKeyPackage | undefined;
   private readonly enqueueTx: (envelopes: NewEnvelope[]) => number[];
+  private readonly ackTx: (recipientKey: Uint8Array, upToSeq: number) => number;
   private readonly trimSessionsTx: (username: string, keep: number, nowMs: number) => Uint8Array[];
-  private readonly directChannelTx: (
-    low: Uint8Array,
-    high: Uint8Array,
-    id: Uint8Array,
-    now: number,
-  ) => Buffer;
-  private readonly groupChannelTx: (channel: NewGroupChannel) => boolean;
-  private readonly acceptCommitTx: (commit: ChannelCommit) => CommitOutcome;
+  private readonly channels: SqliteChannels;
 
   private constructor(private readonly db: Database.Database) {
     const q = prepareStatements(db);
@@ -237,6 +205,10 @@ export class SqliteStore implements Store {
     this.enqueueTx = db.transaction((envelopes: NewEnvelope[]): number[] => {
       // Heads touched in this batch, keyed by recipient hex; written back once per recipient.
       const heads = new Map<string, { key: Uint8Array; seq: number }>();
+      // A payload object given for several envelopes (a fan-out) is stored once, by identity.
+      const uses = new Map<Uint8Array, number>();
+      for (const e of envelopes) uses.set(e.payload, (uses.get(e.payload) ?? 0) + 1);
+      const shared = new Map<Uint8Array, number>();
       const seqs = envelopes.map((e) => {
         const hex = Buffer.from(
           e.recipientKey.buffer,
@@ -250,59 +222,31 @@ export class SqliteStore implements Store {
           heads.set(hex, head);
         }
         head.seq += 1;
-        q.insertEnvelope.run(e.recipientKey, head.seq, e.channelId, e.payload, e.enqueuedAtMs);
+        if ((uses.get(e.payload) ?? 0) > 1) {
+          let id = shared.get(e.payload);
+          if (id === undefined) {
+            id = Number(q.insertPayload.run(e.payload).lastInsertRowid);
+            shared.set(e.payload, id);
+          }
+          q.insertEnvelope.run(e.recipientKey, head.seq, e.channelId, EMPTY, e.enqueuedAtMs, id);
+        } else {
+          q.insertEnvelope.run(e.recipientKey, head.seq, e.channelId, e.payload, e.enqueuedAtMs, null);
+        }
         return head.seq;
       });
       for (const head of heads.values()) q.setHeadSeq.run(head.key, head.seq);
       return seqs;
     });
 
-    this.directChannelTx = db.transaction(
-      (low: Uint8Array, high: Uint8Array, id: Uint8Array, now: number) => {
-        const existing = q.directChannel.get(low, high) as { channel_id: Buffer } | undefined;
-        if (existing !== undefined) return existing.channel_id;
-        q.insertChannel.run(id, "direct", low, high, new Uint8Array(0), 0, new Uint8Array(0), now);
-        q.addMember.run(id, low);
-        q.addMember.run(id, high);
-        return Buffer.from(id);
-      },
-    );
-
-    this.groupChannelTx = db.transaction((c: NewGroupChannel) => {
-      const taken =
-        q.groupChannel.get(c.groupId) !== undefined || q.getChannel.get(c.channelId) !== undefined;
-      if (taken) return false;
-      q.insertChannel.run(
-        c.channelId,
-        "group",
-        null,
-        null,
-        c.groupId,
-        c.epoch,
-        new Uint8Array(0),
-        c.createdAtMs,
-      );
-      for (const member of c.members) q.addMember.run(c.channelId, member);
-      if (c.tokenHash.length > 0) q.setToken.run(c.channelId, c.epoch, c.tokenHash);
-      return true;
+    this.ackTx = db.transaction((recipientKey: Uint8Array, upToSeq: number): number => {
+      const removed = q.ack.all(recipientKey, upToSeq) as { payload_id: number | null }[];
+      const payloadIds = new Set<number>();
+      for (const row of removed) if (row.payload_id !== null) payloadIds.add(row.payload_id);
+      for (const id of payloadIds) q.deleteOrphanPayload.run(id, id);
+      return removed.length;
     });
 
-    this.acceptCommitTx = db.transaction((c: ChannelCommit): CommitOutcome => {
-      const row = q.getChannel.get(c.channelId) as ChannelRow | undefined;
-      if (row === undefined) return { status: "conflict", epoch: -1 };
-      if (c.epoch === row.epoch - 1 && compareBytes(row.last_commit_hash, c.commitHash) === 0) {
-        return { status: "duplicate" };
-      }
-      if (c.epoch !== row.epoch) return { status: "conflict", epoch: row.epoch };
-      const seqs = this.enqueueTx(c.envelopes);
-      for (const key of c.remove) q.removeMember.run(c.channelId, key);
-      for (const key of c.add) q.addMember.run(c.channelId, key);
-      const next = c.epoch + 1;
-      q.advanceChannel.run(next, c.commitHash, c.channelId);
-      if (c.nextTokenHash.length > 0) q.setToken.run(c.channelId, next, c.nextTokenHash);
-      q.pruneTokens.run(c.channelId, next - TOKEN_EPOCHS_KEPT + 1);
-      return { status: "accepted", seqs };
-    });
+    this.channels = new SqliteChannels(db, this.enqueueTx);
   }
 
   /** Opens (creating if needed) and migrates the database. Throws SchemaTooNewError for a newer schema. */
@@ -430,7 +374,7 @@ export class SqliteStore implements Store {
   }
 
   async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {
-    return this.q.ack.run(recipientKey, upToSeq).changes;
+    return this.ackTx(recipientKey, upToSeq);
   }
 
   async queueDepth(recipientKey: Uint8Array): Promise<number> {
@@ -448,45 +392,35 @@ export class SqliteStore implements Store {
     nowMs: number,
   ): Promise<Uint8Array> {
     const [low, high] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
-    return bytes(this.directChannelTx(low, high, newId, nowMs));
+    return this.channels.createDirect(low, high, newId, nowMs);
   }
 
   async createGroupChannel(channel: NewGroupChannel): Promise<boolean> {
-    return this.groupChannelTx(channel);
+    return this.channels.createGroup(channel);
   }
 
   async getChannel(channelId: Uint8Array): Promise<ChannelRecord | undefined> {
-    const row = this.q.getChannel.get(channelId) as ChannelRow | undefined;
-    if (row === undefined) return undefined;
-    return {
-      channelId: bytes(row.channel_id),
-      kind: row.kind,
-      groupId: bytes(row.group_id),
-      epoch: row.epoch,
-      lastCommitHash: bytes(row.last_commit_hash),
-      createdAtMs: row.created_at_ms,
-    };
+    return this.channels.get(channelId);
   }
 
   async getChannelMembers(channelId: Uint8Array): Promise<Uint8Array[]> {
-    return (this.q.members.all(channelId) as { identity_key: Buffer }[]).map((r) => bytes(r.identity_key));
+    return this.channels.members(channelId);
   }
 
   async isChannelMember(channelId: Uint8Array, identityKey: Uint8Array): Promise<boolean> {
-    return this.q.isMember.get(channelId, identityKey) !== undefined;
+    return this.channels.isMember(channelId, identityKey);
   }
 
   async listChannels(identityKey: Uint8Array): Promise<Uint8Array[]> {
-    return (this.q.channelsOf.all(identityKey) as { channel_id: Buffer }[]).map((r) => bytes(r.channel_id));
+    return this.channels.of(identityKey);
   }
 
   async getTokenHash(channelId: Uint8Array, epoch: number): Promise<Uint8Array | undefined> {
-    const row = this.q.getToken.get(channelId, epoch) as { token_hash: Buffer } | undefined;
-    return row === undefined ? undefined : bytes(row.token_hash);
+    return this.channels.tokenHash(channelId, epoch);
   }
 
   async acceptCommit(commit: ChannelCommit): Promise<CommitOutcome> {
-    return this.acceptCommitTx(commit);
+    return this.channels.acceptCommit(commit);
   }
 
   async close(): Promise<void> {

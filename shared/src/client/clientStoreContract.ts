@@ -66,8 +66,22 @@ function group(id: string, epoch = 0, state: Uint8Array = pattern(100, epoch + 7
     name: `group ${id.slice(0, 4)}`,
     createdAtMs: T0,
     updatedAtMs: T0 + epoch,
-    // Every other group has a channel, so both shapes round-trip.
-    ...(epoch % 2 === 0 ? { channelId: `c0ffee${id.slice(0, 26)}` } : {}),
+    // Every other group has a channel and a pending commit, every third a key rotation time, so all
+    // shapes round-trip.
+    ...(epoch % 2 === 0
+      ? {
+          channelId: `c0ffee${id.slice(0, 26)}`,
+          pendingCommit: {
+            commit: pattern(40, epoch + 1),
+            state: pattern(60, epoch + 2),
+            welcome: pattern(30, epoch + 3),
+            added: [pattern(32, epoch + 4), pattern(32, epoch + 5)],
+            removed: [],
+            nextTokenHash: pattern(32, epoch + 6),
+          },
+        }
+      : {}),
+    ...(epoch % 3 === 0 ? { keysRotatedAtMs: 1_700_000_000_000 + epoch } : {}),
   };
 }
 

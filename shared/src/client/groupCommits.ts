@@ -5,15 +5,19 @@
  * epoch (CommitConflict), process the queue (the winner's commit is already in it), rebuild the change
  * on the new epoch and try again, a bounded number of times.
  *
+ * The commit and its resulting state are stored as the group's pending commit before they are sent:
+ * if the answer is lost (crash, dropped connection), the same bytes are sent again later, the gateway
+ * answers a repeat of an accepted commit as a duplicate, and the state is adopted then.
+ *
  * The change itself is the caller's: adding members today, removals, updates and proposal commits
  * later. The builder may be called several times, each time with a newer state.
  */
 import type { ClientState } from "ts-mls";
-import { decodeState, deliveryToken, deliveryTokenHash } from "../mls/index.ts";
+import { decodeState, deliveryToken, deliveryTokenHash, encodeState } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
 import { fromHex } from "../util/bytes.ts";
 import type { ClientSession } from "./session.ts";
-import type { GroupRecord } from "./storage.ts";
+import type { GroupRecord, PendingCommit } from "./storage.ts";
 
 export interface CommitChange {
   commit: Uint8Array;
@@ -32,6 +36,8 @@ export interface CommittedChange extends CommitChange {
 
 export type BuildCommit = (state: ClientState, record: GroupRecord) => Promise<CommitChange>;
 
+type Outcome = "accepted" | "conflict";
+
 const DEFAULT_ATTEMPTS = 5;
 
 export class GroupCommits {
@@ -48,7 +54,7 @@ export class GroupCommits {
       // Exclusive while building, sending and adopting: no incoming message may move the state meanwhile.
       const accepted = await this.session.exclusive(() => this.attempt(groupId, build));
       if (accepted) {
-        await this.sendWelcome(accepted.record, accepted.change);
+        await this.sendWelcome(accepted.record, accepted.pending);
         return { ...accepted.change, attempts: attempt };
       }
       if (attempt >= this.maxAttempts) {
@@ -61,45 +67,101 @@ export class GroupCommits {
     }
   }
 
+  /**
+   * Sends every group's pending commit again (after a restart or reconnect): adopted when the gateway
+   * accepted it (now or before), dropped when another commit took the epoch. Call before processing
+   * new envelopes.
+   */
+  async resumePending(): Promise<void> {
+    for (const group of await this.session.store.listGroups()) {
+      if (!group.pendingCommit) continue;
+      await this.session.exclusive(async () => {
+        const current = await this.session.groupState(group.id);
+        const pending = current?.record.pendingCommit;
+        if (!current || !pending) return;
+        const record = await this.settle(current.record, pending);
+        if (record) await this.sendWelcome(record, pending);
+        else this.session.emit("error", new Error(`a change to conversation ${group.id} lost its epoch`));
+      });
+    }
+  }
+
   private async attempt(
     groupId: string,
     build: BuildCommit,
-  ): Promise<{ change: CommitChange; record: GroupRecord } | undefined> {
-    const current = await this.session.groupState(groupId);
+  ): Promise<{ change: CommitChange; record: GroupRecord; pending: PendingCommit } | undefined> {
+    let current = await this.session.groupState(groupId);
     if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
+    if (current.record.pendingCommit) {
+      // An earlier commit's fate is unknown: settle it first, or ours would conflict with our own.
+      const settled = await this.settle(current.record, current.record.pendingCommit);
+      if (settled && current.record.pendingCommit.welcome) {
+        await this.sendWelcome(settled, current.record.pendingCommit);
+      }
+      current = await this.session.groupState(groupId);
+      if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
+    }
     // The builder gets its own copy: building a commit zeroes secrets it consumed, and a refused commit
     // must leave the state we keep (and process the winner's commit with) intact.
     const change = await build(decodeState(current.record.state), current.record);
-    const { gw, impl } = this.session;
+    const pending: PendingCommit = {
+      commit: change.commit,
+      state: encodeState(change.newState),
+      added: change.added,
+      removed: change.removed,
+      nextTokenHash: deliveryTokenHash(await deliveryToken(change.newState, this.session.impl)),
+    };
+    if (change.welcome) pending.welcome = change.welcome;
+    const withPending: GroupRecord = { ...current.record, pendingCommit: pending };
+    await this.session.store.putGroup(withPending);
+    const record = await this.settle(withPending, pending);
+    return record ? { change, record, pending } : undefined;
+  }
+
+  /**
+   * Sends a pending commit and records the outcome: the new state when accepted (or already accepted
+   * before), the old state without the pending commit on a conflict. Other errors leave it pending.
+   */
+  private async settle(record: GroupRecord, pending: PendingCommit): Promise<GroupRecord | undefined> {
+    const outcome = await this.send(record, pending);
+    if (outcome === "conflict") {
+      const { pendingCommit: _dropped, ...without } = record;
+      await this.session.store.putGroup(without);
+      return undefined;
+    }
+    const adopted = this.session.groupRecord(record, record.id, decodeState(pending.state));
+    await this.session.store.putGroup(adopted);
+    this.session.emit("conversation", adopted);
+    return adopted;
+  }
+
+  private async send(record: GroupRecord, pending: PendingCommit): Promise<Outcome> {
+    const { gw } = this.session;
     try {
-      if (current.record.channelId) {
-        const nextTokenHash = deliveryTokenHash(await deliveryToken(change.newState, impl));
-        await gw.enqueueToChannel(fromHex(current.record.channelId), change.commit, {
-          addMembers: change.added,
-          removeMembers: change.removed,
-          nextTokenHash,
+      if (record.channelId) {
+        await gw.enqueueToChannel(fromHex(record.channelId), pending.commit, {
+          addMembers: pending.added,
+          removeMembers: pending.removed,
+          nextTokenHash: pending.nextTokenHash,
         });
       } else {
         // A conversation from before channels: one copy per member, as it was then.
-        const others = this.session.otherMembers(current.state);
-        await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, change.commit)));
+        const others = this.session.otherMembers(decodeState(record.state));
+        await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, pending.commit)));
       }
+      return "accepted";
     } catch (error) {
-      if (error instanceof QpqError && error.code === ErrorCode.CommitConflict) return undefined;
+      if (error instanceof QpqError && error.code === ErrorCode.CommitConflict) return "conflict";
       throw error;
     }
-    const record = this.session.groupRecord(current.record, groupId, change.newState);
-    await this.session.store.putGroup(record);
-    this.session.emit("conversation", record);
-    return { change, record };
   }
 
-  private async sendWelcome(record: GroupRecord, change: CommitChange): Promise<void> {
-    if (!change.welcome || change.added.length === 0) return;
+  private async sendWelcome(record: GroupRecord, pending: PendingCommit): Promise<void> {
+    const welcome = pending.welcome;
+    if (!welcome || pending.added.length === 0) return;
     const { gw } = this.session;
-    const welcome = change.welcome;
     await Promise.all(
-      change.added.map((recipientKey) =>
+      pending.added.map((recipientKey) =>
         record.channelId
           ? gw.enqueueToChannel(fromHex(record.channelId), welcome, { recipientKey })
           : gw.enqueue(recipientKey, welcome),

@@ -188,6 +188,9 @@ export class Messenger {
     });
     await this.stock.replenish();
     await this.hybridKeys.publish();
+    // Before new envelopes: a commit of ours that may have been accepted while we were away is settled
+    // first, or the group's next commit would find us an epoch behind.
+    await this.commits.resumePending();
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
     this.lifecycle.start();

@@ -129,6 +129,10 @@ export class ClientSession {
     };
     const channel = channelId ?? previous?.channelId;
     if (channel !== undefined) record.channelId = channel;
+    // A pending commit of ours stays pending while the epoch stands; once the group moved on (someone
+    // else's commit, or ours adopted) it is obsolete.
+    if (previous?.pendingCommit && previous.epoch === record.epoch)
+      record.pendingCommit = previous.pendingCommit;
     return record;
   }
 

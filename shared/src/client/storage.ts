@@ -40,6 +40,23 @@ export interface GroupRecord {
   channelId?: string;
   /** When this device last rotated its leaf key in the group (periodic rotation; absent: never). */
   keysRotatedAtMs?: number;
+  /**
+   * A commit of ours sent (or about to be) but not yet known to be accepted, with the state it leads
+   * to. Kept across restarts so a commit the gateway accepted while we crashed or lost the answer is
+   * sent again (the gateway answers a repeat as a duplicate) and adopted, instead of leaving this
+   * device an epoch behind its group for good. Holds secrets: encrypted at rest like `state`.
+   */
+  pendingCommit?: PendingCommit;
+}
+
+export interface PendingCommit {
+  commit: Uint8Array;
+  /** ts-mls encodeGroupState of the state after the commit. */
+  state: Uint8Array;
+  welcome?: Uint8Array;
+  added: Uint8Array[];
+  removed: Uint8Array[];
+  nextTokenHash: Uint8Array;
 }
 
 export type MessageStatus = "sending" | "sent" | "failed" | "received" | "undecryptable";
