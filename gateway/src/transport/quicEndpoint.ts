@@ -14,6 +14,12 @@ const INITIAL = 0; // quiche.Type.Initial
 export interface ConnHandler {
   /** Reads streams and reacts; runs after incoming packets and after local activity, before sending. */
   process(): void;
+  /**
+   * Runs once quiche had nothing more to send (or no window to send it in); returns true if it gave
+   * quiche something new, which is then sent at once. For writes that must not overlap with queued
+   * retransmissions (see QuicWebStream.flushLoneFin).
+   */
+  afterFlush?(): boolean;
   /** Called once, when quiche starts draining or has closed the connection. */
   onClosed(): void;
 }
@@ -27,6 +33,8 @@ export class QuicConn {
   deadline = 0;
   readonly ids: string[] = [];
   recvInfo: RecvInfo | null = null;
+  /** performance.now() of the last packet fed to quiche: its idle timer restarts there. */
+  lastRecv = performance.now();
 
   constructor(
     readonly endpoint: QuicEndpoint,
@@ -170,6 +178,7 @@ export class QuicEndpoint {
     if (!info || info.from.port !== rinfo.port || info.from.host !== rinfo.address) {
       info = qc.recvInfo = { from: { host: rinfo.address, port: rinfo.port }, to: this.local };
     }
+    qc.lastRecv = performance.now();
     try {
       // quiche decrypts in place; the Buffer from dgram is ours alone.
       qc.conn.recv(msg, info);
@@ -214,6 +223,18 @@ export class QuicEndpoint {
       qc.inService = false;
     }
     this.flushPackets(qc);
+    if (!qc.closedNotified && qc.handler?.afterFlush) {
+      qc.inService = true;
+      let more = false;
+      try {
+        more = qc.handler.afterFlush();
+      } catch (err) {
+        this.report(err);
+      } finally {
+        qc.inService = false;
+      }
+      if (more) this.flushPackets(qc);
+    }
     if (qc.conn.isClosed()) {
       this.retire(qc);
       return;
