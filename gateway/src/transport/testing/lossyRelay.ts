@@ -55,6 +55,13 @@ async function bindUdp(): Promise<dgram.Socket> {
       resolve();
     });
   });
+  // Big buffers so that the loss is the configured one rather than overflow on a loaded machine.
+  try {
+    socket.setRecvBufferSize(4 * 1024 * 1024);
+    socket.setSendBufferSize(4 * 1024 * 1024);
+  } catch {
+    // capped or refused: the relay then loses a little more than asked
+  }
   // Send errors (e.g. the server already gone at teardown) are loss as far as QUIC is concerned.
   socket.on("error", () => {});
   return socket;
