@@ -191,7 +191,7 @@ describe("transport over a lossy path", () => {
     SAFETY_NET_MS,
   );
 
-  for (const loss of [0, 0.05]) {
+  for (const loss of [0, 0.2]) {
     it(
       `a paused reader blocks the writer through flow control, and resuming unblocks it (${loss * 100}% loss)`,
       async () => {
