@@ -142,6 +142,8 @@ export async function startLossyRelay(opts: RelayOptions): Promise<LossyRelay> {
     let p = pending.get(key);
     if (!p) {
       p = bindUdp().then((socket) => {
+        // A client's first datagram can race close(): do not leave a socket behind it.
+        if (closed) socket.close();
         const toServer = new Lane(
           (m) => !closed && socket.send(m, opts.target.port, opts.target.host),
           maxHeld,
