@@ -42,6 +42,7 @@ export class H3Connection implements ConnHandler, StreamHost, SessionHost, Contr
   private readonly readers = this.incoming.map;
   private readonly blocked = new Set<QuicWebStream>();
   private readonly finWatch = new Set<{ id: number; onReadable(): void }>();
+  private readonly loneFins = new Set<QuicWebStream>();
   private readonly openWaiters: Array<{
     bidi: boolean;
     session: WtSession;
@@ -82,9 +83,27 @@ export class H3Connection implements ConnHandler, StreamHost, SessionHost, Contr
     this.qc.markDirty();
   }
 
-  flushNow(): void {
-    if (this.qc.inService) return; // the pass in progress sends before it returns
-    this.qc.endpoint.service(this.qc);
+  /** Lone FINs are written only here, right after quiche sent all it could (see flushLoneFin). */
+  afterFlush(): boolean {
+    if (this.loneFins.size === 0 || this.gone) return false;
+    const quiet = this.nothingInFlight();
+    let wrote = false;
+    for (const s of [...this.loneFins]) if (s.flushLoneFin(quiet)) wrote = true;
+    return wrote;
+  }
+
+  /**
+   * quiche arms its loss-detection timer exactly while ack-eliciting packets are in flight; otherwise
+   * its only timer is the idle one, restarted by the last packet received (or by a send after it,
+   * which only makes it later). A timeout clearly sooner than that idle deadline is loss detection.
+   */
+  private nothingInFlight(): boolean {
+    const timeout = this.conn.timeout();
+    if (timeout === null) return true;
+    const peerIdle = this.conn.stats().peerMaxIdleTimeout;
+    const idle = peerIdle > 0 ? Math.min(peerIdle, this.limits.idleTimeoutMs) : this.limits.idleTimeoutMs;
+    const idleLeft = idle - (performance.now() - this.qc.lastRecv);
+    return timeout >= idleLeft - Math.min(1000, idle / 4);
   }
 
   process(): void {
@@ -291,6 +310,11 @@ export class H3Connection implements ConnHandler, StreamHost, SessionHost, Contr
     else this.blocked.delete(stream);
   }
 
+  setLoneFin(stream: QuicWebStream, pending: boolean): void {
+    if (pending) this.loneFins.add(stream);
+    else this.loneFins.delete(stream);
+  }
+
   watchFin(stream: { id: number; onReadable(): void }, on: boolean): void {
     if (on) this.finWatch.add(stream);
     else this.finWatch.delete(stream);
@@ -298,6 +322,7 @@ export class H3Connection implements ConnHandler, StreamHost, SessionHost, Contr
 
   onStreamDone(stream: QuicWebStream): void {
     this.blocked.delete(stream);
+    this.loneFins.delete(stream);
     this.finWatch.delete(stream);
     if (this.readers.get(stream.id) === stream) this.readers.delete(stream.id);
   }
@@ -360,6 +385,7 @@ export class H3Connection implements ConnHandler, StreamHost, SessionHost, Contr
     this.serveOpenWaiters();
     this.blocked.clear();
     this.finWatch.clear();
+    this.loneFins.clear();
     this.readers.clear();
     this.opts.onGone?.();
   }

@@ -10,10 +10,26 @@ import type { Config, Connection, Host, RecvInfo } from "@matrixai/quic/native/t
 
 const CID_LEN = 20;
 const INITIAL = 0; // quiche.Type.Initial
+/**
+ * Socket buffers asked of the kernel. Linux's default receive buffer (net.core.rmem_default, often
+ * 208 KiB) holds about 150 full packets: a congestion window's burst from a fast peer, arriving while
+ * a loaded event loop is busy elsewhere, overflows it, and every datagram dropped there is a loss
+ * quiche has to detect and repair. The kernel caps the request at net.core.rmem_max / wmem_max
+ * (raise those on servers; nothing fails when they are lower).
+ */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Packets built per flush; a pass that reaches it schedules another rather than block the loop. */
+const MAX_PACKETS_PER_FLUSH = 10_000;
 
 export interface ConnHandler {
   /** Reads streams and reacts; runs after incoming packets and after local activity, before sending. */
   process(): void;
+  /**
+   * Runs once quiche had nothing more to send (or no window to send it in); returns true if it gave
+   * quiche something new, which is then sent at once. For writes that must not overlap with queued
+   * retransmissions (see QuicWebStream.flushLoneFin).
+   */
+  afterFlush?(): boolean;
   /** Called once, when quiche starts draining or has closed the connection. */
   onClosed(): void;
 }
@@ -27,6 +43,8 @@ export class QuicConn {
   deadline = 0;
   readonly ids: string[] = [];
   recvInfo: RecvInfo | null = null;
+  /** performance.now() of the last packet fed to quiche: its idle timer restarts there. */
+  lastRecv = performance.now();
 
   constructor(
     readonly endpoint: QuicEndpoint,
@@ -80,6 +98,16 @@ export class QuicEndpoint {
         resolve();
       });
     });
+    for (const set of [
+      (n: number) => socket.setRecvBufferSize(n),
+      (n: number) => socket.setSendBufferSize(n),
+    ]) {
+      try {
+        set(SOCKET_BUFFER_BYTES);
+      } catch {
+        // Refused outright (some sandboxes): the default buffers still work, with more loss.
+      }
+    }
     return new QuicEndpoint(socket, opts);
   }
 
@@ -170,6 +198,7 @@ export class QuicEndpoint {
     if (!info || info.from.port !== rinfo.port || info.from.host !== rinfo.address) {
       info = qc.recvInfo = { from: { host: rinfo.address, port: rinfo.port }, to: this.local };
     }
+    qc.lastRecv = performance.now();
     try {
       // quiche decrypts in place; the Buffer from dgram is ours alone.
       qc.conn.recv(msg, info);
@@ -214,6 +243,18 @@ export class QuicEndpoint {
       qc.inService = false;
     }
     this.flushPackets(qc);
+    if (!qc.closedNotified && qc.handler?.afterFlush) {
+      qc.inService = true;
+      let more = false;
+      try {
+        more = qc.handler.afterFlush();
+      } catch (err) {
+        this.report(err);
+      } finally {
+        qc.inService = false;
+      }
+      if (more) this.flushPackets(qc);
+    }
     if (qc.conn.isClosed()) {
       this.retire(qc);
       return;
@@ -231,9 +272,15 @@ export class QuicEndpoint {
     }
   }
 
+  /**
+   * Hands every packet quiche has to the socket. A full socket send buffer needs no retry loop here:
+   * Node tries the send and on EAGAIN queues the datagram in libuv, which sends it once the socket is
+   * writable (libuv waits out ENOBUFS the same way). A datagram that fails otherwise is dropped, which
+   * to quiche is a lost packet that it detects and retransmits.
+   */
   private flushPackets(qc: QuicConn): void {
     const size = this.opts.maxUdpPayload;
-    for (let i = 0; i < 10_000; i++) {
+    for (let i = 0; i < MAX_PACKETS_PER_FLUSH; i++) {
       const buf = Buffer.allocUnsafe(size);
       let result;
       try {
@@ -246,6 +293,9 @@ export class QuicEndpoint {
       const [len, info] = result;
       this.socket.send(buf.subarray(0, len), info.to.port, info.to.host);
     }
+    // Still more to send: nothing else may wake this connection soon (no ACK is due for packets not
+    // yet sent), so come back in the next event-loop turn.
+    qc.markDirty();
   }
 
   /** One timer per connection; an early timer is kept and simply re-armed when it fires. */

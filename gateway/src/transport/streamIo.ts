@@ -9,6 +9,12 @@ import { WebTransportError, httpCodeToWt, wtCodeToHttp } from "./errors.ts";
 const SHUTDOWN_READ = 0;
 const SHUTDOWN_WRITE = 1;
 const EMPTY = new Uint8Array(0);
+/**
+ * How long a lone FIN waits for the connection to have nothing in flight (see flushLoneFin). Past
+ * this, the stream's data went to quiche long enough ago to have been acknowledged on any sane path,
+ * and a connection kept busy by other streams must not hold the end of this one back any longer.
+ */
+const LONE_FIN_MAX_WAIT_MS = 500;
 
 function errorNumber(err: unknown, name: string): number | null {
   const m = err instanceof Error ? err.message.match(new RegExp(`${name}\\((\\d{1,16})\\)`)) : null;
@@ -59,8 +65,8 @@ export interface StreamHost {
   readonly scratch: Uint8Array;
   markDirty(): void;
   setBlocked(stream: QuicWebStream, blocked: boolean): void;
-  /** Builds and sends packets now rather than at the end of the event-loop turn. */
-  flushNow(): void;
+  /** A stream whose FIN is due with no data left to carry it (see flushLoneFin). */
+  setLoneFin(stream: QuicWebStream, pending: boolean): void;
   /** Streams that may be collected by quiche without a readable event (see pumpRead). */
   watchFin(stream: { id: number; onReadable(): void }, on: boolean): void;
   onStreamDone(stream: QuicWebStream): void;
@@ -90,6 +96,9 @@ export class QuicWebStream {
   private writeWaiter: Waiter | null = null;
   private closeWaiter: Waiter | null = null;
   private readonly hwm: number;
+  /** performance.now() when quiche last took bytes of this stream; 0 before the first. */
+  private lastHandoff = 0;
+  private finTimer: NodeJS.Timeout | null = null;
   /** The session's stream set, so the stream leaves it when both directions are done. */
   owner: Set<QuicWebStream> | null = null;
 
@@ -240,11 +249,8 @@ export class QuicWebStream {
 
   /**
    * Hands queued bytes to quiche. Outside the connection's packet flush (`flushing` false) the last
-   * chunk is held back, so that a close() in the same event-loop turn sends it with the FIN. A lone
-   * FIN is fragile in quiche 0.18: written without send capacity it is never scheduled, and once the
-   * data before it is acknowledged quiche drops the stream, FIN unsent (seen with Chromium: one close
-   * in ten when the last write and close() fell into different turns). So a lone FIN waits for
-   * capacity and is then flushed at once.
+   * chunk is held back, so that a close() in the same event-loop turn sends it with the FIN. A FIN
+   * that finds no data left to ride with is written later, by flushLoneFin.
    */
   pumpWrite(flushing = true): void {
     while (this.writeOpen && this.queue.length > 0) {
@@ -254,6 +260,7 @@ export class QuicWebStream {
       const fin = last && this.finPending;
       const r = sendChunk(this.host.conn, this.id, head, fin);
       if (!r.ok) return this.failWrite(r.stopped);
+      if (r.written > 0) this.lastHandoff = performance.now();
       this.queued -= r.written;
       if (r.written < head.length) {
         this.queue[0] = head.subarray(r.written);
@@ -262,19 +269,67 @@ export class QuicWebStream {
       this.queue.shift();
       if (fin) this.finished();
     }
-    if (this.writeOpen && this.queue.length === 0 && this.finPending && this.capacity() > 0) {
-      const r = sendChunk(this.host.conn, this.id, EMPTY, true);
-      if (!r.ok) return this.failWrite(r.stopped);
-      this.finished();
-      // Packets must go out now: if an ACK for the earlier data were processed first, quiche would
-      // consider the stream complete and drop it with the FIN unsent.
-      this.host.flushNow();
-    }
-    this.host.setBlocked(this, this.writeOpen && (this.queue.length > 0 || this.finPending));
+    const loneFin = this.writeOpen && this.queue.length === 0 && this.finPending;
+    this.host.setLoneFin(this, loneFin);
+    if (loneFin) this.host.markDirty(); // flushLoneFin runs at the end of the connection's next pass
+    this.host.setBlocked(this, this.writeOpen && this.queue.length > 0);
     if (this.writeWaiter && this.queued <= this.hwm) {
       this.writeWaiter.resolve();
       this.writeWaiter = null;
     }
+  }
+
+  /**
+   * Writes a FIN that has no data left to ride with: a zero-length STREAM frame. Called by the host
+   * right after quiche sent all it could, then sent at once; `quiet` when nothing is in flight.
+   *
+   * quiche 0.18 loses such FINs in two ways, and either leaves the peer reading every byte and then
+   * waiting for the end forever, with no timer left on either side to repair it (the 30 s stall of
+   * the 1 MiB echo on a loaded machine, where a full socket buffer had dropped packets):
+   * - It counts a stream's send side complete once the bytes before the final offset are
+   *   acknowledged, FIN or not (cloudflare/quiche#2525): an ACK for data still in flight collects
+   *   the stream, and a FIN not yet sent, or lost, is never sent again.
+   * - Written while the stream waits to retransmit lost data from before its end, the FIN is not
+   *   scheduled on its own, and the retransmission does not carry it (only data reaching the final
+   *   offset does): the stream leaves the send queue with the FIN unsent.
+   * Written when nothing is in flight right after quiche emptied its send queue, neither can happen:
+   * all data is acknowledged, the stream stays until the FIN itself is, and quiche does retransmit a
+   * lost lone FIN of a stream it still holds. A connection that never goes quiet falls back to
+   * writing the FIN LONE_FIN_MAX_WAIT_MS after the last data, which that data has almost surely
+   * been acknowledged by. Without send capacity quiche would not schedule the FIN either: it waits.
+   * A FIN that rides with data needs none of this, as any retransmission of that data carries it.
+   */
+  flushLoneFin(quiet: boolean): boolean {
+    if (!this.writeOpen || this.queue.length > 0 || !this.finPending) {
+      this.host.setLoneFin(this, false);
+      return false;
+    }
+    const waited = performance.now() - this.lastHandoff;
+    if (!quiet && this.lastHandoff !== 0 && waited < LONE_FIN_MAX_WAIT_MS) {
+      // ACKs wake the connection when it goes quiet; this covers one that stays busy.
+      this.finTimer ??= setTimeout(
+        () => {
+          this.finTimer = null;
+          this.host.markDirty();
+        },
+        Math.ceil(LONE_FIN_MAX_WAIT_MS - waited) + 1,
+      );
+      this.finTimer.unref();
+      return false;
+    }
+    if (this.capacity() <= 0) return false;
+    const r = sendChunk(this.host.conn, this.id, EMPTY, true);
+    if (!r.ok) {
+      this.failWrite(r.stopped);
+      return false;
+    }
+    this.finished();
+    return true;
+  }
+
+  private clearFinTimer(): void {
+    if (this.finTimer) clearTimeout(this.finTimer);
+    this.finTimer = null;
   }
 
   private capacity(): number {
@@ -287,7 +342,9 @@ export class QuicWebStream {
 
   private finished(): void {
     this.writeOpen = false;
+    this.clearFinTimer();
     this.host.setBlocked(this, false);
+    this.host.setLoneFin(this, false);
     this.writeWaiter?.resolve();
     this.closeWaiter?.resolve();
     this.writeWaiter = this.closeWaiter = null;
@@ -327,7 +384,9 @@ export class QuicWebStream {
     if (resetCode !== null) shutdown(this.host.conn, this.id, false, resetCode);
     this.queue = [];
     this.queued = 0;
+    this.clearFinTimer();
     this.host.setBlocked(this, false);
+    this.host.setLoneFin(this, false);
     this.writeWaiter?.reject(err);
     this.closeWaiter?.reject(err);
     this.writeWaiter = this.closeWaiter = null;
