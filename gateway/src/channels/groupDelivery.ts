@@ -136,6 +136,13 @@ async function checkClaims(
   claims: MembershipClaims,
 ): Promise<void> {
   const current = new Set(members.map(toHex));
+  // A key named twice would be counted twice against the member limit below but applied once.
+  if (new Set(claims.add.map(toHex)).size !== claims.add.length) {
+    throw new QpqError(ErrorCode.InvalidArgument, "addMembers: a key is listed twice");
+  }
+  if (new Set(claims.remove.map(toHex)).size !== claims.remove.length) {
+    throw new QpqError(ErrorCode.InvalidArgument, "removeMembers: a key is listed twice");
+  }
   for (const key of claims.add) {
     if (key.length !== KEY_BYTES) throw new QpqError(ErrorCode.InvalidArgument, "addMembers: 32-byte keys");
     if (current.has(toHex(key)))

@@ -1,0 +1,120 @@
+/**
+ * Abuse of group channels by members, former members and strangers, run against the real handlers
+ * and MemoryStore in one process so that interleavings the network makes rare can be forced. The
+ * payloads are bare MLS framings (the gateway reads nothing else).
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { ErrorCode, QpqError } from "@qpq/shared/protocol";
+import { toHex } from "@qpq/shared/bytes";
+import { loadConfig } from "../config.ts";
+import { Delivery } from "../delivery/delivery.ts";
+import { handlers, type ConnectionState, type Services } from "../services/index.ts";
+import { LoginRegistry } from "../services/loginRegistry.ts";
+import { SessionRegistry } from "../services/sessionRegistry.ts";
+import { Throttle } from "../services/throttle.ts";
+import { MemoryStore } from "../store/memoryStore.ts";
+import type { OpaqueServer } from "../services/opaque.ts";
+import { enqueueToGroup, sha256 } from "./groupDelivery.ts";
+
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+const NONE = new Uint8Array(0);
+
+/** An MLS PrivateMessage header (RFC 9420 section 6.3) and some ciphertext-looking bytes. */
+function privateMessage(groupId: Uint8Array, epoch: number, contentType: 1 | 2 | 3): Uint8Array {
+  const out = [0, 1, 0, 2, groupId.length, ...groupId];
+  for (let shift = 56; shift >= 0; shift -= 8) out.push(Number((BigInt(epoch) >> BigInt(shift)) & 0xffn));
+  out.push(contentType, ...rand(40));
+  return new Uint8Array(out);
+}
+const COMMIT = 3;
+const APPLICATION = 1;
+
+function gateway(env: Record<string, string> = {}) {
+  const config = loadConfig({ QPQ_STORE: "memory", ...env });
+  const store = new MemoryStore();
+  const now = () => Date.now();
+  const services: Services = {
+    config,
+    store,
+    opaque: undefined as unknown as OpaqueServer,
+    logins: new LoginRegistry(config.limits.maxPendingLogins, now),
+    delivery: new Delivery(store, config.limits, now),
+    throttle: new Throttle(now, config.limits.rateLimits),
+    sessions: new SessionRegistry(),
+    now,
+    startedAtMs: now(),
+  };
+  let nextId = 1;
+  async function user(name: string): Promise<ConnectionState & { key: Uint8Array }> {
+    const key = rand(32);
+    await store.createUser({ username: name, identityKey: key, opaqueRecord: "x", createdAtMs: now() });
+    return {
+      key,
+      id: nextId++,
+      remoteAddress: "127.0.0.1",
+      version: 1,
+      session: { username: name, identityKey: key, tokenHash: rand(32), expiresAtMs: now() + 60_000 },
+      subscribe: () => {},
+      endSession: () => {},
+    };
+  }
+  const anonymous: ConnectionState = {
+    id: nextId++,
+    remoteAddress: "127.0.0.1",
+    version: 1,
+    session: undefined,
+    subscribe: () => {},
+    endSession: () => {},
+  };
+  return { services, store, user, anonymous };
+}
+
+type Conn = ConnectionState & { key: Uint8Array };
+
+function enqueue(
+  services: Services,
+  conn: Conn,
+  channelId: Uint8Array,
+  payload: Uint8Array,
+  claims: { addMembers?: Uint8Array[]; removeMembers?: Uint8Array[]; nextTokenHash?: Uint8Array } = {},
+) {
+  return handlers.enqueue(
+    { type: "enqueue", recipientKey: NONE, channelId, payload, ...claims },
+    conn,
+    services,
+  );
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<{ code: number; detail: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof QpqError) return { code: error.code, detail: error.detail };
+    throw error;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("group channel membership claims", () => {
+  it("a removeMembers list naming one member twice cannot push the group past the member limit", async () => {
+    const { services, store, user } = gateway({ QPQ_MAX_GROUP_MEMBERS: "3" });
+    const [alice, bob, carol, dave, erin] = await Promise.all(
+      ["alice", "bob", "carol", "dave", "erin"].map(user),
+    );
+    const groupId = rand(16);
+    const { channelId } = await handlers.createGroupChannel(
+      { type: "createGroupChannel", groupId, members: [bob!.key, carol!.key], epoch: 0, tokenHash: NONE },
+      alice!,
+      services,
+    );
+    const refused = errorOf(
+      enqueue(services, alice!, channelId, privateMessage(groupId, 0, COMMIT), {
+        removeMembers: [carol!.key, carol!.key],
+        addMembers: [dave!.key, erin!.key],
+      }),
+    );
+    expect((await refused).code).toBe(ErrorCode.InvalidArgument);
+    expect(await store.getChannelMembers(channelId)).toHaveLength(3);
+  });
+});
