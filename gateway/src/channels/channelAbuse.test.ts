@@ -117,4 +117,34 @@ describe("group channel membership claims", () => {
     expect((await refused).code).toBe(ErrorCode.InvalidArgument);
     expect(await store.getChannelMembers(channelId)).toHaveLength(3);
   });
+
+  it("a member removed while its commit was in flight cannot re-add itself with a commit for the next epoch", async () => {
+    const { services, store, user } = gateway();
+    const [alice, mallory] = await Promise.all(["alice", "mallory"].map(user));
+    const groupId = rand(16);
+    const { channelId } = await handlers.createGroupChannel(
+      { type: "createGroupChannel", groupId, members: [mallory!.key], epoch: 0, tokenHash: NONE },
+      alice!,
+      services,
+    );
+    // Mallory's request passed the membership check and read the channel (epoch 0)...
+    const seenByMallory = (await store.getChannel(channelId))!;
+    expect(await store.isChannelMember(channelId, mallory!.key)).toBe(true);
+    // ...then alice's commit removing her is accepted (epoch 0 -> 1)...
+    await enqueue(services, alice!, channelId, privateMessage(groupId, 0, COMMIT), {
+      removeMembers: [mallory!.key],
+    });
+    // ...and mallory's fabricated "commit" for epoch 1 reaches the store.
+    const attempt = enqueueToGroup(
+      services,
+      seenByMallory,
+      mallory!.key,
+      NONE,
+      privateMessage(groupId, 1, COMMIT),
+      { add: [mallory!.key], remove: [alice!.key], nextTokenHash: NONE },
+    );
+    expect((await errorOf(attempt)).code).toBe(ErrorCode.CommitConflict);
+    expect((await store.getChannelMembers(channelId)).map(toHex)).toEqual([toHex(alice!.key)]);
+    expect((await store.getChannel(channelId))!.epoch).toBe(1);
+  });
 });

@@ -93,6 +93,15 @@ export async function enqueueToGroup(
   const members = await services.store.getChannelMembers(channel.channelId);
   const others = members.filter((m) => !bytesEqual(m, sender));
   if (framing.contentType === "commit") {
+    // The caller's membership and `members` were read at channel.epoch. Only a commit for that epoch
+    // may go on: the store accepts it only if no commit came in between, so those reads still hold.
+    // A commit for a later epoch could otherwise be accepted from someone removed in the meantime.
+    if (framing.epoch > channel.epoch) {
+      throw new QpqError(
+        ErrorCode.CommitConflict,
+        `the group's epoch is ${channel.epoch}: a commit for epoch ${framing.epoch} cannot be accepted`,
+      );
+    }
     await checkClaims(services, members, claims);
     const outcome = await services.delivery.commit({
       channelId: channel.channelId,
