@@ -147,4 +147,24 @@ describe("group channel membership claims", () => {
     expect((await store.getChannelMembers(channelId)).map(toHex)).toEqual([toHex(alice!.key)]);
     expect((await store.getChannel(channelId))!.epoch).toBe(1);
   });
+
+  it("with channel authorization off, a non-member still cannot commit into a group channel", async () => {
+    const { services, store, user } = gateway({ QPQ_REQUIRE_CHANNEL_AUTHZ: "off" });
+    const [alice, bob, mallory] = await Promise.all(["alice", "bob", "mallory"].map(user));
+    const groupId = rand(16);
+    const { channelId } = await handlers.createGroupChannel(
+      { type: "createGroupChannel", groupId, members: [bob!.key], epoch: 0, tokenHash: NONE },
+      alice!,
+      services,
+    );
+    const attempt = enqueue(services, mallory!, channelId, privateMessage(groupId, 0, COMMIT), {
+      addMembers: [mallory!.key],
+      removeMembers: [bob!.key],
+    });
+    expect((await errorOf(attempt)).code).toBe(ErrorCode.ChannelForbidden);
+    expect(await store.isChannelMember(channelId, mallory!.key)).toBe(false);
+    expect(await store.isChannelMember(channelId, bob!.key)).toBe(true);
+    const app = enqueue(services, mallory!, channelId, privateMessage(groupId, 0, APPLICATION));
+    expect((await errorOf(app)).code).toBe(ErrorCode.ChannelForbidden);
+  });
 });
