@@ -168,3 +168,51 @@ describe("group channel membership claims", () => {
     expect((await errorOf(app)).code).toBe(ErrorCode.ChannelForbidden);
   });
 });
+
+describe("sealed enqueue without a valid token", () => {
+  it("answers exactly as for an unknown channel: no group, epoch or content-type oracle", async () => {
+    const { services, user, anonymous } = gateway();
+    const alice = await user("alice");
+    const groupId = rand(16);
+    const token = rand(32);
+    const { channelId } = await handlers.createGroupChannel(
+      { type: "createGroupChannel", groupId, members: [], epoch: 5, tokenHash: sha256(token) },
+      alice,
+      services,
+    );
+    const sealed = (channel: Uint8Array, payload: Uint8Array, deliveryToken = rand(32)) =>
+      errorOf(
+        handlers.sealedEnqueue(
+          { type: "sealedEnqueue", channelId: channel, deliveryToken, payload },
+          anonymous,
+          services,
+        ),
+      );
+
+    const unknown = await sealed(rand(16), privateMessage(groupId, 5, APPLICATION));
+    expect(unknown.code).toBe(ErrorCode.ChannelForbidden);
+    const probes = [
+      await sealed(channelId, privateMessage(rand(16), 5, APPLICATION)), // another group
+      await sealed(channelId, privateMessage(groupId, 6, APPLICATION)), // epoch ahead
+      await sealed(channelId, privateMessage(groupId, 0, APPLICATION)), // epoch far behind
+      await sealed(channelId, privateMessage(groupId, 5, APPLICATION)), // right epoch, wrong token
+    ];
+    for (const probe of probes) expect(probe).toEqual(unknown);
+    // A commit is refused for what it is, whether or not the channel exists.
+    const commitHere = await sealed(channelId, privateMessage(groupId, 5, COMMIT));
+    const commitNowhere = await sealed(rand(16), privateMessage(groupId, 5, COMMIT));
+    expect(commitHere).toEqual(commitNowhere);
+    // The holder of the token still gets through.
+    const ok = await handlers.sealedEnqueue(
+      {
+        type: "sealedEnqueue",
+        channelId,
+        deliveryToken: token,
+        payload: privateMessage(groupId, 5, APPLICATION),
+      },
+      anonymous,
+      services,
+    );
+    expect(ok.recipients).toBe(1);
+  });
+});

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { bytesEqual, constantTimeEqual, toHex } from "@qpq/shared/bytes";
 import { checkEpoch, groupFraming, sha256 } from "../channels/groupDelivery.ts";
-import { WireFormat } from "../channels/mlsFraming.ts";
+import { FramingError, parseMlsFraming, WireFormat, type MlsFraming } from "../channels/mlsFraming.ts";
 import type { Handler } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 
@@ -78,25 +78,41 @@ export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, _conn, servic
   const channelId = requireLength("channelId", req.channelId, CHANNEL_ID_BYTES);
   const token = requireLength("deliveryToken", req.deliveryToken, TOKEN_BYTES);
   checkPayloadSize(req.payload, services.config.limits.maxPayloadBytes);
-  const channel = await services.store.getChannel(channelId);
-  if (!channel || channel.kind !== "group") {
-    throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id");
-  }
-  const framing = groupFraming(channel, req.payload);
-  if (framing.contentType !== "application" || framing.wireFormat !== WireFormat.privateMessage) {
-    // Commits change membership and must be attributable to a member; proposals likewise.
-    throw new QpqError(ErrorCode.InvalidArgument, "only application messages may be sent sealed");
-  }
-  checkEpoch(channel, framing.epoch, services.config.channels.epochWindow);
+  // Everything about the channel (whether it exists, its group, its epoch) is checked only after the
+  // token: until then the caller is a stranger and gets the same answer for any refused channel.
+  const framing = sealedFraming(req.payload);
   const expected = await services.store.getTokenHash(channelId, framing.epoch);
-  if (!expected || !constantTimeEqual(expected, sha256(token))) {
-    throw new QpqError(ErrorCode.ChannelForbidden, "the delivery token is not valid for this epoch");
+  const channel = expected && (await services.store.getChannel(channelId));
+  if (!channel || channel.kind !== "group" || !constantTimeEqual(expected, sha256(token))) {
+    throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id and delivery token");
   }
+  groupFraming(channel, req.payload);
+  checkEpoch(channel, framing.epoch, services.config.channels.epochWindow);
   const members = await services.store.getChannelMembers(channelId);
   // Everyone, the sender included: leaving the sender out would tell the gateway who sent.
   await services.delivery.fanOut(members, channelId, req.payload);
   return { recipients: members.length };
 };
+
+/** The epoch of a sealed payload, refusing (from the payload alone) anything but an application PrivateMessage. */
+function sealedFraming(payload: Uint8Array): { epoch: number } {
+  let framing: MlsFraming;
+  try {
+    framing = parseMlsFraming(payload);
+  } catch (error) {
+    const reason = error instanceof FramingError ? error.message : "unreadable";
+    throw new QpqError(ErrorCode.InvalidArgument, `payload is not an MLS message: ${reason}`);
+  }
+  if (
+    framing.kind !== "group" ||
+    framing.contentType !== "application" ||
+    framing.wireFormat !== WireFormat.privateMessage
+  ) {
+    // Commits change membership and must be attributable to a member; proposals likewise.
+    throw new QpqError(ErrorCode.InvalidArgument, "only application messages may be sent sealed");
+  }
+  return framing;
+}
 
 export function checkPayloadSize(payload: Uint8Array, max: number): void {
   if (payload.length === 0) throw new QpqError(ErrorCode.InvalidArgument, "payload is empty");
