@@ -37,6 +37,8 @@ export interface Limits {
   keyPackageFetchPerAddress: BucketRule;
   /** publishKeyPackages calls per session (each checks up to maxKeyPackagesPerPublish packages). */
   keyPackagePublishPerSession: BucketRule;
+  /** createChannel and createGroupChannel calls per session (channels are never deleted). */
+  channelCreatePerSession: BucketRule;
 }
 
 export interface AcmeConfig {
@@ -121,6 +123,8 @@ export const defaultLimits: Limits = {
   keyPackageFetchPerAddress: { burst: 300, perMinute: 90 },
   // A top-up is one or two calls (an empty one reads the stock); reconnects and group joins trigger it.
   keyPackagePublishPerSession: { burst: 20, perMinute: 10 },
+  // One call per new conversation (and per direct channel): far above what a person starts.
+  channelCreatePerSession: { burst: 50, perMinute: 20 },
 };
 
 type Env = Record<string, string | undefined>;
@@ -191,6 +195,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
       env,
       "QPQ_KP_PUBLISH_PER_SESSION",
       defaultLimits.keyPackagePublishPerSession,
+    ),
+    channelCreatePerSession: rule(
+      env,
+      "QPQ_CHANNEL_CREATE_PER_SESSION",
+      defaultLimits.channelCreatePerSession,
     ),
   };
   return {

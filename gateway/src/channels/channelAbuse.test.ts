@@ -216,3 +216,43 @@ describe("sealed enqueue without a valid token", () => {
     expect(ok.recipients).toBe(1);
   });
 });
+
+describe("channel creation", () => {
+  it("is rate limited per session: nobody can fill the store with channels", async () => {
+    const { services, user } = gateway({ QPQ_CHANNEL_CREATE_PER_SESSION: "3/1" });
+    const [mallory, victim] = await Promise.all(["mallory", "victim"].map(user));
+    const create = () =>
+      handlers.createGroupChannel(
+        { type: "createGroupChannel", groupId: rand(16), members: [victim!.key], epoch: 0, tokenHash: NONE },
+        mallory!,
+        services,
+      );
+    for (let i = 0; i < 3; i++) await create();
+    expect((await errorOf(create())).code).toBe(ErrorCode.RateLimited);
+    const direct = handlers.createChannel(
+      { type: "createChannel", peerKey: victim!.key },
+      mallory!,
+      services,
+    );
+    expect((await errorOf(direct)).code).toBe(ErrorCode.RateLimited);
+  });
+
+  it("refuses an oversized member list before looking any member up", async () => {
+    const { services, store, user } = gateway({ QPQ_MAX_GROUP_MEMBERS: "2" });
+    const alice = await user("alice");
+    let lookups = 0;
+    const lookup = store.getUserByIdentity.bind(store);
+    store.getUserByIdentity = (key) => {
+      lookups++;
+      return lookup(key);
+    };
+    const members = Array.from({ length: 50 }, () => rand(32));
+    const attempt = handlers.createGroupChannel(
+      { type: "createGroupChannel", groupId: rand(16), members, epoch: 0, tokenHash: NONE },
+      alice,
+      services,
+    );
+    expect((await errorOf(attempt)).code).toBe(ErrorCode.InvalidArgument);
+    expect(lookups).toBe(0);
+  });
+});

@@ -7,8 +7,9 @@ import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { bytesEqual, constantTimeEqual, toHex } from "@qpq/shared/bytes";
 import { checkEpoch, groupFraming, sha256 } from "../channels/groupDelivery.ts";
 import { FramingError, parseMlsFraming, WireFormat, type MlsFraming } from "../channels/mlsFraming.ts";
-import type { Handler } from "./context.ts";
+import type { AuthenticatedSession, Handler, Services } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
+import { sessionKey } from "./throttle.ts";
 
 export const CHANNEL_ID_BYTES = 16;
 const TOKEN_BYTES = 32;
@@ -18,8 +19,22 @@ function newChannelId(): Uint8Array {
   return new Uint8Array(randomBytes(CHANNEL_ID_BYTES));
 }
 
+/** Channels are never deleted: without a limit one session could grow the store without bound. */
+function throttleCreate(services: Services, session: AuthenticatedSession): void {
+  services.throttle.take(
+    [
+      {
+        key: `channel-create:${sessionKey(session.tokenHash)}`,
+        rule: services.config.limits.channelCreatePerSession,
+      },
+    ],
+    "channel creation",
+  );
+}
+
 export const createChannel: Handler<"createChannel"> = async (req, conn, services) => {
   const session = requireSession(conn, services);
+  throttleCreate(services, session);
   const peerKey = requireLength("peerKey", req.peerKey, IDENTITY_KEY_BYTES);
   if (bytesEqual(peerKey, session.identityKey)) {
     throw new QpqError(ErrorCode.InvalidArgument, "a direct channel needs another user");
@@ -45,6 +60,12 @@ export const createGroupChannel: Handler<"createGroupChannel"> = async (req, con
   if (req.tokenHash.length !== 0 && req.tokenHash.length !== TOKEN_BYTES) {
     throw new QpqError(ErrorCode.InvalidArgument, `tokenHash must be empty or ${TOKEN_BYTES} bytes`);
   }
+  const limit = services.config.limits.maxGroupMembers;
+  // Before any lookup: a long list would otherwise cost one store query per entry.
+  if (req.members.length > limit) {
+    throw new QpqError(ErrorCode.InvalidArgument, `a group channel has at most ${limit} members`);
+  }
+  throttleCreate(services, session);
   const members = new Map<string, Uint8Array>([[toHex(session.identityKey), session.identityKey]]);
   for (const key of req.members) {
     requireLength("member", key, IDENTITY_KEY_BYTES);
@@ -53,7 +74,6 @@ export const createGroupChannel: Handler<"createGroupChannel"> = async (req, con
     }
     members.set(toHex(key), key);
   }
-  const limit = services.config.limits.maxGroupMembers;
   if (members.size > limit) {
     throw new QpqError(ErrorCode.InvalidArgument, `a group channel has at most ${limit} members`);
   }
