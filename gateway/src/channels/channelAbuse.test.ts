@@ -256,3 +256,42 @@ describe("channel creation", () => {
     expect(lookups).toBe(0);
   });
 });
+
+describe("a member whose queue is full", () => {
+  it("does not stop the group: messages reach the others and a commit removing that member goes through", async () => {
+    const { services, store, user } = gateway({ QPQ_MAX_QUEUED: "3" });
+    const [alice, bob, carol, mallory] = await Promise.all(["alice", "bob", "carol", "mallory"].map(user));
+    const groupId = rand(16);
+    const { channelId } = await handlers.createGroupChannel(
+      { type: "createGroupChannel", groupId, members: [bob!.key, carol!.key], epoch: 0, tokenHash: NONE },
+      alice!,
+      services,
+    );
+    // Anyone may fill anyone's queue (docs/SECURITY-AUDIT.md R9); bob also simply may not drain it.
+    for (let i = 0; i < 3; i++) {
+      await handlers.enqueue(
+        { type: "enqueue", recipientKey: bob!.key, channelId: NONE, payload: rand(10) },
+        mallory!,
+        services,
+      );
+    }
+    const direct = handlers.enqueue(
+      { type: "enqueue", recipientKey: bob!.key, channelId: NONE, payload: rand(10) },
+      mallory!,
+      services,
+    );
+    expect((await errorOf(direct)).code).toBe(ErrorCode.QueueFull);
+
+    const app = privateMessage(groupId, 0, APPLICATION);
+    expect(await enqueue(services, alice!, channelId, app)).toMatchObject({ seq: 1 });
+    expect((await store.fetch(carol!.key, 0, 10)).map((e) => toHex(e.payload))).toEqual([toHex(app)]);
+    expect(await store.queueDepth(bob!.key)).toBe(3);
+
+    const removal = privateMessage(groupId, 0, COMMIT);
+    await enqueue(services, alice!, channelId, removal, { removeMembers: [bob!.key] });
+    expect((await store.getChannel(channelId))!.epoch).toBe(1);
+    expect(await store.isChannelMember(channelId, bob!.key)).toBe(false);
+    // Bob is told of his removal even so: commits may exceed the limit by a bounded margin.
+    expect((await store.fetch(bob!.key, 0, 10)).map((e) => toHex(e.payload)).at(-1)).toBe(toHex(removal));
+  });
+});

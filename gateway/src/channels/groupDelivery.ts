@@ -86,8 +86,8 @@ export async function enqueueToGroup(
     if (!(await services.store.isChannelMember(channel.channelId, recipientKey))) {
       throw new QpqError(ErrorCode.ChannelForbidden, "the recipient is not a member of this channel");
     }
-    const [seq] = await services.delivery.fanOut([recipientKey], channel.channelId, payload);
-    return seq ?? 0;
+    // One recipient: a full queue is an error for the sender (E015), as for a direct enqueue.
+    return services.delivery.enqueue(recipientKey, channel.channelId, payload);
   }
   const framing = groupFraming(channel, payload);
   const members = await services.store.getChannelMembers(channel.channelId);
