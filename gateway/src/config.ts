@@ -39,6 +39,8 @@ export interface Limits {
   keyPackagePublishPerSession: BucketRule;
   /** createChannel and createGroupChannel calls per session (channels are never deleted). */
   channelCreatePerSession: BucketRule;
+  /** sealedEnqueue calls per source address: it needs no account, so no per-session limit applies. */
+  sealedPerAddress: BucketRule;
 }
 
 export interface AcmeConfig {
@@ -125,6 +127,8 @@ export const defaultLimits: Limits = {
   keyPackagePublishPerSession: { burst: 20, perMinute: 10 },
   // One call per new conversation (and per direct channel): far above what a person starts.
   channelCreatePerSession: { burst: 50, perMinute: 20 },
+  // Two messages a second sustained from one address (a NAT included), bursts of 300.
+  sealedPerAddress: { burst: 300, perMinute: 120 },
 };
 
 type Env = Record<string, string | undefined>;
@@ -201,6 +205,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
       "QPQ_CHANNEL_CREATE_PER_SESSION",
       defaultLimits.channelCreatePerSession,
     ),
+    sealedPerAddress: rule(env, "QPQ_SEALED_PER_ADDRESS", defaultLimits.sealedPerAddress),
   };
   return {
     host,

@@ -295,3 +295,31 @@ describe("a member whose queue is full", () => {
     expect((await store.fetch(bob!.key, 0, 10)).map((e) => toHex(e.payload)).at(-1)).toBe(toHex(removal));
   });
 });
+
+describe("sealed enqueue", () => {
+  it("is rate limited per source address, since it needs no account", async () => {
+    const { services, user, anonymous } = gateway({ QPQ_SEALED_PER_ADDRESS: "2/1" });
+    const alice = await user("alice");
+    const groupId = rand(16);
+    const token = rand(32);
+    const { channelId } = await handlers.createGroupChannel(
+      { type: "createGroupChannel", groupId, members: [], epoch: 0, tokenHash: sha256(token) },
+      alice,
+      services,
+    );
+    const send = () =>
+      handlers.sealedEnqueue(
+        {
+          type: "sealedEnqueue",
+          channelId,
+          deliveryToken: token,
+          payload: privateMessage(groupId, 0, APPLICATION),
+        },
+        anonymous,
+        services,
+      );
+    await send();
+    await send();
+    expect((await errorOf(send())).code).toBe(ErrorCode.RateLimited);
+  });
+});

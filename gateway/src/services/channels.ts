@@ -9,7 +9,7 @@ import { checkEpoch, groupFraming, sha256 } from "../channels/groupDelivery.ts";
 import { FramingError, parseMlsFraming, WireFormat, type MlsFraming } from "../channels/mlsFraming.ts";
 import type { AuthenticatedSession, Handler, Services } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
-import { sessionKey } from "./throttle.ts";
+import { addressKey, sessionKey } from "./throttle.ts";
 
 export const CHANNEL_ID_BYTES = 16;
 const TOKEN_BYTES = 32;
@@ -94,7 +94,12 @@ export const createGroupChannel: Handler<"createGroupChannel"> = async (req, con
  * Needs no session: the delivery token proves membership of the channel for the payload's epoch
  * without saying which member sent. Nothing about the sender is looked up or stored.
  */
-export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, _conn, services) => {
+export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, conn, services) => {
+  // Charged for refused attempts too: probing channel ids and tokens costs the same as sending.
+  services.throttle.take(
+    [{ key: `sealed:${addressKey(conn.remoteAddress)}`, rule: services.config.limits.sealedPerAddress }],
+    "sealed enqueue",
+  );
   const channelId = requireLength("channelId", req.channelId, CHANNEL_ID_BYTES);
   const token = requireLength("deliveryToken", req.deliveryToken, TOKEN_BYTES);
   checkPayloadSize(req.payload, services.config.limits.maxPayloadBytes);
