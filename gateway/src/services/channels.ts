@@ -106,9 +106,11 @@ export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, conn, service
   // Everything about the channel (whether it exists, its group, its epoch) is checked only after the
   // token: until then the caller is a stranger and gets the same answer for any refused channel.
   const framing = sealedFraming(req.payload);
+  // Both lookups every time, so the work done does not depend on which check fails either.
   const expected = await services.store.getTokenHash(channelId, framing.epoch);
-  const channel = expected && (await services.store.getChannel(channelId));
-  if (!channel || channel.kind !== "group" || !constantTimeEqual(expected, sha256(token))) {
+  const channel = await services.store.getChannel(channelId);
+  const tokenOk = constantTimeEqual(expected ?? new Uint8Array(TOKEN_BYTES), sha256(token));
+  if (!expected || !channel || channel.kind !== "group" || !tokenOk) {
     throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id and delivery token");
   }
   groupFraming(channel, req.payload);
