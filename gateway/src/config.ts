@@ -37,6 +37,10 @@ export interface Limits {
   keyPackageFetchPerAddress: BucketRule;
   /** publishKeyPackages calls per session (each checks up to maxKeyPackagesPerPublish packages). */
   keyPackagePublishPerSession: BucketRule;
+  /** createChannel and createGroupChannel calls per session (channels are never deleted). */
+  channelCreatePerSession: BucketRule;
+  /** sealedEnqueue calls per source address: it needs no account, so no per-session limit applies. */
+  sealedPerAddress: BucketRule;
 }
 
 export interface AcmeConfig {
@@ -121,6 +125,10 @@ export const defaultLimits: Limits = {
   keyPackageFetchPerAddress: { burst: 300, perMinute: 90 },
   // A top-up is one or two calls (an empty one reads the stock); reconnects and group joins trigger it.
   keyPackagePublishPerSession: { burst: 20, perMinute: 10 },
+  // One call per new conversation (and per direct channel): far above what a person starts.
+  channelCreatePerSession: { burst: 50, perMinute: 20 },
+  // Two messages a second sustained from one address (a NAT included), bursts of 300.
+  sealedPerAddress: { burst: 300, perMinute: 120 },
 };
 
 type Env = Record<string, string | undefined>;
@@ -192,6 +200,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
       "QPQ_KP_PUBLISH_PER_SESSION",
       defaultLimits.keyPackagePublishPerSession,
     ),
+    channelCreatePerSession: rule(
+      env,
+      "QPQ_CHANNEL_CREATE_PER_SESSION",
+      defaultLimits.channelCreatePerSession,
+    ),
+    sealedPerAddress: rule(env, "QPQ_SEALED_PER_ADDRESS", defaultLimits.sealedPerAddress),
   };
   return {
     host,

@@ -86,13 +86,22 @@ export async function enqueueToGroup(
     if (!(await services.store.isChannelMember(channel.channelId, recipientKey))) {
       throw new QpqError(ErrorCode.ChannelForbidden, "the recipient is not a member of this channel");
     }
-    const [seq] = await services.delivery.fanOut([recipientKey], channel.channelId, payload);
-    return seq ?? 0;
+    // One recipient: a full queue is an error for the sender (E015), as for a direct enqueue.
+    return services.delivery.enqueue(recipientKey, channel.channelId, payload);
   }
   const framing = groupFraming(channel, payload);
   const members = await services.store.getChannelMembers(channel.channelId);
   const others = members.filter((m) => !bytesEqual(m, sender));
   if (framing.contentType === "commit") {
+    // The caller's membership and `members` were read at channel.epoch. Only a commit for that epoch
+    // may go on: the store accepts it only if no commit came in between, so those reads still hold.
+    // A commit for a later epoch could otherwise be accepted from someone removed in the meantime.
+    if (framing.epoch > channel.epoch) {
+      throw new QpqError(
+        ErrorCode.CommitConflict,
+        `the group's epoch is ${channel.epoch}: a commit for epoch ${framing.epoch} cannot be accepted`,
+      );
+    }
     await checkClaims(services, members, claims);
     const outcome = await services.delivery.commit({
       channelId: channel.channelId,
@@ -136,6 +145,13 @@ async function checkClaims(
   claims: MembershipClaims,
 ): Promise<void> {
   const current = new Set(members.map(toHex));
+  // A key named twice would be counted twice against the member limit below but applied once.
+  if (new Set(claims.add.map(toHex)).size !== claims.add.length) {
+    throw new QpqError(ErrorCode.InvalidArgument, "addMembers: a key is listed twice");
+  }
+  if (new Set(claims.remove.map(toHex)).size !== claims.remove.length) {
+    throw new QpqError(ErrorCode.InvalidArgument, "removeMembers: a key is listed twice");
+  }
   for (const key of claims.add) {
     if (key.length !== KEY_BYTES) throw new QpqError(ErrorCode.InvalidArgument, "addMembers: 32-byte keys");
     if (current.has(toHex(key)))

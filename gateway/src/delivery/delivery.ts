@@ -43,20 +43,22 @@ export class Delivery {
 
   /**
    * One upload, one queue row per recipient (a group channel's fan-out). All rows go into the same
-   * group-commit batch; if any queue is full nothing is enqueued.
+   * group-commit batch. A recipient whose queue is full gets no copy while the others do: one member
+   * who does not drain (or whose queue anyone filled, R9) must not stop the whole group. Returns the
+   * seqs of the recipients served, in order.
    */
   async fanOut(recipients: Uint8Array[], channelId: Uint8Array, payload: Uint8Array): Promise<number[]> {
-    const keys = await this.reserveSlots(recipients);
+    const served = await this.reserveAvailable(recipients, this.limits.maxQueuedPerRecipient);
     const enqueuedAtMs = this.now();
     const results = await Promise.allSettled(
-      recipients.map((recipientKey) =>
+      served.map((recipientKey) =>
         this.committer.enqueue({ recipientKey, channelId, payload, enqueuedAtMs }),
       ),
     );
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
       // A batch fails or succeeds as a whole: every reserved slot is free again.
-      this.release(keys);
+      this.release(served.map(toHex));
       throw failed.reason;
     }
     return results.map((r) => (r as PromiseFulfilledResult<number>).value);
@@ -64,13 +66,24 @@ export class Delivery {
 
   /**
    * Offers a commit to the store, which accepts only the first commit of an epoch and applies its
-   * membership change in the same transaction as the recipients' rows.
+   * membership change in the same transaction as the recipients' rows. Commits may overshoot the
+   * queue limit by as much again, so that a full queue cannot keep a group from changing (or from
+   * removing that member); beyond that the recipient gets no copy.
    */
   async commit(commit: ChannelCommit): Promise<CommitOutcome> {
-    const keys = await this.reserveSlots(commit.envelopes.map((e) => e.recipientKey));
+    const served = new Set(
+      (
+        await this.reserveAvailable(
+          commit.envelopes.map((e) => e.recipientKey),
+          2 * this.limits.maxQueuedPerRecipient,
+        )
+      ).map(toHex),
+    );
+    const envelopes = commit.envelopes.filter((e) => served.has(toHex(e.recipientKey)));
+    const keys = envelopes.map((e) => toHex(e.recipientKey));
     let outcome: CommitOutcome;
     try {
-      outcome = await this.store.acceptCommit(commit);
+      outcome = await this.store.acceptCommit({ ...commit, envelopes });
     } catch (error) {
       this.release(keys);
       throw error;
@@ -79,7 +92,7 @@ export class Delivery {
       this.release(keys);
       return outcome;
     }
-    this.notify(commit.envelopes, outcome.seqs);
+    this.notify(envelopes, outcome.seqs);
     return outcome;
   }
 
@@ -136,17 +149,15 @@ export class Delivery {
     return this.committer.drain();
   }
 
-  /** Reserves one slot per recipient, all or none; returns the hex keys to release on failure. */
-  private async reserveSlots(recipients: Uint8Array[]): Promise<string[]> {
-    const reserved: string[] = [];
+  /** Reserves one slot for each recipient whose queue has room under `limit`; returns those recipients. */
+  private async reserveAvailable(recipients: Uint8Array[], limit: number): Promise<Uint8Array[]> {
+    const reserved: Uint8Array[] = [];
     try {
       for (const recipientKey of recipients) {
-        const key = toHex(recipientKey);
-        await this.reserveSlot(key, recipientKey);
-        reserved.push(key);
+        if (await this.tryReserveSlot(toHex(recipientKey), recipientKey, limit)) reserved.push(recipientKey);
       }
     } catch (error) {
-      this.release(reserved);
+      this.release(reserved.map(toHex));
       throw error;
     }
     return reserved;
@@ -161,6 +172,13 @@ export class Delivery {
 
   /** Counts the envelope against the recipient's queue limit, or throws QueueFull. */
   private async reserveSlot(key: string, recipientKey: Uint8Array): Promise<void> {
+    if (!(await this.tryReserveSlot(key, recipientKey, this.limits.maxQueuedPerRecipient))) {
+      throw new QpqError(ErrorCode.QueueFull, "the recipient's queue is full; try again later", 60_000);
+    }
+  }
+
+  /** Counts the envelope against the recipient's queue if it holds fewer than `limit`; false if full. */
+  private async tryReserveSlot(key: string, recipientKey: Uint8Array, limit: number): Promise<boolean> {
     let cached = this.depths.get(key);
     if (cached === undefined) {
       cached = this.store.queueDepth(recipientKey);
@@ -177,10 +195,9 @@ export class Delivery {
     }
     // Read and reserve in one synchronous step: concurrent enqueues cannot overshoot the limit.
     const depth = this.depths.get(key) as number;
-    if (depth >= this.limits.maxQueuedPerRecipient) {
-      throw new QpqError(ErrorCode.QueueFull, "the recipient's queue is full; try again later", 60_000);
-    }
+    if (depth >= limit) return false;
     this.depths.set(key, depth + 1);
+    return true;
   }
 
   private notify(envelopes: NewEnvelope[], seqs: number[]): void {

@@ -172,6 +172,17 @@ export class ClientConnection {
     if (this.closed) return;
     const sink = {
       send: async (envelope: Envelope) => {
+        // Requests re-check the session's expiry on every call; pushes must too, or an expired
+        // session bound to a still-open connection would read its queue for as long as it stays up.
+        const session = this.state.session;
+        if (!session || session.expiresAtMs <= this.services.now()) {
+          if (session) {
+            // Told like any other ended session, so an idle client does not wait for pushes forever.
+            this.services.sessions.unbind(this.state);
+            void this.endSession("session expired; log in again");
+          }
+          throw new QpqError(ErrorCode.SessionInvalid, "session expired; log in again");
+        }
         const writer = await this.openPushStream();
         writer.write(encodeServerFrame({ type: "push", push: { type: "envelope", envelope } }));
         await writer.ready();

@@ -6,9 +6,10 @@ import { randomBytes } from "node:crypto";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { bytesEqual, constantTimeEqual, toHex } from "@qpq/shared/bytes";
 import { checkEpoch, groupFraming, sha256 } from "../channels/groupDelivery.ts";
-import { WireFormat } from "../channels/mlsFraming.ts";
-import type { Handler } from "./context.ts";
+import { FramingError, parseMlsFraming, WireFormat, type MlsFraming } from "../channels/mlsFraming.ts";
+import type { AuthenticatedSession, Handler, Services } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
+import { addressKey, sessionKey } from "./throttle.ts";
 
 export const CHANNEL_ID_BYTES = 16;
 const TOKEN_BYTES = 32;
@@ -18,8 +19,22 @@ function newChannelId(): Uint8Array {
   return new Uint8Array(randomBytes(CHANNEL_ID_BYTES));
 }
 
+/** Channels are never deleted: without a limit one session could grow the store without bound. */
+function throttleCreate(services: Services, session: AuthenticatedSession): void {
+  services.throttle.take(
+    [
+      {
+        key: `channel-create:${sessionKey(session.tokenHash)}`,
+        rule: services.config.limits.channelCreatePerSession,
+      },
+    ],
+    "channel creation",
+  );
+}
+
 export const createChannel: Handler<"createChannel"> = async (req, conn, services) => {
   const session = requireSession(conn, services);
+  throttleCreate(services, session);
   const peerKey = requireLength("peerKey", req.peerKey, IDENTITY_KEY_BYTES);
   if (bytesEqual(peerKey, session.identityKey)) {
     throw new QpqError(ErrorCode.InvalidArgument, "a direct channel needs another user");
@@ -45,6 +60,12 @@ export const createGroupChannel: Handler<"createGroupChannel"> = async (req, con
   if (req.tokenHash.length !== 0 && req.tokenHash.length !== TOKEN_BYTES) {
     throw new QpqError(ErrorCode.InvalidArgument, `tokenHash must be empty or ${TOKEN_BYTES} bytes`);
   }
+  const limit = services.config.limits.maxGroupMembers;
+  // Before any lookup: a long list would otherwise cost one store query per entry.
+  if (req.members.length > limit) {
+    throw new QpqError(ErrorCode.InvalidArgument, `a group channel has at most ${limit} members`);
+  }
+  throttleCreate(services, session);
   const members = new Map<string, Uint8Array>([[toHex(session.identityKey), session.identityKey]]);
   for (const key of req.members) {
     requireLength("member", key, IDENTITY_KEY_BYTES);
@@ -53,7 +74,6 @@ export const createGroupChannel: Handler<"createGroupChannel"> = async (req, con
     }
     members.set(toHex(key), key);
   }
-  const limit = services.config.limits.maxGroupMembers;
   if (members.size > limit) {
     throw new QpqError(ErrorCode.InvalidArgument, `a group channel has at most ${limit} members`);
   }
@@ -74,29 +94,52 @@ export const createGroupChannel: Handler<"createGroupChannel"> = async (req, con
  * Needs no session: the delivery token proves membership of the channel for the payload's epoch
  * without saying which member sent. Nothing about the sender is looked up or stored.
  */
-export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, _conn, services) => {
+export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, conn, services) => {
+  // Charged for refused attempts too: probing channel ids and tokens costs the same as sending.
+  services.throttle.take(
+    [{ key: `sealed:${addressKey(conn.remoteAddress)}`, rule: services.config.limits.sealedPerAddress }],
+    "sealed enqueue",
+  );
   const channelId = requireLength("channelId", req.channelId, CHANNEL_ID_BYTES);
   const token = requireLength("deliveryToken", req.deliveryToken, TOKEN_BYTES);
   checkPayloadSize(req.payload, services.config.limits.maxPayloadBytes);
-  const channel = await services.store.getChannel(channelId);
-  if (!channel || channel.kind !== "group") {
-    throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id");
-  }
-  const framing = groupFraming(channel, req.payload);
-  if (framing.contentType !== "application" || framing.wireFormat !== WireFormat.privateMessage) {
-    // Commits change membership and must be attributable to a member; proposals likewise.
-    throw new QpqError(ErrorCode.InvalidArgument, "only application messages may be sent sealed");
-  }
-  checkEpoch(channel, framing.epoch, services.config.channels.epochWindow);
+  // Everything about the channel (whether it exists, its group, its epoch) is checked only after the
+  // token: until then the caller is a stranger and gets the same answer for any refused channel.
+  const framing = sealedFraming(req.payload);
+  // Both lookups every time, so the work done does not depend on which check fails either.
   const expected = await services.store.getTokenHash(channelId, framing.epoch);
-  if (!expected || !constantTimeEqual(expected, sha256(token))) {
-    throw new QpqError(ErrorCode.ChannelForbidden, "the delivery token is not valid for this epoch");
+  const channel = await services.store.getChannel(channelId);
+  const tokenOk = constantTimeEqual(expected ?? new Uint8Array(TOKEN_BYTES), sha256(token));
+  if (!expected || !channel || channel.kind !== "group" || !tokenOk) {
+    throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id and delivery token");
   }
+  groupFraming(channel, req.payload);
+  checkEpoch(channel, framing.epoch, services.config.channels.epochWindow);
   const members = await services.store.getChannelMembers(channelId);
   // Everyone, the sender included: leaving the sender out would tell the gateway who sent.
   await services.delivery.fanOut(members, channelId, req.payload);
   return { recipients: members.length };
 };
+
+/** The epoch of a sealed payload, refusing (from the payload alone) anything but an application PrivateMessage. */
+function sealedFraming(payload: Uint8Array): { epoch: number } {
+  let framing: MlsFraming;
+  try {
+    framing = parseMlsFraming(payload);
+  } catch (error) {
+    const reason = error instanceof FramingError ? error.message : "unreadable";
+    throw new QpqError(ErrorCode.InvalidArgument, `payload is not an MLS message: ${reason}`);
+  }
+  if (
+    framing.kind !== "group" ||
+    framing.contentType !== "application" ||
+    framing.wireFormat !== WireFormat.privateMessage
+  ) {
+    // Commits change membership and must be attributable to a member; proposals likewise.
+    throw new QpqError(ErrorCode.InvalidArgument, "only application messages may be sent sealed");
+  }
+  return framing;
+}
 
 export function checkPayloadSize(payload: Uint8Array, max: number): void {
   if (payload.length === 0) throw new QpqError(ErrorCode.InvalidArgument, "payload is empty");

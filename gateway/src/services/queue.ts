@@ -30,7 +30,9 @@ async function authorizeChannel(
     throw new QpqError(ErrorCode.InvalidArgument, `channelId must be empty or ${CHANNEL_ID_BYTES} bytes`);
   }
   const channel = await services.store.getChannel(channelId);
-  if (!policy.requireAuthz) return channel;
+  // Off only turns direct channel ids back into unchecked labels: old clients never used group
+  // channels, and without this check anyone could commit into one and add themselves.
+  if (!policy.requireAuthz && channel?.kind !== "group") return channel;
   // Unknown and foreign channels get the same answer: the caller learns nothing about who talks.
   if (!channel || !(await services.store.isChannelMember(channelId, caller))) {
     throw new QpqError(ErrorCode.ChannelForbidden, "not a member of this channel");
