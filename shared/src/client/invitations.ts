@@ -50,7 +50,11 @@ export interface Invitation {
 }
 
 export interface SealInvitationInput extends Invitation {
-  inviterPrivateKey: Uint8Array;
+  /**
+   * Signs with the inviter's identity key (the suite's Ed25519 signer: ts-mls keeps the private key
+   * in its own encoding, so signing stays with it; verifying needs only the raw public key).
+   */
+  sign: (message: Uint8Array) => Promise<Uint8Array>;
   joinerIdentityKey: Uint8Array;
   /** The joiner's hybrid public key, already verified against joinerIdentityKey (HybridKeys.publicKeyOf). */
   joinerHybridKey: Uint8Array;
@@ -68,7 +72,7 @@ export function isInvitationPayload(payload: Uint8Array): boolean {
   );
 }
 
-export function sealInvitation(input: SealInvitationInput): Uint8Array {
+export async function sealInvitation(input: SealInvitationInput): Promise<Uint8Array> {
   const username = utf8(input.inviterUsername);
   if (input.inviterKey.length !== KEY_BYTES || input.joinerIdentityKey.length !== KEY_BYTES) {
     throw new InvitationError("identity keys are 32 bytes");
@@ -86,10 +90,8 @@ export function sealInvitation(input: SealInvitationInput): Uint8Array {
     u32(input.welcome.length),
     input.welcome,
   );
-  const signature = ed25519.sign(
-    signedMessage(input.joinerIdentityKey, input.joinerHybridKey, body),
-    input.inviterPrivateKey,
-  );
+  const signature = await input.sign(signedMessage(input.joinerIdentityKey, input.joinerHybridKey, body));
+  if (signature.length !== SIGNATURE_BYTES) throw new InvitationError("not an Ed25519 signature");
   const envelope = sealHybrid(input.joinerHybridKey, concatBytes(body, signature), ENVELOPE_CONTEXT);
   return concatBytes(new Uint8Array([INVITATION_TYPE]), envelope);
 }
