@@ -1,9 +1,10 @@
 /**
  * Invitations: how a Welcome reaches a joiner. The Welcome (plus the group channel and the inviter's
  * name) is signed with the inviter's Ed25519 identity key and sealed to the joiner's published hybrid
- * (X-Wing) key, so the gateway sees neither the Welcome's clear-text metadata (cipher suite,
- * KeyPackage refs) nor who invited whom, and cannot swap any part: the signature covers the contents,
- * the joiner's identity key, the joiner's hybrid key and a purpose label.
+ * (X-Wing) key, so the gateway no longer sees the Welcome's clear-text metadata (cipher suite,
+ * KeyPackage refs, the encrypted GroupInfo's size) and cannot swap any part: the signature covers the
+ * contents, the joiner's identity key, the joiner's hybrid key and a purpose label. The joiner learns
+ * who invited it, and joins only when that inviter is a member of the group the Welcome leads to.
  *
  * Wire format of the queued payload: INVITATION_TYPE (one byte) || hybrid envelope (context
  * "invitation"). Every MLS message starts with its protocol version 0x0001, so the first byte tells an
