@@ -22,6 +22,7 @@ import {
 } from "@qpq/shared/mls";
 import { ErrorCode } from "@qpq/shared/protocol";
 import { toHex } from "@qpq/shared/bytes";
+import { INVITATION_TYPE, MIN_INVITATION_BYTES } from "@qpq/shared/invitations";
 import { SQLITE_FILE_NAME } from "../src/store/index.ts";
 import { sha256 } from "../src/channels/groupDelivery.ts";
 import {
@@ -221,6 +222,31 @@ describe("group channels", () => {
 
     expect(await payloads(mallory)).toEqual([]);
     expect(await payloads(bob)).toHaveLength(2);
+    for (const u of [alice, bob, mallory]) u.gw.close();
+  });
+
+  it("lets a sealed invitation through to one member, recognised by its type byte only", async () => {
+    const [alice, bob, mallory] = await Promise.all([user("alice"), user("bob"), user("mallory")]);
+    const g = await groupOfTwo(alice, bob);
+    const before = (await payloads(bob)).length;
+    // Opaque to the gateway: the type byte, the envelope version, then what only bob can open.
+    const invitation = new Uint8Array(MIN_INVITATION_BYTES + 40).fill(0xa5);
+    invitation[0] = INVITATION_TYPE;
+    invitation[1] = 1;
+    expect(await alice.gw.enqueueToChannel(g.channel, invitation, { recipientKey: bob.key })).toBeGreaterThan(
+      0,
+    );
+    expect((await payloads(bob)).at(-1)).toBe(toHex(invitation));
+    expect(await payloads(bob)).toHaveLength(before + 1);
+    // Still only to a member, and too short to hold an envelope is not an invitation.
+    await code(
+      alice.gw.enqueueToChannel(g.channel, invitation, { recipientKey: mallory.key }),
+      ErrorCode.ChannelForbidden,
+    );
+    await code(
+      alice.gw.enqueueToChannel(g.channel, invitation.subarray(0, 100), { recipientKey: bob.key }),
+      ErrorCode.InvalidArgument,
+    );
     for (const u of [alice, bob, mallory]) u.gw.close();
   });
 

@@ -6,10 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   commit,
+  createIdentity,
   decodeState,
   deliveryToken,
   deliveryTokenHash,
   encodeState,
+  generateKeyPackage,
   suiteImpl,
 } from "@qpq/shared/mls";
 import { ErrorCode } from "@qpq/shared/protocol";
@@ -54,6 +56,9 @@ describe("conversations on group channels", () => {
     const atBob = (await bob.messenger.conversations()).find((c) => c.id === groupId);
     expect(atAlice?.channelId).toMatch(/^[0-9a-f]{32}$/);
     expect(atBob?.channelId).toBe(atAlice?.channelId);
+    // The Welcome came as alice's signed invitation.
+    expect(atBob?.invitedBy).toBe(alice.name);
+    expect(atAlice?.invitedBy).toBeUndefined();
 
     const probe = await connectGateway(gw.baseUrl);
     await probe.login(mallory.name, mallory.password);
@@ -62,6 +67,31 @@ describe("conversations on group channels", () => {
     });
     probe.close();
     for (const a of [alice, bob, mallory]) a.messenger.close();
+  });
+
+  it("refuses to invite a user without a hybrid key (E031) before committing anything", async () => {
+    const alice = await registerActor(gw, "alice");
+    // A client that registered and published a KeyPackage but never a hybrid key: not the Messenger,
+    // which publishes one at every login.
+    const impl = await suiteImpl();
+    const name = uniqueName("keyless");
+    const identity = await createIdentity(name, impl);
+    const keyless = await connectGateway(gw.baseUrl);
+    await keyless.register(name, `pw-${name}-correct horse`, identity.signaturePublicKey);
+    await keyless.login(name, `pw-${name}-correct horse`);
+    await keyless.publishKeyPackages([(await generateKeyPackage(identity, impl)).encoded]);
+
+    const groupId = await alice.messenger.createConversation("", []);
+    const before = (await alice.messenger.conversations()).find((c) => c.id === groupId)!;
+    await expect(alice.messenger.invite(groupId, [name])).rejects.toMatchObject({
+      code: ErrorCode.NoHybridKey,
+    });
+    const after = (await alice.messenger.conversations()).find((c) => c.id === groupId)!;
+    expect(after.epoch).toBe(before.epoch);
+    expect(after.pendingCommit).toBeUndefined();
+    expect((await keyless.fetch(0, 0)).envelopes).toEqual([]);
+    keyless.close();
+    alice.messenger.close();
   });
 
   it("two members committing in the same epoch: one wins, the other rebuilds on the new epoch", async () => {

@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { bytesEqual, toHex } from "@qpq/shared/bytes";
+import { isInvitationPayload } from "@qpq/shared/invitations";
 import type { Services } from "../services/context.ts";
 import type { ChannelRecord } from "../store/types.ts";
 import { FramingError, parseMlsFraming, type MlsFraming } from "./mlsFraming.ts";
@@ -65,7 +66,8 @@ export function checkEpoch(channel: ChannelRecord, epoch: number, window: number
 }
 
 /**
- * An identity-bound upload into a group channel by a member: a Welcome to one member, or a group
+ * An identity-bound upload into a group channel by a member: a Welcome (today sealed as an invitation,
+ * which the gateway cannot open and only recognises by its type byte) to one member, or a group
  * message fanned out to every other member. Returns the first recipient's seq (0 when there was none
  * or for a duplicate commit).
  */
@@ -79,8 +81,9 @@ export async function enqueueToGroup(
 ): Promise<number> {
   const hasClaims = claims.add.length > 0 || claims.remove.length > 0 || claims.nextTokenHash.length > 0;
   if (recipientKey.length > 0) {
-    // Directed: only a Welcome, to a member (a joiner becomes one with the commit that adds them).
-    if (parseWelcome(payload) !== true || hasClaims) {
+    // Directed: only a Welcome or an invitation, to a member (a joiner becomes one with the commit that
+    // adds them). Group messages never start with the invitation type byte, so none slips through here.
+    if (!(parseWelcome(payload) || isInvitationPayload(payload)) || hasClaims) {
       throw new QpqError(ErrorCode.InvalidArgument, "a group channel takes only Welcomes for one member");
     }
     if (!(await services.store.isChannelMember(channel.channelId, recipientKey))) {

@@ -15,7 +15,8 @@
 import type { ClientState } from "ts-mls";
 import { decodeState, deliveryToken, deliveryTokenHash, encodeState } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
-import { fromHex } from "../util/bytes.ts";
+import { fromHex, toHex } from "../util/bytes.ts";
+import type { HybridKeys } from "./hybridKeys.ts";
 import type { ClientSession } from "./session.ts";
 import type { GroupRecord, PendingCommit } from "./storage.ts";
 
@@ -38,11 +39,16 @@ export type BuildCommit = (state: ClientState, record: GroupRecord) => Promise<C
 
 type Outcome = "accepted" | "conflict";
 
+/** Joiners' verified hybrid public keys by hex identity key, fetched before their commit is sent. */
+type JoinerKeys = Map<string, Uint8Array>;
+
 const DEFAULT_ATTEMPTS = 5;
 
 export class GroupCommits {
   constructor(
     private readonly session: ClientSession,
+    /** Seals each Welcome to its joiner's hybrid key, as an invitation signed by this account. */
+    private readonly hybridKeys: Pick<HybridKeys, "publicKeyOf" | "invitation">,
     /** Processes everything queued for us so far (the Messenger fetches and applies it). */
     private readonly catchUp: () => Promise<void>,
     private readonly maxAttempts = DEFAULT_ATTEMPTS,
@@ -54,7 +60,7 @@ export class GroupCommits {
       // Exclusive while building, sending and adopting: no incoming message may move the state meanwhile.
       const accepted = await this.session.exclusive(() => this.attempt(groupId, build));
       if (accepted) {
-        await this.sendWelcome(accepted.record, accepted.pending);
+        await this.sendWelcome(accepted.record, accepted.pending, accepted.joinerKeys);
         return { ...accepted.change, attempts: attempt };
       }
       if (attempt >= this.maxAttempts) {
@@ -89,7 +95,9 @@ export class GroupCommits {
   private async attempt(
     groupId: string,
     build: BuildCommit,
-  ): Promise<{ change: CommitChange; record: GroupRecord; pending: PendingCommit } | undefined> {
+  ): Promise<
+    { change: CommitChange; record: GroupRecord; pending: PendingCommit; joinerKeys: JoinerKeys } | undefined
+  > {
     let current = await this.session.groupState(groupId);
     if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
     if (current.record.pendingCommit) {
@@ -104,6 +112,9 @@ export class GroupCommits {
     // The builder gets its own copy: building a commit zeroes secrets it consumed, and a refused commit
     // must leave the state we keep (and process the winner's commit with) intact.
     const change = await build(decodeState(current.record.state), current.record);
+    // Before the commit exists anywhere: a joiner without a (validly signed) hybrid key could never
+    // get its Welcome, so the change fails here (E031 NoHybridKey) and nothing half-happens.
+    const joinerKeys = change.welcome ? await this.joinerKeys(change.added) : new Map<string, Uint8Array>();
     const pending: PendingCommit = {
       commit: change.commit,
       state: encodeState(change.newState),
@@ -115,7 +126,7 @@ export class GroupCommits {
     const withPending: GroupRecord = { ...current.record, pendingCommit: pending };
     await this.session.store.putGroup(withPending);
     const record = await this.settle(withPending, pending);
-    return record ? { change, record, pending } : undefined;
+    return record ? { change, record, pending, joinerKeys } : undefined;
   }
 
   /**
@@ -156,16 +167,37 @@ export class GroupCommits {
     }
   }
 
-  private async sendWelcome(record: GroupRecord, pending: PendingCommit): Promise<void> {
+  /** Fetches and verifies every joiner's hybrid key; throws (E031 when one has none) before any commit. */
+  private async joinerKeys(added: Uint8Array[]): Promise<JoinerKeys> {
+    const keys: JoinerKeys = new Map();
+    for (const identityKey of added) {
+      keys.set(toHex(identityKey), await this.hybridKeys.publicKeyOf(identityKey));
+    }
+    return keys;
+  }
+
+  /**
+   * Sends the Welcome to each joiner as an invitation sealed to its hybrid key. The keys fetched before
+   * the commit are reused; after a restart (resumePending) they are fetched and verified again.
+   */
+  private async sendWelcome(
+    record: GroupRecord,
+    pending: PendingCommit,
+    joinerKeys: JoinerKeys = new Map(),
+  ): Promise<void> {
     const welcome = pending.welcome;
     if (!welcome || pending.added.length === 0) return;
     const { gw } = this.session;
+    const channelId = record.channelId ? fromHex(record.channelId) : new Uint8Array(0);
     await Promise.all(
-      pending.added.map((recipientKey) =>
-        record.channelId
-          ? gw.enqueueToChannel(fromHex(record.channelId), welcome, { recipientKey })
-          : gw.enqueue(recipientKey, welcome),
-      ),
+      pending.added.map(async (recipientKey) => {
+        const hybridKey =
+          joinerKeys.get(toHex(recipientKey)) ?? (await this.hybridKeys.publicKeyOf(recipientKey));
+        const invitation = await this.hybridKeys.invitation(recipientKey, hybridKey, channelId, welcome);
+        return record.channelId
+          ? gw.enqueueToChannel(channelId, invitation, { recipientKey })
+          : gw.enqueue(recipientKey, invitation);
+      }),
     );
   }
 }

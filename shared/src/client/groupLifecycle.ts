@@ -23,6 +23,7 @@ import {
 import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { bytesEqual, fromHex, fromUtf8, toHex } from "../util/bytes.ts";
 import type { GroupCommits } from "./groupCommits.ts";
+import type { HybridKeys } from "./hybridKeys.ts";
 import type { ClientSession } from "./session.ts";
 
 export const WEEK_MS = 7 * 24 * 3600 * 1000;
@@ -46,6 +47,8 @@ export class GroupLifecycle {
   constructor(
     private readonly session: ClientSession,
     private readonly commits: Pick<GroupCommits, "commitChange">,
+    /** Checks a proposed joiner can receive its invitation before the proposal goes out. */
+    private readonly hybridKeys: Pick<HybridKeys, "publicKeyOf">,
     private readonly options: LifecycleOptions = {},
   ) {
     this.keyRotationMs = options.keyRotationMs ?? WEEK_MS;
@@ -141,6 +144,9 @@ export class GroupLifecycle {
         `the gateway served a KeyPackage that is not ${username}'s`,
       );
     }
+    // The committer will seal the Welcome to this key: without one (E031) the proposal could only
+    // stall the group's pending proposals, so it is refused here already.
+    await this.hybridKeys.publicKeyOf(identityKey);
     await this.sendProposal(groupId, (state) =>
       proposeAdd(state, this.session.impl, decodeKeyPackage(keyPackage)),
     );

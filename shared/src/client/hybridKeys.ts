@@ -12,6 +12,7 @@ import {
 } from "../crypto/hybridEnvelope.ts";
 import { hybridKeyBindingMessage, verifyHybridKeyBinding } from "../crypto/hybridKeyBinding.ts";
 import { ErrorCode, QpqError } from "../protocol/errors.ts";
+import { openInvitation, sealInvitation, type Invitation } from "./invitations.ts";
 import type { ClientSession } from "./session.ts";
 
 export class HybridKeys {
@@ -52,5 +53,32 @@ export class HybridKeys {
 
   open(envelope: Uint8Array, context: string): Uint8Array {
     return openHybrid(this.keyPair, envelope, context);
+  }
+
+  /**
+   * Seals a Welcome to a joiner as an invitation from this account (invitations.ts). The joiner's
+   * hybrid key must come from publicKeyOf, i.e. already checked against the joiner's identity key.
+   */
+  invitation(
+    joinerIdentityKey: Uint8Array,
+    joinerHybridKey: Uint8Array,
+    channelId: Uint8Array,
+    welcome: Uint8Array,
+  ): Promise<Uint8Array> {
+    const { identity, impl } = this.session;
+    return sealInvitation({
+      inviterKey: identity.signaturePublicKey,
+      sign: (message) => impl.signature.sign(identity.signaturePrivateKey, message),
+      inviterUsername: identity.username,
+      channelId,
+      welcome,
+      joinerIdentityKey,
+      joinerHybridKey,
+    });
+  }
+
+  /** Opens an invitation sealed to this account; throws InvitationError when it is not a valid one. */
+  openInvitation(payload: Uint8Array): Invitation {
+    return openInvitation(this.keyPair, this.session.identity.signaturePublicKey, payload);
   }
 }

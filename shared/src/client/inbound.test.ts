@@ -12,7 +12,10 @@ import {
 } from "../mls/index.ts";
 import type { Envelope } from "../protocol/index.ts";
 import { encodeAppMessage } from "./appMessage.ts";
+import { hybridKeyPairFromIdentity } from "../crypto/hybridEnvelope.ts";
+import { HybridKeys } from "./hybridKeys.ts";
 import { InboundProcessor } from "./inbound.ts";
+import { sealInvitation } from "./invitations.ts";
 import { MemoryClientStore } from "./memoryClientStore.ts";
 import { ClientSession } from "./session.ts";
 
@@ -46,7 +49,19 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
       session,
       () => {},
       () => {},
+      new HybridKeys(session),
     );
+    // What the inviter's GroupCommits sends: the Welcome sealed to bob as a signed invitation.
+    const invite = (welcome: Uint8Array) =>
+      sealInvitation({
+        inviterKey: alice.signaturePublicKey,
+        sign: (m) => impl.signature.sign(alice.signaturePrivateKey, m),
+        inviterUsername: "alice",
+        channelId: new Uint8Array(0),
+        welcome,
+        joinerIdentityKey: bob.signaturePublicKey,
+        joinerHybridKey: hybridKeyPairFromIdentity(bob.signaturePrivateKey).publicKey,
+      });
 
     let state = await createGroup(alice, impl);
     const addBob = await addMembers(state, impl, [decodeKeyPackage(bobKp.encoded)]);
@@ -66,7 +81,13 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
       store,
       inbound,
       errors,
-      welcome: env(1, addBob.welcome!),
+      welcome: env(1, await invite(addBob.welcome!)),
+      rawWelcome: addBob.welcome!,
+      env,
+      alice,
+      bob,
+      carol,
+      impl,
       epoch1: env(2, first.message),
       commit: env(3, addCarol.commit),
       epoch2: env(4, second.message),
@@ -122,5 +143,75 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
     const groupId = (await s.store.listGroups())[0]!.id;
     expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 2"]);
     expect(await s.store.getCursor()).toBe(4);
+  });
+
+  describe("invitations", () => {
+    const joined = async (s: Awaited<ReturnType<typeof scenario>>) => s.store.listGroups();
+
+    it("joins through a signed invitation and remembers who invited us", async () => {
+      const s = await scenario();
+      await s.inbound.deliver([s.welcome]);
+      const groups = await joined(s);
+      expect(groups).toHaveLength(1);
+      expect(groups[0]!.invitedBy).toBe("alice");
+      expect(s.errors).toEqual([]);
+    });
+
+    it("drops a bare Welcome with an error: its inviter is unknown", async () => {
+      const s = await scenario();
+      await s.inbound.deliver([s.env(1, s.rawWelcome)]);
+      expect(await joined(s)).toHaveLength(0);
+      expect(String(s.errors[0])).toMatch(/without a signed invitation/);
+      expect(await s.store.getCursor()).toBe(1);
+    });
+
+    it("drops a tampered invitation with an error and goes on with the queue", async () => {
+      const s = await scenario();
+      const tampered = s.welcome.payload.slice();
+      tampered[tampered.length - 3]! ^= 0x10;
+      await s.inbound.deliver([
+        { ...s.welcome, payload: tampered },
+        { ...s.welcome, seq: 2 },
+      ]);
+      expect(String(s.errors[0])).toMatch(/InvitationError/);
+      expect(await joined(s)).toHaveLength(1);
+      expect(await s.store.getCursor()).toBe(2);
+    });
+
+    it("drops an invitation signed by someone who is not a member of the group", async () => {
+      const s = await scenario();
+      const hybrid = hybridKeyPairFromIdentity(s.bob.signaturePrivateKey).publicKey;
+      const common = {
+        channelId: new Uint8Array(0),
+        welcome: s.rawWelcome,
+        joinerIdentityKey: s.bob.signaturePublicKey,
+        joinerHybridKey: hybrid,
+      };
+      const byCarol = await sealInvitation({
+        ...common,
+        inviterKey: s.carol.signaturePublicKey,
+        sign: (m) => s.impl.signature.sign(s.carol.signaturePrivateKey, m),
+        inviterUsername: "carol",
+      });
+      const misnamed = await sealInvitation({
+        ...common,
+        inviterKey: s.alice.signaturePublicKey,
+        sign: (m) => s.impl.signature.sign(s.alice.signaturePrivateKey, m),
+        inviterUsername: "carol",
+      });
+      await s.inbound.deliver([s.env(1, byCarol), s.env(2, misnamed)]);
+      expect(await joined(s)).toHaveLength(0);
+      expect(s.errors.map(String)).toEqual([
+        expect.stringMatching(/not a member/),
+        expect.stringMatching(/not a member/),
+      ]);
+    });
+
+    it("drops an invitation delivered through another channel than it names", async () => {
+      const s = await scenario();
+      await s.inbound.deliver([{ ...s.welcome, channelId: new Uint8Array(16).fill(9) }]);
+      expect(await joined(s)).toHaveLength(0);
+      expect(String(s.errors[0])).toMatch(/another channel/);
+    });
   });
 });

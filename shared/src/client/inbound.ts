@@ -5,6 +5,11 @@
  * before what they depend on (a future epoch, a group whose Welcome is still on its way) wait in the
  * pending list and are retried once the group moves on; a message that cannot be decrypted is shown
  * as such instead of breaking the conversation.
+ *
+ * A Welcome is taken only inside an invitation (invitations.ts): sealed to our hybrid key and signed
+ * by a member of the group it leads to. A bare Welcome is dropped, so the gateway cannot pull us into
+ * a group of its making by encrypting a Welcome to one of our public KeyPackages, nor downgrade an
+ * invitation to a bare Welcome to hide who sent it.
  */
 import type { MLSMessage } from "ts-mls";
 import {
@@ -12,6 +17,7 @@ import {
   groupIdOfMessage,
   isOwnApplicationMessage,
   joinFromWelcome,
+  members,
   pendingProposals,
   policyForSuite,
   processIncoming,
@@ -21,8 +27,10 @@ import {
   type OwnKeyPackage,
 } from "../mls/index.ts";
 import type { Envelope } from "../protocol/index.ts";
-import { toHex } from "../util/bytes.ts";
+import { bytesEqual, toHex } from "../util/bytes.ts";
 import { decodeAppMessage } from "./appMessage.ts";
+import type { HybridKeys } from "./hybridKeys.ts";
+import { InvitationError, isInvitationPayload, type Invitation } from "./invitations.ts";
 import type { ClientSession } from "./session.ts";
 import type { EnvelopeOutcome, MessageRecord, PendingRecord } from "./storage.ts";
 
@@ -43,6 +51,8 @@ export class InboundProcessor {
     private readonly onApplied: (cursor: number) => void,
     /** Called after joining a group through a Welcome, which used up one of our KeyPackages. */
     private readonly onJoined: () => void,
+    /** Opens invitations sealed to this account's hybrid key. */
+    private readonly invitations: Pick<HybridKeys, "openInvitation">,
   ) {}
 
   /** Queues envelopes for processing; resolves when they (and everything queued before) are done. */
@@ -60,14 +70,24 @@ export class InboundProcessor {
     if (envelope.seq <= (await store.getCursor())) return;
     const outcome: EnvelopeOutcome = { seq: envelope.seq, groups: [], messages: [], addPending: [] };
     let message: MLSMessage;
+    let invitation: Invitation | undefined;
     try {
-      message = decodeMessage(envelope.payload);
+      if (isInvitationPayload(envelope.payload)) {
+        invitation = this.invitations.openInvitation(envelope.payload);
+        message = decodeMessage(invitation.welcome);
+        if (message.wireformat !== "mls_welcome") {
+          throw new InvitationError(`an invitation holding a ${message.wireformat} instead of a Welcome`);
+        }
+      } else {
+        message = decodeMessage(envelope.payload);
+      }
     } catch (error) {
+      // Garbage, a tampered invitation or one not meant for us: reported, skipped, never fatal.
       this.session.emit("error", error);
       await store.applyEnvelope(outcome);
       return;
     }
-    const touched = await this.apply(envelope, message, outcome);
+    const touched = await this.apply(envelope, message, outcome, invitation);
     if (outcome.addPending!.length > 0) {
       const waiting = await store.listPending();
       if (waiting.length >= MAX_PENDING) {
@@ -85,8 +105,16 @@ export class InboundProcessor {
     envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number; channelId?: Uint8Array },
     message: MLSMessage,
     outcome: EnvelopeOutcome,
+    invitation?: Invitation,
   ): Promise<string | undefined> {
-    if (message.wireformat === "mls_welcome") return this.applyWelcome(envelope, message, outcome);
+    if (message.wireformat === "mls_welcome") {
+      if (invitation) return this.applyWelcome(envelope, message, invitation, outcome);
+      this.session.emit(
+        "error",
+        new InvitationError("a Welcome that came without a signed invitation was dropped"),
+      );
+      return undefined;
+    }
     const target = groupIdOfMessage(message);
     if (!target) {
       this.session.emit("error", new Error(`unexpected ${message.wireformat} in the queue`));
@@ -141,9 +169,20 @@ export class InboundProcessor {
   private async applyWelcome(
     envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number; channelId?: Uint8Array },
     message: MLSMessage,
+    invitation: Invitation,
     outcome: EnvelopeOutcome,
   ): Promise<string | undefined> {
     const { store } = this.session;
+    // The gateway names the channel the envelope came through; the inviter signed the one it meant.
+    const channelId = envelope.channelId?.length ? toHex(envelope.channelId) : undefined;
+    const signedChannel = invitation.channelId.length > 0 ? toHex(invitation.channelId) : undefined;
+    if (channelId !== signedChannel) {
+      this.session.emit(
+        "error",
+        new InvitationError("an invitation delivered through another channel than it names was dropped"),
+      );
+      return undefined;
+    }
     const candidates = new Map<string, OwnKeyPackage>();
     for (const ref of welcomeRecipients(message)) {
       const record = await store.getKeyPackage(ref);
@@ -160,12 +199,21 @@ export class InboundProcessor {
         this.session.impl,
         policyForSuite(this.session.suite),
       );
+      // The signature proves who sealed the invitation; only a member of the group (with that name in
+      // its credential) may have invited us into it.
+      const inviter = members(state).find((m) => bytesEqual(m.signatureKey, invitation.inviterKey));
+      if (!inviter || inviter.username !== invitation.inviterUsername) {
+        throw new InvitationError(
+          `an invitation from ${invitation.inviterUsername}, who is not a member of its group, was dropped`,
+        );
+      }
       const groupId = toHex(state.groupContext.groupId);
       const previous = await store.getGroup(groupId);
-      // The group channel is the one the Welcome came through: the gateway let it in only from a
-      // member, after the commit that made us one.
-      const channelId = envelope.channelId?.length ? toHex(envelope.channelId) : undefined;
-      outcome.groups!.push(this.session.groupRecord(previous, groupId, state, undefined, channelId));
+      // The group channel is the one the Welcome came through (and the inviter signed): the gateway let
+      // it in only from a member, after the commit that made us one.
+      const record = this.session.groupRecord(previous, groupId, state, undefined, channelId);
+      record.invitedBy = invitation.inviterUsername;
+      outcome.groups!.push(record);
       // A single-use KeyPackage's private keys must not outlive their one use (RFC 9420 section 16.8).
       if (!usedKeyPackage.lastResort) outcome.removeKeyPackages = [usedKeyPackage.ref];
       this.onJoined();

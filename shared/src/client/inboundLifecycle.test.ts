@@ -18,7 +18,10 @@ import {
 } from "../mls/index.ts";
 import type { Envelope } from "../protocol/index.ts";
 import { encodeAppMessage } from "./appMessage.ts";
+import { hybridKeyPairFromIdentity } from "../crypto/hybridEnvelope.ts";
+import { HybridKeys } from "./hybridKeys.ts";
 import { InboundProcessor } from "./inbound.ts";
+import { sealInvitation } from "./invitations.ts";
 import { MemoryClientStore } from "./memoryClientStore.ts";
 import { ClientSession } from "./session.ts";
 
@@ -59,12 +62,24 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing of removals 
       session,
       () => {},
       () => {},
+      new HybridKeys(session),
     );
+    // What the inviter's GroupCommits sends: the Welcome sealed to bob as a signed invitation.
+    const invite = (welcome: Uint8Array) =>
+      sealInvitation({
+        inviterKey: alice!.signaturePublicKey,
+        sign: (m) => impl.signature.sign(alice!.signaturePrivateKey, m),
+        inviterUsername: "alice",
+        channelId: new Uint8Array(0),
+        welcome,
+        joinerIdentityKey: bob!.signaturePublicKey,
+        joinerHybridKey: hybridKeyPairFromIdentity(bob!.signaturePrivateKey).publicKey,
+      });
     const added = await addMembers(await createGroup(alice!, impl), impl, [
       decodeKeyPackage(bobKp.encoded),
       decodeKeyPackage(carolKp.encoded),
     ]);
-    await inbound.deliver([env(1, added.welcome!)]);
+    await inbound.deliver([env(1, await invite(added.welcome!))]);
     const groupId = (await store.listGroups())[0]!.id;
     const carolState = (
       await joinFromWelcome(decodeMessage(added.welcome!), () => carolKp, impl, policyForSuite(suite))

@@ -69,9 +69,9 @@ export class Messenger {
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
     this.outbound = new Outbound(session, options);
-    this.commits = new GroupCommits(session, () => this.sync());
     this.hybridKeys = new HybridKeys(session);
-    this.lifecycle = new GroupLifecycle(session, this.commits, options);
+    this.commits = new GroupCommits(session, this.hybridKeys, () => this.sync());
+    this.lifecycle = new GroupLifecycle(session, this.commits, this.hybridKeys, options);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
@@ -81,6 +81,7 @@ export class Messenger {
       session,
       (cursor) => this.acknowledge(cursor),
       () => this.stock.replenishSoon(),
+      this.hybridKeys,
     );
   }
 

@@ -126,6 +126,7 @@ export class ClientSession {
       createdAtMs: previous?.createdAtMs ?? now,
       updatedAtMs: now,
       ...(previous?.keysRotatedAtMs !== undefined && { keysRotatedAtMs: previous.keysRotatedAtMs }),
+      ...(previous?.invitedBy !== undefined && { invitedBy: previous.invitedBy }),
     };
     const channel = channelId ?? previous?.channelId;
     if (channel !== undefined) record.channelId = channel;

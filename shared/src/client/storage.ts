@@ -41,6 +41,11 @@ export interface GroupRecord {
   /** When this device last rotated its leaf key in the group (periodic rotation; absent: never). */
   keysRotatedAtMs?: number;
   /**
+   * Username of the member whose signed invitation brought us into the group (invitations.ts); absent
+   * for groups this device created.
+   */
+  invitedBy?: string;
+  /**
    * A commit of ours sent (or about to be) but not yet known to be accepted, with the state it leads
    * to. Kept across restarts so a commit the gateway accepted while we crashed or lost the answer is
    * sent again (the gateway answers a repeat as a duplicate) and adopted, instead of leaving this
