@@ -161,6 +161,15 @@ function certificateHealth(
     mode: certs?.mode ?? (acme ? "acme" : "starting"),
     notAfter: current?.notAfter.toISOString(),
     sha256: current && Buffer.from(current.sha256).toString("hex"),
-    ...(acme ? { acme: acme.status() } : {}),
+    ...(acme ? { acme: publicRenewalStatus(acme.status()) } : {}),
   };
+}
+
+/**
+ * /healthz is public: an ACME error message can name internal addresses, resolvers or account
+ * details, so it stays in the log and only its time shows here.
+ */
+function publicRenewalStatus(status: ReturnType<AcmeCertificates["status"]>): Record<string, unknown> {
+  const { lastError: _inLogOnly, ...rest } = status;
+  return rest;
 }
