@@ -191,6 +191,27 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
     expect((await alice.run(["remove", "ops", carol.name])).code).toBe(ExitCode.NotFound);
   });
 
+  it("leave: carol leaves a group of three; she is out at once, and a member online commits it", async () => {
+    const [alice, bob, carol] = [CliUser.named("alice"), CliUser.named("bob"), CliUser.named("carol")];
+    await Promise.all([alice.register(), bob.register(), carol.register()]);
+    const group = await alice.json<{ id: string }>(["group", "create", "crew", bob.name, carol.name]);
+    await carol.ok(["recv"]);
+    const left = await carol.json<{ left: boolean; removed: boolean }>(["leave", "crew"]);
+    expect(left).toMatchObject({ left: true, removed: true });
+    expect(await carol.ok(["channels"])).toContain("(you left)");
+    const refused = await carol.run(["send", "crew", "one more", "--json"]);
+    expect(refused.code).toBe(ExitCode.Rejected);
+    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: "E032" } });
+    expect((await carol.run(["leave", "crew"])).code).toBe(ExitCode.Rejected);
+
+    // alice is first in the commit order: her next command commits the proposal before it exits.
+    await alice.ok(["recv"]);
+    await bob.ok(["recv"]);
+    expect((await bob.json<{ members: string[] }>(["members", group.id])).members.sort()).toEqual(
+      [alice.name, bob.name].sort(),
+    );
+  });
+
   it("recv --follow prints messages as they arrive and ends cleanly on SIGINT", async () => {
     const alice = CliUser.named("alice");
     const bob = CliUser.named("bob");
@@ -344,6 +365,7 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
         "group create",
         "invite",
         "remove",
+        "leave",
         "update",
         "members",
         "send",

@@ -94,6 +94,16 @@ export const COMMANDS: CommandSpec[] = [
     args: [2, 2],
   },
   {
+    name: "leave",
+    usage: "qpq leave GROUP",
+    summary: "leave a conversation; you read nothing that follows",
+    details:
+      "A member cannot remove itself in MLS: this asks the others to, and another member's client\n" +
+      "commits it. This device stops sending there at once and keeps the history it already has.",
+    options: COMMON,
+    args: [1, 1],
+  },
+  {
     name: "update",
     usage: "qpq update GROUP",
     summary: "rotate this device's keys in a conversation (post-compromise recovery)",

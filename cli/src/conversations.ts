@@ -15,6 +15,8 @@ export interface ConversationInfo {
   direct: boolean;
   /** This device was removed: it keeps the history but can neither read nor send anything new. */
   removed: boolean;
+  /** This device left (qpq leave); `removed` is then true as well. */
+  left: boolean;
   epoch: number;
   updatedAtMs: number;
 }
@@ -35,6 +37,7 @@ export async function describeConversation(
     members: names,
     direct: group.name === "" && others.length === 1,
     removed: await messenger.lifecycle.isRemoved(group.id),
+    left: group.leftAtMs !== undefined,
     epoch: group.epoch,
     updatedAtMs: group.updatedAtMs,
   };

@@ -24,6 +24,7 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   invite: async () => (await conversations()).invite,
   members: async () => (await conversations()).members,
   remove: async () => (await import("./commands/lifecycle.ts")).remove,
+  leave: async () => (await import("./commands/lifecycle.ts")).leave,
   update: async () => (await import("./commands/lifecycle.ts")).update,
   channels: async () => (await conversations()).channels,
   verify: async () => (await conversations()).verify,

@@ -166,6 +166,8 @@ async function ready(
       closed = true;
       try {
         await messenger.settled();
+        // The core commits others' proposals on a timer that a one-shot command would not outlive.
+        await messenger.lifecycle.commitDue().catch(() => undefined);
         const cursor = await store.getCursor();
         // The messenger batches acks on a timer; a one-shot command ends before it fires.
         if (cursor > 0) await gw.ack(cursor).catch(() => undefined);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeState, wasRemoved } from "@qpq/shared/mls";
 import { ErrorCode } from "@qpq/shared/protocol";
 import {
   registerActor,
@@ -12,7 +13,8 @@ import {
 let gw: GatewayProcess;
 
 beforeAll(async () => {
-  gw = await startGatewayProcess();
+  // Every test registers fresh users from one address: more than the default burst of 20 in this file.
+  gw = await startGatewayProcess({ env: { QPQ_REGISTER_PER_ADDRESS: "100/60" } });
 });
 
 afterAll(async () => {
@@ -119,6 +121,45 @@ describe("group lifecycle through the real gateway", () => {
 
     await bob.messenger.send(groupId, "proposal done");
     expect((await waitForMessages(alice, groupId, 1))[0]?.text).toBe("proposal done");
+
+    for (const actor of [alice, bob, carol]) actor.messenger.close();
+  });
+
+  it("carol leaves: her self-Remove proposal is committed by another member, alice and bob carry on", async () => {
+    const { alice, bob, carol, groupId } = await trio();
+    await alice.messenger.send(groupId, "before");
+    await waitForMessages(carol, groupId, 1);
+    const epoch = (await alice.messenger.conversations())[0]!.epoch;
+
+    await carol.messenger.lifecycle.leave(groupId);
+    // Left at once on carol's side, before anyone committed: she sends nothing more.
+    expect(await carol.messenger.lifecycle.hasLeft(groupId)).toBe(true);
+    expect(await carol.messenger.lifecycle.isRemoved(groupId)).toBe(true);
+    await expect(carol.messenger.send(groupId, "bye?")).rejects.toMatchObject({
+      code: ErrorCode.RemovedFromGroup,
+    });
+
+    for (const actor of [alice, bob]) {
+      await until(
+        actor,
+        "carol's departure committed",
+        async () => (await names(actor, groupId)).length === 2,
+      );
+      expect(await names(actor, groupId)).toEqual([alice.name, bob.name].sort());
+      expect((await actor.messenger.conversations())[0]!.epoch).toBeGreaterThan(epoch);
+    }
+    // The commit reaches carol too: her MLS state then holds no secret of the new epoch.
+    await until(carol, "the commit removing her", async () => {
+      const record = (await carol.messenger.conversations()).find((g) => g.id === groupId)!;
+      return wasRemoved(decodeState(record.state));
+    });
+
+    await alice.messenger.send(groupId, "carol left");
+    await bob.messenger.send(groupId, "so she did");
+    expect((await waitForMessages(bob, groupId, 2)).map((m) => m.text)).toEqual(["before", "carol left"]);
+    expect((await waitForMessages(alice, groupId, 1)).map((m) => m.text)).toEqual(["so she did"]);
+    await carol.messenger.settled();
+    expect(carol.received.map((m) => m.text)).toEqual(["before"]);
 
     for (const actor of [alice, bob, carol]) actor.messenger.close();
   });

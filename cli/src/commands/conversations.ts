@@ -90,7 +90,7 @@ export function channels(ctx: Context): Promise<void> {
       all.map(
         (c) =>
           `${c.id.slice(0, 12)}  ${c.direct ? "dm   " : "group"}  ${c.title}  ` +
-          (c.removed ? "(you were removed)" : `(${c.members.length} members)`),
+          (c.left ? "(you left)" : c.removed ? "(you were removed)" : `(${c.members.length} members)`),
       ),
       all,
     );

@@ -1,4 +1,4 @@
-/** remove and update: the group lifecycle of the client core (Messenger.lifecycle). */
+/** remove, leave and update: the group lifecycle of the client core (Messenger.lifecycle). */
 import type { Context } from "../context.ts";
 import { describeConversation, resolveConversation, type ConversationInfo } from "../conversations.ts";
 import { CliError, ExitCode } from "../exitCodes.ts";
@@ -30,6 +30,25 @@ export function remove(ctx: Context): Promise<void> {
     }
     await session.messenger.lifecycle.remove(conversation.id, user);
     return `removed ${user} from ${conversation.title}`;
+  });
+}
+
+/**
+ * Leaves a conversation. MLS does not let a member commit its own removal, so this sends a proposal
+ * that another member's client commits the next time it is online; this device stops at once.
+ */
+export function leave(ctx: Context): Promise<void> {
+  return inConversation(ctx, async (session, conversation) => {
+    if (conversation.removed) {
+      throw new CliError(
+        ExitCode.Rejected,
+        conversation.left
+          ? `you already left ${conversation.title}`
+          : `you were removed from ${conversation.title}`,
+      );
+    }
+    await session.messenger.lifecycle.leave(conversation.id);
+    return `left ${conversation.title}`;
   });
 }
 

@@ -14,6 +14,7 @@ import {
   inspectKeyPackage,
   members,
   proposeAdd,
+  proposeLeave,
   proposeRemove,
   removeMember,
   selfUpdate,
@@ -25,6 +26,7 @@ import { bytesEqual, fromHex, fromUtf8, toHex } from "../util/bytes.ts";
 import type { GroupCommits } from "./groupCommits.ts";
 import type { HybridKeys } from "./hybridKeys.ts";
 import type { ClientSession } from "./session.ts";
+import type { GroupRecord } from "./storage.ts";
 
 export const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -73,20 +75,49 @@ export class GroupLifecycle {
     this.proposalTimers.clear();
   }
 
+  /** True once this device was removed from the group or asked to leave it (see leave()). */
   async isRemoved(groupId: string): Promise<boolean> {
     const current = await this.session.groupState(groupId);
-    return current !== undefined && wasRemoved(current.state);
+    return current !== undefined && (wasRemoved(current.state) || current.record.leftAtMs !== undefined);
   }
 
-  /** E032 once this device was removed from the group. */
+  /** True when this device left the group itself, so the UI can say "You left" rather than "removed". */
+  async hasLeft(groupId: string): Promise<boolean> {
+    return (await this.session.store.getGroup(groupId))?.leftAtMs !== undefined;
+  }
+
+  /** E032 once this device was removed from the group or left it. */
   async assertMember(groupId: string): Promise<void> {
     if (await this.isRemoved(groupId)) {
-      throw new QpqError(ErrorCode.RemovedFromGroup, "you were removed from this conversation");
+      const left = await this.hasLeft(groupId);
+      throw new QpqError(
+        ErrorCode.RemovedFromGroup,
+        left ? "you left this conversation" : "you were removed from this conversation",
+      );
     }
+  }
+
+  /**
+   * Leaves the group: sends a Remove proposal of this device's own leaf (a member cannot commit its own
+   * removal) and marks the conversation as left at once. Another member commits the proposal
+   * (committerRule.ts excludes the leaver); until then the leaver still holds the epoch's keys, but it
+   * sends nothing more and after the commit it holds no secret of the new epoch.
+   */
+  async leave(groupId: string): Promise<void> {
+    await this.assertMember(groupId);
+    const current = await this.session.groupState(groupId);
+    if (current && members(current.state).length < 2) {
+      // Nobody else could commit the proposal: it would stay pending forever.
+      throw new QpqError(ErrorCode.ProposalRejected, "no other member left to commit the departure");
+    }
+    await this.sendProposal(groupId, (state) => proposeLeave(state, this.session.impl), {
+      leftAtMs: this.session.now(),
+    });
   }
 
   /** Removes every device of a user from the group; after it they cannot read the group's new messages. */
   async remove(groupId: string, username: string): Promise<void> {
+    await this.assertMember(groupId);
     await this.commits.commitChange(groupId, async (state) => {
       const removed = leavesOf(state, username).map((m) => m.signatureKey);
       const out = await removeMember(state, this.session.impl, username);
@@ -99,6 +130,7 @@ export class GroupLifecycle {
    * order commits it (committerRule.ts). Until then this device cannot send application messages there.
    */
   async proposeRemoval(groupId: string, username: string): Promise<void> {
+    await this.assertMember(groupId);
     await this.sendProposal(groupId, (state) => proposeRemove(state, this.session.impl, username));
   }
 
@@ -106,12 +138,14 @@ export class GroupLifecycle {
   private async sendProposal(
     groupId: string,
     make: (state: ClientState) => Promise<{ state: ClientState; message: Uint8Array }>,
+    /** Stored with the proposal's state in one write (leave() marks the conversation as left). */
+    extra: Partial<Pick<GroupRecord, "leftAtMs">> = {},
   ): Promise<void> {
     await this.session.exclusive(async () => {
       const current = await this.session.groupState(groupId);
       if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
       const out = await make(current.state);
-      const record = this.session.groupRecord(current.record, groupId, out.state);
+      const record = { ...this.session.groupRecord(current.record, groupId, out.state), ...extra };
       await this.session.store.putGroup(record);
       const { gw } = this.session;
       if (current.record.channelId) {
@@ -154,6 +188,7 @@ export class GroupLifecycle {
 
   /** Replaces this device's leaf key (and its path) in the group: post-compromise recovery. */
   async rotateKeys(groupId: string): Promise<void> {
+    await this.assertMember(groupId);
     await this.commits.commitChange(groupId, async (state) => {
       const out = await selfUpdate(state, this.session.impl);
       return {
@@ -175,7 +210,8 @@ export class GroupLifecycle {
       const last = group.keysRotatedAtMs ?? group.createdAtMs;
       if (now - last < this.keyRotationMs) continue;
       const current = await this.session.groupState(group.id);
-      if (!current || wasRemoved(current.state)) continue;
+      // A group we left waits only for someone else's commit removing us: no commit of ours belongs there.
+      if (!current || wasRemoved(current.state) || current.record.leftAtMs !== undefined) continue;
       try {
         await this.rotateKeys(group.id);
       } catch (error) {
@@ -187,7 +223,14 @@ export class GroupLifecycle {
   /** Commits pending proposals if there are any (used by the timer and by tests). */
   async commitPending(groupId: string): Promise<boolean> {
     const current = await this.session.groupState(groupId);
-    if (!current || wasRemoved(current.state) || !hasPendingProposals(current.state)) return false;
+    if (
+      !current ||
+      wasRemoved(current.state) ||
+      current.record.leftAtMs !== undefined ||
+      !hasPendingProposals(current.state)
+    ) {
+      return false;
+    }
     await this.commits.commitChange(groupId, async (state) => {
       if (!hasPendingProposals(state)) {
         // Someone else committed them while we waited: an empty commit would only cost everyone.
@@ -203,6 +246,29 @@ export class GroupLifecycle {
       };
     });
     return true;
+  }
+
+  /**
+   * Commits, right away, the pending proposals of every group where this member is first in the commit
+   * order. For short-lived clients (a one-shot CLI command) that would close before the proposal
+   * timer fires, leaving e.g. a member's departure uncommitted until a long-running client comes by.
+   */
+  async commitDue(): Promise<void> {
+    if (!this.session.connected) return;
+    for (const group of await this.session.store.listGroups()) {
+      if (this.stopped) return;
+      const current = await this.session.groupState(group.id);
+      if (!current || wasRemoved(current.state) || commitDelayMs(current.state, this.fallbackStepMs) !== 0) {
+        continue;
+      }
+      try {
+        await this.commitPending(group.id);
+      } catch (error) {
+        if (!(error instanceof QpqError && error.code === ErrorCode.ProposalRejected)) {
+          this.session.emit("error", error);
+        }
+      }
+    }
   }
 
   private onGroupChanged(groupId: string): void {

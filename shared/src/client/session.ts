@@ -127,6 +127,7 @@ export class ClientSession {
       updatedAtMs: now,
       ...(previous?.keysRotatedAtMs !== undefined && { keysRotatedAtMs: previous.keysRotatedAtMs }),
       ...(previous?.invitedBy !== undefined && { invitedBy: previous.invitedBy }),
+      ...(previous?.leftAtMs !== undefined && { leftAtMs: previous.leftAtMs }),
     };
     const channel = channelId ?? previous?.channelId;
     if (channel !== undefined) record.channelId = channel;

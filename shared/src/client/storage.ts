@@ -46,6 +46,11 @@ export interface GroupRecord {
    */
   invitedBy?: string;
   /**
+   * When this device asked to leave (a Remove proposal of its own leaf, committed by another member).
+   * From then on the conversation is treated like one we were removed from, even before the commit.
+   */
+  leftAtMs?: number;
+  /**
    * A commit of ours sent (or about to be) but not yet known to be accepted, with the state it leads
    * to. Kept across restarts so a commit the gateway accepted while we crashed or lost the answer is
    * sent again (the gateway answers a repeat as a duplicate) and adopted, instead of leaving this

@@ -18,6 +18,7 @@ import {
   ownLeafIndex,
   pendingProposals,
   proposeAdd,
+  proposeLeave,
   proposeRemove,
   removeMember,
   selfUpdate,
@@ -123,6 +124,29 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("group lifecycle (%s)", (suite) 
     expect(names(g.state("bob"))).toEqual(["alice", "bob"]);
     const read = await g.deliver(await g.encrypt("bob", "after the commit"), ["alice"]);
     expect(text(read.get("alice"))).toBe("after the commit");
+  });
+
+  it("leave: carol proposes her own removal; she is not in the commit order, alice commits it", async () => {
+    const g = await GroupHarness.create(await suiteImpl(suite), ["alice", "bob", "carol"]);
+    const proposal = await proposeLeave(g.state("carol"), g.impl);
+    g.states.set("carol", proposal.state);
+    const received = await g.deliver(proposal.message, ["alice", "bob"]);
+    expect(received.get("alice")?.ok).toBe(true);
+    expect(received.get("bob")?.ok).toBe(true);
+
+    // The proposer is the member being removed: excluded outright, not merely put last.
+    expect(commitOrder(g.state("alice"))).toEqual([0, 1]);
+    expect(commitDelayMs(g.state("alice"), 1000)).toBe(0);
+    expect(commitDelayMs(g.state("bob"), 1000)).toBe(1000);
+    expect(commitDelayMs(g.state("carol"), 1000)).toBeUndefined();
+
+    const committed = await commitPendingProposals(g.state("alice"), g.impl);
+    await g.applyCommit("alice", committed, ["bob", "carol"]);
+    expect(wasRemoved(g.state("carol"))).toBe(true);
+    expect(names(g.state("bob"))).toEqual(["alice", "bob"]);
+    const read = await g.deliver(await g.encrypt("alice", "after carol left"), ["bob", "carol"]);
+    expect(text(read.get("bob"))).toBe("after carol left");
+    expect(text(read.get("carol"))).toBeUndefined();
   });
 
   it("proposal: an Add proposed by one member and committed by another brings the joiner in", async () => {

@@ -68,6 +68,18 @@ export async function proposeRemove(
   return propose(state, impl, first);
 }
 
+/**
+ * Asks the group to remove this member's own leaf: leaving. RFC 9420 lets a member propose its own
+ * removal but not commit it, so another member commits it; committerRule.ts never picks the member
+ * being removed, so the leaver is not asked to commit its own proposal.
+ */
+export function proposeLeave(
+  state: ClientState,
+  impl: CiphersuiteImpl,
+): Promise<{ state: ClientState; message: Uint8Array }> {
+  return propose(state, impl, { proposalType: "remove", remove: { removed: ownLeafIndex(state) } });
+}
+
 export function proposeAdd(
   state: ClientState,
   impl: CiphersuiteImpl,

@@ -109,7 +109,8 @@ async function openOffline(username: string, password: string): Promise<boolean>
       title: conversationTitle(g.name, memberList, username),
       memberNames: memberList.map((x) => x.username ?? "?"),
       updatedAtMs: g.updatedAtMs,
-      removed: wasRemoved(state),
+      removed: wasRemoved(state) || g.leftAtMs !== undefined,
+      left: g.leftAtMs !== undefined,
     };
   });
   views.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
@@ -187,6 +188,7 @@ async function view(m: Messenger, group: GroupRecord): Promise<ConversationView>
     memberNames,
     updatedAtMs: group.updatedAtMs,
     removed: await m.lifecycle.isRemoved(group.id),
+    left: group.leftAtMs !== undefined,
   };
 }
 
@@ -306,6 +308,17 @@ export function invite(groupId: string, username: string): Promise<boolean> {
 export function removeMember(groupId: string, username: string): Promise<boolean> {
   return attempt(async () => {
     await requireMessenger().lifecycle.remove(groupId, username);
+    await refreshConversations();
+  });
+}
+
+/**
+ * Leaves the conversation: proposes our own removal, which another member's client commits (MLS does
+ * not let a member commit its own removal). The conversation turns read-only here at once.
+ */
+export function leaveConversation(groupId: string): Promise<boolean> {
+  return attempt(async () => {
+    await requireMessenger().lifecycle.leave(groupId);
     await refreshConversations();
   });
 }

@@ -7,8 +7,10 @@ export interface ConversationView {
   title: string;
   memberNames: string[];
   updatedAtMs: number;
-  /** Someone removed us: the history stays readable, nothing new can be sent or read. */
+  /** Someone removed us, or we left: the history stays readable, nothing new can be sent or read. */
   removed: boolean;
+  /** We left it ourselves (removed is then true too); only the notice differs. */
+  left: boolean;
 }
 
 export interface ContactState {

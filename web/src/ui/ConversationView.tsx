@@ -1,6 +1,14 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { MessageRecord } from "@qpq/shared/client";
-import { invite, removeMember, retry, rotateKeys, send, verifyContact } from "../app/controller.ts";
+import {
+  invite,
+  leaveConversation,
+  removeMember,
+  retry,
+  rotateKeys,
+  send,
+  verifyContact,
+} from "../app/controller.ts";
 import { useApp } from "../app/store.ts";
 
 const EMPTY: MessageRecord[] = [];
@@ -32,11 +40,16 @@ export function ConversationView() {
         >
           Members
         </button>
+        {!readOnly && !conversation.removed && conversation.memberNames.length > 1 && (
+          <button type="button" className="secondary" onClick={() => void leaveConversation(selectedId)}>
+            Leave
+          </button>
+        )}
       </header>
       {conversation.removed && (
         <p role="alert" className="removed-notice">
-          You were removed from this conversation. You can still read what was said before, but you cannot
-          send here, and new messages no longer reach you.
+          {conversation.left ? "You left this conversation." : "You were removed from this conversation."} You
+          can still read what was said before, but you cannot send here, and new messages no longer reach you.
         </p>
       )}
       <KeyChangeWarning names={conversation.memberNames} />
