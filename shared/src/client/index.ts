@@ -1,5 +1,5 @@
 export * from "./storage.ts";
-export { MemoryClientStore } from "./memoryClientStore.ts";
+export { MemoryClientStore, type ClientStoreSnapshot, type NumberedMessage } from "./memoryClientStore.ts";
 export { GatewayClient, type KeyStretching, type LoginResult } from "./gatewayClient.ts";
 export { Messenger, type MessengerOptions } from "./messenger.ts";
 export type { MessengerEvents } from "./session.ts";
