@@ -68,9 +68,17 @@ export const ErrorCode = {
   RemovedFromGroup: 32,
   /** An MLS proposal was refused: an unsupported type, a non-member target, or a wrong suite. */
   ProposalRejected: 33,
+  /** Data sealed on this device does not open: a wrong key, or it was tampered with or moved. */
+  StorageUnreadable: 38,
+  /** An MLS message, Welcome or group state that does not decode, or does not belong where it came. */
+  MlsMessageInvalid: 39,
+  /** An invitation that is malformed, not signed by the inviter it names, or not meant for us. */
+  InvitationInvalid: 40,
+  /** A hybrid (X-Wing) envelope that is malformed or does not open: wrong key, context, or tampering. */
+  SealedEnvelopeInvalid: 41,
   // Code ranges handed out to work in progress, so parallel branches never collide:
   // 25-29 channels and sealed sender, 30-33 group lifecycle and post-quantum keys,
-  // 34-37 abuse limits and ACME, 38+ unassigned.
+  // 34-37 abuse limits and ACME, 38-41 client core, 42+ unassigned.
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
