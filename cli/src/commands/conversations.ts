@@ -82,8 +82,8 @@ export function verify(ctx: Context): Promise<void> {
         : contact.verified
           ? "verified"
           : "not verified";
-    ctx.result([`safety number with ${user}:`, contact.safetyNumber, status], {
-      username: user,
+    ctx.result([`safety number with ${contact.username}:`, contact.safetyNumber, status], {
+      username: contact.username,
       safetyNumber: contact.safetyNumber,
       verified: contact.verified,
       keyChanged: contact.keyChanged,
