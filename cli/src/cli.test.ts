@@ -201,6 +201,10 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
     expect((await bob.json<{ members: string[] }>(["members", "team"])).members.sort()).toEqual(
       [alice.name, bob.name].sort(),
     );
+    // Already in, under any spelling: refused before any KeyPackage is claimed.
+    const again = await alice.run(["invite", "team", bob.name, "--json"]);
+    expect(again.code).toBe(ExitCode.Rejected);
+    expect(JSON.parse(again.stderr)).toMatchObject({ error: { code: "E007" } });
     const dm = await alice.json<{ id: string; created: boolean }>(["dm", shouted]);
     expect(dm.created).toBe(true);
     const fullwidth = [...bob.name].map((c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)).join("");

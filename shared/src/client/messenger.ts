@@ -298,7 +298,7 @@ export class Messenger {
     const invited = this.inviteeNames(usernames);
     // Every name is looked up before anything changes, so a typo (E012) leaves no half-made
     // conversation behind.
-    for (const username of invited) await gw.resolveUser(username);
+    const keys = await this.resolveAll(invited);
     const state = await createGroup(this.session.identity, impl);
     const groupId = groupIdHex(state);
     const tokenHash = deliveryTokenHash(await deliveryToken(state, impl));
@@ -306,8 +306,15 @@ export class Messenger {
     const record = this.session.groupRecord(undefined, groupId, state, name, toHex(channelId));
     await this.session.store.putGroup(record);
     this.session.emit("conversation", record);
-    if (invited.length > 0) await this.invite(groupId, invited);
+    if (invited.length > 0) await this.addUsers(groupId, invited, keys);
     return groupId;
+  }
+
+  /** Identity keys by username, all looked up before any is used. */
+  private async resolveAll(usernames: string[]): Promise<Map<string, Uint8Array>> {
+    const keys = new Map<string, Uint8Array>();
+    for (const username of usernames) keys.set(username, await this.session.gw.resolveUser(username));
+    return keys;
   }
 
   /** Canonical, distinct names; this account is refused (it is always a member). */
@@ -324,7 +331,6 @@ export class Messenger {
    * members and the Welcome to the new ones, then tells everyone the conversation's name.
    */
   async invite(groupId: string, names: string[]): Promise<void> {
-    const { gw } = this.session;
     const usernames = this.inviteeNames(names);
     const current = await this.requireGroup(groupId);
     await this.lifecycle.assertMember(groupId);
@@ -334,10 +340,16 @@ export class Messenger {
     if (already.length > 0) {
       throw new QpqError(ErrorCode.InvalidArgument, `already a member: ${already.join(", ")}`);
     }
+    // Before any KeyPackage is claimed: a typo in the last name must not use up the others'.
+    await this.addUsers(groupId, usernames, await this.resolveAll(usernames));
+  }
+
+  private async addUsers(groupId: string, usernames: string[], keys: Map<string, Uint8Array>): Promise<void> {
+    const { gw } = this.session;
     const keyPackages: ReturnType<typeof decodeKeyPackage>[] = [];
     const added: Uint8Array[] = [];
     for (const username of usernames) {
-      const identityKey = await gw.resolveUser(username);
+      const identityKey = keys.get(username)!;
       const { keyPackage } = await gw.fetchKeyPackage(identityKey);
       const info = inspectKeyPackage(keyPackage);
       // The directory could lie: the KeyPackage must carry the identity and name we resolved.
