@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeClientFrame, encodeClientFrame } from "./codec.ts";
 import { DecodeError } from "./decodeError.ts";
@@ -89,6 +90,53 @@ describe("framing", () => {
     expect(() => new FrameDecoder().push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1]))).toThrow(DecodeError);
     // Exactly the limit is fine.
     expect(new FrameDecoder({ maxFrameBytes: 16 }).push(encodeFrame(new Uint8Array(16)))).toHaveLength(1);
+  });
+
+  it("holds only the bytes received of an incomplete frame, not its declared length", () => {
+    // 64 streams each announcing a 1 MiB frame and sending 10 bytes of it: allocating the declared
+    // length up front would hold 64 MiB here.
+    const header = new Uint8Array([0, 0, 0x10, 0]);
+    const decoders: FrameDecoder[] = [];
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 64; i++) {
+      const decoder = new FrameDecoder();
+      decoder.push(header);
+      decoder.push(new Uint8Array(10));
+      decoders.push(decoder);
+    }
+    const grown = process.memoryUsage().arrayBuffers - before;
+    expect(grown).toBeLessThan(4 * 1024 * 1024);
+    expect(decoders.every((d) => d.bufferedBytes === 14)).toBe(true);
+    // And the frame still comes out whole once the rest arrives.
+    const decoder = decoders[0]!;
+    const frames = decoder.push(new Uint8Array(0x10_0000 - 10).fill(7));
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.byteLength).toBe(0x10_0000);
+    expect(frames[0]![0x10_0000 - 1]).toBe(7);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it("any chunking of a stream yields the same frames", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 40 }),
+        (bodies, cuts) => {
+          const stream = encodeFrames(bodies);
+          const points = [...new Set(cuts.map((c) => Math.min(c, stream.byteLength)))].sort((a, b) => a - b);
+          const decoder = new FrameDecoder({ maxFrameBytes: 1024 });
+          const frames: Uint8Array[] = [];
+          let at = 0;
+          for (const point of [...points, stream.byteLength]) {
+            // Copies, so a piece kept as a view would show if it aliased a later chunk.
+            frames.push(...decoder.push(stream.slice(at, point)).map((f) => f.slice()));
+            at = point;
+          }
+          decoder.end();
+          expect(frames).toEqual(bodies);
+        },
+      ),
+    );
   });
 
   it("end() reports a frame cut off by the end of the stream", () => {

@@ -43,14 +43,18 @@ function writeLength(out: Uint8Array, offset: number, length: number): void {
  * Incremental frame splitter: push chunks of any size, get every completed frame's message bytes back.
  * A declared length above `maxFrameBytes` fails immediately, before anything is buffered; after any
  * failure the decoder stays failed (the stream is out of sync). Frames that lie wholly inside one pushed
- * chunk are returned as views into that chunk (no copy); frames spanning chunks are assembled into a
- * buffer of exactly the declared length.
+ * chunk are returned as views into that chunk (no copy); a frame spanning chunks is kept as the list of
+ * its pieces (views as well) and copied once, when its last byte arrives. The declared length is never
+ * allocated up front: a peer that announces 1 MiB and sends 10 bytes costs 10 bytes, so what a stream
+ * holds is bounded by what its sender actually sent. Pushed chunks must not be modified afterwards.
  */
 export class FrameDecoder {
   private readonly maxFrameBytes: number;
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
   private headerFill = 0;
-  private current: Uint8Array | null = null;
+  /** Declared length of the frame being assembled, or -1 between frames. */
+  private currentLength = -1;
+  private pieces: Uint8Array[] = [];
   private currentFill = 0;
   private failure: DecodeError | null = null;
 
@@ -60,7 +64,7 @@ export class FrameDecoder {
 
   /** Bytes of an incomplete frame (header included) held until more data arrives. */
   get bufferedBytes(): number {
-    return this.current === null ? this.headerFill : FRAME_HEADER_BYTES + this.currentFill;
+    return this.currentLength < 0 ? this.headerFill : FRAME_HEADER_BYTES + this.currentFill;
   }
 
   push(chunk: Uint8Array): Uint8Array[] {
@@ -69,17 +73,12 @@ export class FrameDecoder {
     const n = chunk.byteLength;
     let i = 0;
     while (i < n) {
-      const current = this.current;
-      if (current !== null) {
-        const take = Math.min(current.byteLength - this.currentFill, n - i);
-        current.set(chunk.subarray(i, i + take), this.currentFill);
+      if (this.currentLength >= 0) {
+        const take = Math.min(this.currentLength - this.currentFill, n - i);
+        this.pieces.push(chunk.subarray(i, i + take));
         this.currentFill += take;
         i += take;
-        if (this.currentFill === current.byteLength) {
-          frames.push(current);
-          this.current = null;
-          this.currentFill = 0;
-        }
+        if (this.currentFill === this.currentLength) frames.push(this.takeCurrent());
         continue;
       }
       let length: number;
@@ -106,14 +105,29 @@ export class FrameDecoder {
         frames.push(chunk.subarray(i, i + length));
         i += length;
       } else {
-        const buffer = new Uint8Array(length);
-        buffer.set(chunk.subarray(i));
-        this.current = buffer;
+        this.currentLength = length;
         this.currentFill = n - i;
+        if (i < n) this.pieces.push(chunk.subarray(i));
         i = n;
       }
     }
     return frames;
+  }
+
+  private takeCurrent(): Uint8Array {
+    const pieces = this.pieces;
+    const frame = pieces.length === 1 ? pieces[0]! : new Uint8Array(this.currentLength);
+    if (pieces.length > 1) {
+      let at = 0;
+      for (const piece of pieces) {
+        frame.set(piece, at);
+        at += piece.byteLength;
+      }
+    }
+    this.pieces = [];
+    this.currentLength = -1;
+    this.currentFill = 0;
+    return frame;
   }
 
   /** Call at end of stream: throws MalformedFrame when a frame was cut off. */
