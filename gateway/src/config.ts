@@ -16,6 +16,17 @@ export interface Limits {
   maxKeyPackagesStored: number;
   maxFetchPage: number;
   maxInFlightPerConnection: number;
+  /**
+   * Bytes one connection may make the gateway hold for it (responses and pushes it has not read,
+   * room reserved for responses being computed); beyond it the connection is not served until it reads.
+   */
+  connBufferBytes: number;
+  /** The same, summed over all connections: what non-reading peers together can cost the process. */
+  totalBufferBytes: number;
+  /** How long a frame may stay incomplete while the gateway waits for its bytes (slow-sender cutoff). */
+  frameDeadlineMs: number;
+  /** How long a new connection may take to complete hello. */
+  helloDeadlineMs: number;
   /** OPAQUE logins started but not finished, kept in memory. */
   maxPendingLogins: number;
   loginTimeoutMs: number;
@@ -98,6 +109,10 @@ export const defaultLimits: Limits = {
   maxKeyPackagesStored: 200,
   maxFetchPage: 500,
   maxInFlightPerConnection: 256,
+  connBufferBytes: 8 * 1024 * 1024,
+  totalBufferBytes: 512 * 1024 * 1024,
+  frameDeadlineMs: 30_000,
+  helloDeadlineMs: 10_000,
   maxPendingLogins: 10_000,
   loginTimeoutMs: 60_000,
   sessionTtlMs: 30 * 24 * 3600 * 1000,
@@ -182,6 +197,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     maxKeyPackagesStored: int(env, "QPQ_MAX_KP_STORED", defaultLimits.maxKeyPackagesStored, 1),
     maxFetchPage: int(env, "QPQ_MAX_FETCH_PAGE", defaultLimits.maxFetchPage, 1, 10_000),
     maxInFlightPerConnection: int(env, "QPQ_MAX_IN_FLIGHT", defaultLimits.maxInFlightPerConnection, 1),
+    connBufferBytes: int(env, "QPQ_CONN_BUFFER_BYTES", defaultLimits.connBufferBytes, 64 * 1024),
+    totalBufferBytes: int(env, "QPQ_TOTAL_BUFFER_BYTES", defaultLimits.totalBufferBytes, 64 * 1024),
+    frameDeadlineMs: int(env, "QPQ_FRAME_DEADLINE_MS", defaultLimits.frameDeadlineMs, 1),
+    helloDeadlineMs: int(env, "QPQ_HELLO_DEADLINE_MS", defaultLimits.helloDeadlineMs, 1),
     maxPendingLogins: int(env, "QPQ_MAX_PENDING_LOGINS", defaultLimits.maxPendingLogins, 1),
     loginTimeoutMs: int(env, "QPQ_LOGIN_TIMEOUT_MS", defaultLimits.loginTimeoutMs, 1000),
     sessionTtlMs: int(env, "QPQ_SESSION_TTL_MS", defaultLimits.sessionTtlMs, 1000),

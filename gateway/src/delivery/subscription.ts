@@ -9,10 +9,15 @@ import { bytesEqual } from "@qpq/shared/bytes";
 import type { Store } from "../store/types.ts";
 
 export interface PushSink {
-  /** Resolves once the push is written or buffered within the connection's high-water mark. */
+  /**
+   * Resolves once the push is written or buffered within the connection's budget; rejects when pushes
+   * stop (so a pump never stays parked on a connection that no longer wants it).
+   */
   send(envelope: Envelope): Promise<void>;
-  /** True while the connection's push stream has more buffered than its high-water mark. */
+  /** True while the connection's push stream is full or its budget used up. */
   congested(): boolean;
+  /** Resolves when the sink is no longer congested; rejects when pushes stop. */
+  drained(): Promise<void>;
 }
 
 const PAGE = 128;
@@ -69,15 +74,26 @@ export class Subscription {
     while (this.dirty && !this.closed) {
       // Cleared before reading, so an envelope committed during the read sets it again.
       this.dirty = false;
-      for (;;) {
-        const page = await this.store.fetch(this.recipientKey, this.lastSeq, PAGE, this.channelId);
-        for (const envelope of page) {
-          if (this.closed) return;
-          await this.sink.send(envelope);
-          this.lastSeq = envelope.seq;
-        }
-        if (page.length < PAGE) break;
+      if (!(await this.pushPages())) {
+        // Congested: the page is dropped rather than held while the client does not read; once it
+        // drains, the store is read again from the last envelope actually pushed.
+        await this.sink.drained();
+        this.dirty = true;
       }
+    }
+  }
+
+  /** Pushes pages until the queue is exhausted (true) or the sink is congested (false). */
+  private async pushPages(): Promise<boolean> {
+    for (;;) {
+      const page = await this.store.fetch(this.recipientKey, this.lastSeq, PAGE, this.channelId);
+      for (const envelope of page) {
+        if (this.closed) return true;
+        if (this.sink.congested()) return false;
+        await this.sink.send(envelope);
+        this.lastSeq = envelope.seq;
+      }
+      if (page.length < PAGE) return true;
     }
   }
 

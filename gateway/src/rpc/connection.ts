@@ -22,6 +22,8 @@ import type { BidiStream, WebTransportLike } from "@qpq/shared/transport";
 import { errorFields, log } from "../log.ts";
 import { beforeHello, handlers, type ConnectionState, type Services } from "../services/index.ts";
 import type { Handler } from "../services/context.ts";
+import type { PushSink } from "../delivery/subscription.ts";
+import { BufferBudget } from "./bufferBudget.ts";
 
 export interface ServedSession extends WebTransportLike {
   readonly remoteAddress: string;
@@ -32,6 +34,25 @@ let nextConnectionId = 1;
 /** Between the sessionEnded push and the close: long enough for the push to arrive first. */
 const SESSION_END_GRACE_MS = 1000;
 
+/**
+ * Room reserved for a response while its request runs, before its size is known. Every response but
+ * a fetch page is small (the largest, a KeyPackage or hybrid key, is a few KiB); a fetch page may be a
+ * whole frame. Reserving before dispatch is what keeps a burst of requests from a peer that does not
+ * read from computing many large responses at once.
+ */
+const SMALL_RESPONSE_BYTES = 64 * 1024;
+
+/** One global budget per gateway (per Services), shared by all its connections. */
+const totalBudgets = new WeakMap<Services, BufferBudget>();
+
+/** The budget all connections of these services share. */
+export function totalBudget(services: Services): BufferBudget {
+  let budget = totalBudgets.get(services);
+  if (!budget)
+    totalBudgets.set(services, (budget = new BufferBudget(services.config.limits.totalBufferBytes)));
+  return budget;
+}
+
 export class ClientConnection {
   readonly state: ConnectionState;
   private readonly limits: FrameLimits;
@@ -39,13 +60,19 @@ export class ClientConnection {
   private readonly slotWaiters: (() => void)[] = [];
   private pushWriter: Promise<FrameWriter> | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** Aborts whatever the current subscription's pump is waiting for, so it lets go of its page. */
+  private pushAbort: AbortController | undefined;
   private closed = false;
+  /** What this connection makes the gateway hold for it (see BufferBudget). */
+  readonly buffers: BufferBudget;
+  private helloTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly wt: ServedSession,
     private readonly services: Services,
   ) {
     const id = nextConnectionId++;
+    this.buffers = new BufferBudget(services.config.limits.connBufferBytes, totalBudget(services));
     this.limits = {
       maxFrameBytes: services.config.limits.maxFrameBytes,
       maxSegments: services.config.limits.maxSegments,
@@ -62,6 +89,13 @@ export class ClientConnection {
 
   /** Runs until the session ends; never rejects. */
   async serve(): Promise<void> {
+    // A peer that connects and never says hello would otherwise hold its session open forever.
+    this.helloTimer = setTimeout(() => {
+      if (this.state.version !== undefined || this.closed) return;
+      this.wt.close({ closeCode: ErrorCode.DeadlineExceeded, reason: "no hello in time" });
+      this.close();
+    }, this.services.config.limits.helloDeadlineMs);
+    this.helloTimer.unref();
     void this.refuseUnidirectional();
     const reader = this.wt.incomingBidirectionalStreams.getReader();
     try {
@@ -80,10 +114,11 @@ export class ClientConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.helloTimer);
     this.services.sessions.unbind(this.state);
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    this.stopPushes();
     for (const wake of this.slotWaiters.splice(0)) wake();
+    this.closing.abort(new QpqError(ErrorCode.Unavailable, "connection closed"));
   }
 
   /** Clients have no business opening unidirectional streams: read nothing, cancel each. */
@@ -101,12 +136,24 @@ export class ClientConnection {
   }
 
   private async serveStream(stream: BidiStream): Promise<void> {
-    const writer = new FrameWriter(stream.writable);
+    const writer = new FrameWriter(stream.writable, { onPending: (delta) => this.buffers.add(delta) });
     const decoder = new FrameDecoder(this.limits);
     const reader = stream.readable.getReader();
+    const deadline = new FrameDeadline(this.services.config.limits.frameDeadlineMs);
     try {
       for (;;) {
-        const { value, done } = await reader.read();
+        // A peer that does not read its responses gets no more of them computed: while this stream's
+        // writes are not accepted, its requests stay unread (QUIC flow control holds the peer back).
+        if (writer.backpressure) await writer.ready();
+        const { value, done, expired } = await deadline.read(reader, decoder.bufferedBytes > 0);
+        if (expired) {
+          // Whatever the peer sends next, this frame is late: the stream cannot be resumed.
+          const error = new QpqError(ErrorCode.DeadlineExceeded, "frame incomplete past the deadline");
+          this.answer(writer, 0, errorBody(error));
+          // The stream's reset carries the same registry code as the answer.
+          reader.cancel(Object.assign(error, { streamErrorCode: error.code })).catch(() => {});
+          break;
+        }
         if (done || this.closed) break;
         let frames: Uint8Array[];
         try {
@@ -117,29 +164,59 @@ export class ClientConnection {
           reader.cancel().catch(() => {});
           break;
         }
-        for (const frame of frames) {
+        // What is left over started in this chunk (or nothing is): its deadline starts now.
+        if (frames.length > 0 || decoder.bufferedBytes === 0) deadline.reset();
+        for (const bytes of frames) {
+          // Error answers take no slot: a flood of undecodable frames must still wait for the budget.
+          if (!this.buffers.within) await this.buffers.whenWithin(this.closing.signal);
+          const frame = this.decode(writer, bytes);
+          if (!frame) continue;
           await this.acquireSlot();
           if (this.closed) break;
-          void this.handleFrame(writer, frame).finally(() => this.releaseSlot());
+          const reserved = frame.request.type === "fetch" ? this.limits.maxFrameBytes : SMALL_RESPONSE_BYTES;
+          try {
+            await this.buffers.reserve(reserved, this.closing.signal);
+          } catch {
+            this.releaseSlot();
+            break;
+          }
+          void this.handleFrame(writer, frame, reserved).finally(() => this.releaseSlot());
         }
       }
     } catch {
       // Stream reset by the peer.
     } finally {
+      deadline.reset();
       await writer.close().catch(() => {});
     }
   }
 
-  private async handleFrame(writer: FrameWriter, bytes: Uint8Array): Promise<void> {
-    let frame: ClientFrame;
+  /** Decodes one frame; an undecodable one is answered here (its answer is small: no reservation). */
+  private decode(writer: FrameWriter, bytes: Uint8Array): ClientFrame | undefined {
     try {
-      frame = decodeClientFrame(bytes, this.limits);
+      return decodeClientFrame(bytes, this.limits);
     } catch (error) {
       const requestId = error instanceof DecodeError ? (error.requestId ?? 0) : 0;
       this.answer(writer, requestId, errorBody(error));
-      return;
+      return undefined;
     }
-    this.answer(writer, frame.requestId, await this.dispatch(frame.request));
+  }
+
+  /**
+   * Runs one request and writes its answer. The slot is held until the answer is written out or fits
+   * in the connection's budget: otherwise a peer that never reads could have any number of answers
+   * waiting in memory, each freed from its slot the moment it was produced.
+   */
+  private async handleFrame(writer: FrameWriter, frame: ClientFrame, reserved: number): Promise<void> {
+    let body: ResponseBody;
+    try {
+      body = await this.dispatch(frame.request);
+    } finally {
+      this.buffers.add(-reserved);
+    }
+    if (frame.request.type === "hello" && this.state.version !== undefined) clearTimeout(this.helloTimer);
+    this.answer(writer, frame.requestId, body);
+    await this.buffers.whenWithin(this.closing.signal).catch(() => {});
   }
 
   private async dispatch(request: Request): Promise<ResponseBody> {
@@ -164,7 +241,14 @@ export class ClientConnection {
 
   private answer(writer: FrameWriter, requestId: number, body: ResponseBody): void {
     try {
-      writer.write(encodeServerFrame({ type: "response", response: { requestId, result: body } }));
+      let bytes = encodeServerFrame({ type: "response", response: { requestId, result: body } });
+      if (bytes.byteLength > this.limits.maxFrameBytes) {
+        // The peer would refuse the frame and lose the stream with it; an error keeps the stream usable.
+        log.warn("response exceeds the frame limit", { conn: this.state.id, bytes: bytes.byteLength });
+        const error = new QpqError(ErrorCode.Internal, "response too large");
+        bytes = encodeServerFrame({ type: "response", response: { requestId, result: errorBody(error) } });
+      }
+      writer.write(bytes);
     } catch (error) {
       log.warn("could not write a response", { conn: this.state.id, ...errorFields(error) });
     }
@@ -173,7 +257,11 @@ export class ClientConnection {
   private subscribe(recipientKey: Uint8Array, afterSeq: number, channelId?: Uint8Array): void {
     this.stopPushes();
     if (this.closed) return;
-    const sink = {
+    const abort = (this.pushAbort = new AbortController());
+    const signal = abort.signal;
+    // Pushes stop at half the budget, so a client slow to read them still has room for its answers.
+    const pushShare = this.buffers.limitBytes / 2;
+    const sink: PushSink = {
       send: async (envelope: Envelope) => {
         // Requests re-check the session's expiry on every call; pushes must too, or an expired
         // session bound to a still-open connection would read its queue for as long as it stays up.
@@ -187,10 +275,20 @@ export class ClientConnection {
           throw new QpqError(ErrorCode.SessionInvalid, "session expired; log in again");
         }
         const writer = await this.openPushStream();
+        signal.throwIfAborted();
         writer.write(encodeServerFrame({ type: "push", push: { type: "envelope", envelope } }));
-        await writer.ready();
+        // Buffered within budget counts as sent; beyond it the pump waits, and stopping pushes (a new
+        // subscribe, logout, close) aborts the wait so the pump lets go of what it holds.
+        await this.buffers.whenWithin(signal);
       },
-      congested: () => this.pushCongested,
+      congested: () => this.pushCongested || this.buffers.used > pushShare || !this.buffers.within,
+      drained: async () => {
+        const writer = await this.openPushStream();
+        signal.throwIfAborted();
+        await abortable(writer.ready(), signal);
+        // The same condition as congested(), or the pump would spin re-reading the store.
+        await this.buffers.whenAtMost(pushShare, signal);
+      },
     };
     const onError = (error: unknown) => {
       log.debug("push stream failed", { conn: this.state.id, ...errorFields(error) });
@@ -200,6 +298,8 @@ export class ClientConnection {
   }
 
   private pushCongested = false;
+  /** Aborted on close: releases every wait for budget, so nothing of a gone connection stays behind. */
+  private readonly closing = new AbortController();
 
   /**
    * The session was ended elsewhere (logout, eviction). It is unbound at once, so nothing more runs
@@ -226,7 +326,7 @@ export class ClientConnection {
 
   private openPushStream(): Promise<FrameWriter> {
     this.pushWriter ??= this.wt.createUnidirectionalStream().then((writable) => {
-      const writer = new FrameWriter(writable);
+      const writer = new FrameWriter(writable, { onPending: (delta) => this.buffers.add(delta) });
       writer.onCongestion((congested) => {
         this.pushCongested = congested;
       });
@@ -238,6 +338,8 @@ export class ClientConnection {
   private stopPushes(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.pushAbort?.abort(new QpqError(ErrorCode.Unavailable, "pushes stopped"));
+    this.pushAbort = undefined;
   }
 
   private acquireSlot(): Promise<void> | void {
@@ -255,6 +357,70 @@ export class ClientConnection {
     this.inFlight--;
     this.slotWaiters.shift()?.();
   }
+}
+
+/**
+ * The deadline of an incomplete frame. Only time spent waiting for the peer counts (not time the
+ * gateway itself stops reading under backpressure), and it accumulates over reads from the frame's
+ * first byte, so trickling one byte at a time does not keep a frame open forever.
+ */
+class FrameDeadline {
+  private waitedMs = 0;
+
+  constructor(private readonly limitMs: number) {}
+
+  async read(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    partial: boolean,
+  ): Promise<
+    { value: Uint8Array; done: false; expired: false } | { value?: undefined; done: true; expired: boolean }
+  > {
+    if (!partial) {
+      const result = await reader.read();
+      return result.done
+        ? { done: true, expired: false }
+        : { value: result.value, done: false, expired: false };
+    }
+    const started = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), Math.max(0, this.limitMs - this.waitedMs));
+    });
+    try {
+      const result = await Promise.race([reader.read(), expired]);
+      if (result === "expired") return { done: true, expired: true };
+      return result.done
+        ? { done: true, expired: false }
+        : { value: result.value, done: false, expired: false };
+    } finally {
+      clearTimeout(timer);
+      this.waitedMs += performance.now() - started;
+    }
+  }
+
+  /** A frame completed (or the stream ended): the next one starts with a full deadline. */
+  reset(): void {
+    this.waitedMs = 0;
+  }
+}
+
+/** Rejects with the signal's reason when it aborts first. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function errorBody(error: unknown): ResponseBody {

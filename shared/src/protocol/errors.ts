@@ -77,6 +77,8 @@ export const ErrorCode = {
   InvitationInvalid: 32,
   /** A hybrid (X-Wing) envelope that is malformed or does not open: wrong key, context, or tampering. */
   SealedEnvelopeInvalid: 33,
+  /** A frame stayed incomplete, or hello did not come, within the gateway's deadline. */
+  DeadlineExceeded: 34,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -264,4 +264,36 @@ describe("FrameWriter", () => {
     expect(() => writer.write(messages[0]!)).toThrow("reset by peer");
     expect(writer.desiredSize).toBeNull();
   });
+
+  it("counts what the stream has not accepted yet, and gives it all back when the stream fails", async () => {
+    const s = sink(1);
+    const deltas: number[] = [];
+    const writer = new FrameWriter(s.writable, { onPending: (d) => deltas.push(d) });
+    const sum = () => deltas.reduce((a, b) => a + b, 0);
+    writer.write(new Uint8Array(100));
+    writer.write(new Uint8Array(50));
+    expect(writer.pendingBytes).toBe(158);
+    expect(sum()).toBe(158);
+    const drained = writer.whenPendingAtMost(0);
+    s.release();
+    await drained;
+    expect(writer.pendingBytes).toBe(0);
+    expect(sum()).toBe(0);
+
+    const stuck = sink(1);
+    const failing = new FrameWriter(stuck.writable, { onPending: (d) => deltas.push(d) });
+    failing.write(new Uint8Array(10));
+    failing.write(new Uint8Array(10));
+    await Promise.resolve();
+    failing.write(new Uint8Array(10));
+    expect(failing.pendingBytes).toBe(42);
+    const waiting = failing.whenPendingAtMost(0);
+    // A write is stuck in the sink; abort gives back its bytes without waiting for it.
+    const aborted = failing.abort(new Error("gone"));
+    await expect(waiting).rejects.toThrow("gone");
+    stuck.release();
+    await aborted;
+    expect(failing.pendingBytes).toBe(0);
+    expect(sum()).toBe(0);
+  });
 });

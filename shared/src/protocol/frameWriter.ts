@@ -9,6 +9,11 @@ import { encodeFrames } from "./frame.ts";
 export interface FrameWriterOptions {
   /** Hand the batch to the stream immediately once this many bytes are queued (default 256 KiB). */
   maxBatchBytes?: number;
+  /**
+   * Told every change of `pendingBytes` (positive when frames are written, negative when the stream
+   * accepted them or failed), so an owner can account many writers against one memory budget.
+   */
+  onPending?: (deltaBytes: number) => void;
 }
 
 export class FrameWriter {
@@ -22,12 +27,16 @@ export class FrameWriter {
   private lastWrite: Promise<void> = Promise.resolve();
   private congested = false;
   private readonly congestionListeners = new Set<(congested: boolean) => void>();
+  private readonly onPending: ((deltaBytes: number) => void) | undefined;
+  private pending = 0;
+  private pendingWaiters: { limit: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
   /** Resolves when the stream has closed; rejects when it errored or was aborted. */
   readonly closed: Promise<void>;
 
   constructor(writable: WritableStream<Uint8Array>, options?: FrameWriterOptions) {
     this.writer = writable.getWriter();
     this.maxBatchBytes = options?.maxBatchBytes ?? 256 * 1024;
+    this.onPending = options?.onPending;
     this.closed = this.writer.closed;
     this.closed.catch((error: unknown) => this.fail(error));
   }
@@ -41,6 +50,46 @@ export class FrameWriter {
   get backpressure(): boolean {
     const size = this.desiredSize;
     return size === null || size <= 0 || this.batchBytes >= this.maxBatchBytes;
+  }
+
+  /**
+   * Bytes written here (length prefixes included) that the stream has not accepted yet: the batch plus
+   * every chunk whose stream write is still pending. This is what the writer makes its owner hold in
+   * memory when the peer does not read.
+   */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  /**
+   * Resolves once `pendingBytes` is at most `limit` (at once if it is); rejects when the stream fails
+   * or `signal` aborts first.
+   */
+  whenPendingAtMost(limit: number, signal?: AbortSignal): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure.error);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.pending <= limit) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        limit,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (error: unknown) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      };
+      const onAbort = (): void => {
+        this.pendingWaiters = this.pendingWaiters.filter((w) => w !== waiter);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.pendingWaiters.push(waiter);
+      // The batch is only handed over on a microtask: without this a waiter could wait for it forever.
+      this.flushBatch();
+    });
   }
 
   /** The error the stream failed with, if it did. */
@@ -57,6 +106,7 @@ export class FrameWriter {
     if (this.closing) throw new QpqError(ErrorCode.Unavailable, "FrameWriter is closed");
     this.batch.push(message);
     this.batchBytes += 4 + message.byteLength;
+    this.addPending(4 + message.byteLength);
     if (this.batchBytes >= this.maxBatchBytes) {
       this.flushBatch();
     } else if (!this.scheduled) {
@@ -100,8 +150,6 @@ export class FrameWriter {
 
   /** Drops what is queued and aborts the stream. */
   async abort(reason?: unknown): Promise<void> {
-    this.batch = [];
-    this.batchBytes = 0;
     this.closing = true;
     this.fail(reason);
     await this.writer.abort(reason).catch(() => undefined);
@@ -114,7 +162,12 @@ export class FrameWriter {
     this.batch = [];
     this.batchBytes = 0;
     const written = this.writer.write(chunk);
-    written.catch((error: unknown) => this.fail(error));
+    written.then(
+      () => {
+        if (!this.failure) this.addPending(-chunk.byteLength);
+      },
+      (error: unknown) => this.fail(error),
+    );
     this.lastWrite = written;
     this.checkCongestion();
   }
@@ -138,10 +191,24 @@ export class FrameWriter {
     for (const listener of this.congestionListeners) listener(congested);
   }
 
+  private addPending(delta: number): void {
+    this.pending += delta;
+    this.onPending?.(delta);
+    if (delta >= 0 || this.pendingWaiters.length === 0) return;
+    const waiting = this.pendingWaiters;
+    this.pendingWaiters = waiting.filter((w) => w.limit < this.pending);
+    for (const w of waiting) if (w.limit >= this.pending) w.resolve();
+  }
+
   private fail(error: unknown): void {
     if (this.failure) return;
     this.failure = { error };
     this.batch = [];
     this.batchBytes = 0;
+    // Nothing more will be written: whatever was pending is given back at once.
+    const pending = this.pending;
+    this.pending = 0;
+    if (pending !== 0) this.onPending?.(-pending);
+    for (const w of this.pendingWaiters.splice(0)) w.reject(error);
   }
 }
