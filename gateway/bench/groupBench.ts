@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Push } from "@qpq/shared/protocol";
 import { startGatewayProcess } from "../src/testing/index.ts";
-import { writeBenchSection } from "./benchDoc.ts";
+import { writeBenchSection } from "../../scripts/benchDoc.ts";
 import { makeUsers, type BenchUser } from "./deliveryBench.ts";
 
 const SECTION = "## Group channel fan-out";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { generateSelfSigned, type SelfSignedCertificate } from "../tls/selfSigned.ts";
+import { generateSelfSigned, type SelfSignedCertificate } from "./tls/selfSigned.ts";
 import {
   connectWebTransport,
   startWebTransportServer,
