@@ -7,6 +7,7 @@ export default tseslint.config(
     ignores: [
       "**/node_modules/**",
       "**/dist/**",
+      "**/.tsbuild/**",
       "**/.scratch/**",
       "shared/src/protocol/generated/**",
       "data/**",

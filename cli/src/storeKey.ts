@@ -3,6 +3,7 @@
  * correct password login yields it), then kept in the session file while logged in so later commands
  * need no password; the export key itself is never written anywhere. Logging out deletes it.
  */
+import type { webcrypto } from "node:crypto";
 import { sha256 } from "@qpq/shared/crypto";
 import { utf8 } from "@qpq/shared/bytes";
 
@@ -24,7 +25,7 @@ export async function deriveStateKeyBytes(exportKey: Uint8Array, username: strin
   return new Uint8Array(bits);
 }
 
-export function importStateKey(raw: Uint8Array): Promise<CryptoKey> {
+export function importStateKey(raw: Uint8Array): Promise<webcrypto.CryptoKey> {
   return crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "AES-GCM" }, false, [
     "encrypt",
     "decrypt",
