@@ -20,7 +20,7 @@ export function parseTables(markdown) {
       sections.set(heading[1], current);
       continue;
     }
-    if (line.startsWith("## ")) current = undefined;
+    if (line.startsWith("## ") || line.startsWith("### ")) current = undefined;
     if (!current || !line.startsWith("|") || /^\|\s*-/.test(line)) continue;
     const [first = "", ...rest] = line.split("|").slice(1, -1);
     if (first.trim() === "module") continue;
