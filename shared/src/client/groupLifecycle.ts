@@ -27,6 +27,7 @@ import type { GroupCommits } from "./groupCommits.ts";
 import type { HybridKeys } from "./hybridKeys.ts";
 import type { ClientSession } from "./session.ts";
 import type { GroupRecord } from "./storage.ts";
+import { canonicalUsername } from "./username.ts";
 
 export const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -44,6 +45,7 @@ export class GroupLifecycle {
   private readonly fallbackStepMs: number;
   private readonly proposalTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private rotationTimer: ReturnType<typeof setInterval> | undefined;
+  private started = false;
   private stopped = false;
 
   constructor(
@@ -58,13 +60,25 @@ export class GroupLifecycle {
     session.on("conversation", (group) => this.onGroupChanged(group.id));
   }
 
-  /** Starts periodic key rotation; rotation also runs once right away for overdue groups. */
+  /**
+   * Starts the background work of a long-running client: periodic key rotation (once right away for
+   * overdue groups) and committing others' proposals when this member's turn comes. Until then
+   * nothing runs on a timer; a short-lived client calls commitDue and rotateOverdue itself.
+   */
   start(): void {
-    if (this.keyRotationMs <= 0 || this.rotationTimer !== undefined) return;
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.scheduleAll().catch((error: unknown) => this.session.emit("error", error));
+    if (this.keyRotationMs <= 0) return;
     const every = this.options.rotationCheckMs ?? 3600 * 1000;
     const run = () => this.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
     this.rotationTimer = setInterval(() => void run(), every);
     void run();
+  }
+
+  /** Proposals that arrived before start() get their commit timers now. */
+  private async scheduleAll(): Promise<void> {
+    for (const group of await this.session.store.listGroups()) this.onGroupChanged(group.id);
   }
 
   stop(): void {
@@ -116,7 +130,8 @@ export class GroupLifecycle {
   }
 
   /** Removes every device of a user from the group; after it they cannot read the group's new messages. */
-  async remove(groupId: string, username: string): Promise<void> {
+  async remove(groupId: string, name: string): Promise<void> {
+    const username = canonicalUsername(name);
     await this.assertMember(groupId);
     await this.commits.commitChange(groupId, async (state) => {
       const removed = leavesOf(state, username).map((m) => m.signatureKey);
@@ -129,7 +144,8 @@ export class GroupLifecycle {
    * Asks the group to remove a user without committing it ourselves: the member first in the commit
    * order commits it (committerRule.ts). Until then this device cannot send application messages there.
    */
-  async proposeRemoval(groupId: string, username: string): Promise<void> {
+  async proposeRemoval(groupId: string, name: string): Promise<void> {
+    const username = canonicalUsername(name);
     await this.assertMember(groupId);
     await this.sendProposal(groupId, (state) => proposeRemove(state, this.session.impl, username));
   }
@@ -157,7 +173,8 @@ export class GroupLifecycle {
    * Asks the group to add a user; the member first in the commit order commits it and sends the
    * Welcome. The KeyPackage must carry the identity key and name the directory gave for the user.
    */
-  async proposeAddition(groupId: string, username: string): Promise<void> {
+  async proposeAddition(groupId: string, name: string): Promise<void> {
+    const username = canonicalUsername(name);
     const { gw } = this.session;
     const identityKey = await gw.resolveUser(username);
     const { keyPackage } = await gw.fetchKeyPackage(identityKey);
@@ -266,7 +283,7 @@ export class GroupLifecycle {
   }
 
   private onGroupChanged(groupId: string): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     this.session
       .groupState(groupId)
       .then((current) => current && this.scheduleProposalCommit(groupId, current.state))
