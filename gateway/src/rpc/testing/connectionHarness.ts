@@ -12,7 +12,7 @@ import {
   type ClientFrame,
   type ServerFrame,
 } from "@qpq/shared/protocol";
-import { createMemoryTransportPair, type MemoryTransport } from "@qpq/shared/rpc";
+import { createMemoryTransportPair, type MemoryTransport } from "@qpq/shared/rpc/testing";
 import { loadConfig, type Limits } from "../../config.ts";
 import { Delivery } from "../../delivery/delivery.ts";
 import { LoginRegistry } from "../../services/loginRegistry.ts";
