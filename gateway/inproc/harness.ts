@@ -57,6 +57,11 @@ export async function resumeActor(
     ...FAST,
     ...options,
   });
+  return adopt(actor, messenger, client);
+}
+
+/** Makes messenger the actor's current one (events of earlier messengers are ignored from now on). */
+export function adopt(actor: Actor, messenger: Messenger, client: GatewayClient): Actor {
   actor.messenger = messenger;
   actor.client = client;
   return track(actor);
