@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionManager, Messenger, type ConnectionStatus } from "@qpq/shared/client";
 import { IN_PROCESS_BASE_URL, inProcessGateway, type InProcessGateway } from "../src/testing/index.ts";
-import { FAST, adopt, groupOf, registerActor, resumeActor, texts, until, type Actor } from "./harness.ts";
+import { FAST, adopt, groupOf, resumeActor, seedActor, texts, until, type Actor } from "./harness.ts";
 
 /** Gateway time: the real clock plus an offset a test can move forward. */
 const clock = { offsetMs: 0, now: () => Date.now() + clock.offsetMs };
@@ -18,7 +18,10 @@ let manager: ConnectionManager | undefined;
 
 beforeAll(async () => {
   gw = await inProcessGateway({ clock });
-  [alice, bob] = await Promise.all(["alice", "bob"].map((n) => registerActor(gw, n)));
+  [alice, bob] = (await Promise.all(["alice", "bob"].map((n) => seedActor(gw, n)))) as Actor[] as [
+    Actor,
+    Actor,
+  ];
 });
 
 afterEach(() => {

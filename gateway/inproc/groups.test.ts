@@ -10,7 +10,7 @@ import {
   epochOf,
   groupOf,
   memberNames,
-  registerActor,
+  seedActor,
   resumeActor,
   texts,
   until,
@@ -27,9 +27,9 @@ beforeAll(async () => {
   // Every join here tops up a stock of three KeyPackages on one long session: more uploads than the
   // default burst allows within the few seconds this file runs.
   gw = await inProcessGateway({ limits: { keyPackagePublishPerSession: { burst: 1000, perMinute: 1000 } } });
-  [alice, bob, carol, dave] = await Promise.all(
-    ["alice", "bob", "carol", "dave"].map((n) => registerActor(gw, n)),
-  );
+  [alice, bob, carol, dave] = (await Promise.all(
+    ["alice", "bob", "carol", "dave"].map((n) => seedActor(gw, n)),
+  )) as Actor[] as [Actor, Actor, Actor, Actor];
 });
 
 afterAll(async () => {

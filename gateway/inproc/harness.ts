@@ -10,6 +10,7 @@ import {
   type MessageRecord,
   type MessengerOptions,
 } from "@qpq/shared/client";
+import { DEFAULT_SUITE, createIdentity, suiteImpl } from "@qpq/shared/mls";
 import type { InProcessGateway } from "../src/testing/index.ts";
 
 /** The cheaper serenity-kit preset, a small KeyPackage stock, quick proposal fallbacks. */
@@ -31,6 +32,26 @@ export interface Actor {
 }
 
 let counter = 0;
+
+/**
+ * An actor whose account and session were written straight into the gateway's store (no OPAQUE, no
+ * argon2id): milliseconds instead of a quarter second. For everything but login itself.
+ */
+export async function seedActor(
+  gw: InProcessGateway,
+  base: string,
+  options: Partial<MessengerOptions> = {},
+): Promise<Actor> {
+  const name = `${base}${++counter}`;
+  const suite = options.suite ?? DEFAULT_SUITE;
+  const identity = await createIdentity(name, await suiteImpl(suite));
+  const store = new MemoryClientStore();
+  await store.putAccount({ ...identity, suite, createdAtMs: Date.now() });
+  const token = await gw.seedAccount(name, identity.signaturePublicKey);
+  const client = await GatewayClient.connect(gw.connect());
+  const messenger = await Messenger.resume(client, token, store, { ...FAST, ...options });
+  return track({ name, password: "", store, messenger, client, received: [], errors: [] });
+}
 
 export async function registerActor(
   gw: InProcessGateway,

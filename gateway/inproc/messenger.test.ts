@@ -21,7 +21,9 @@ let carol: Actor;
 
 beforeAll(async () => {
   gw = await inProcessGateway();
-  [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((n) => registerActor(gw, n)));
+  [alice, bob, carol] = (await Promise.all(
+    ["alice", "bob", "carol"].map((n) => registerActor(gw, n)),
+  )) as Actor[] as [Actor, Actor, Actor];
 });
 
 afterAll(async () => {

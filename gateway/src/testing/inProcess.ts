@@ -5,11 +5,13 @@
  * What only the real process shows (HTTP/3 and QUIC, a process crash, SQLite durability) stays in
  * the process-based tests under gateway/test.
  */
+import { randomBytes } from "node:crypto";
 import { createMemoryTransportPair, type MemoryTransport } from "@qpq/shared/rpc";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 import { defaultLimits, loadConfig, type GatewayConfig, type Limits } from "../config.ts";
 import { discoveryDocument } from "../http/discovery.ts";
 import { ClientConnection } from "../rpc/connection.ts";
+import { hashToken } from "../services/auth.ts";
 import { createServices, type Clock } from "../services/createServices.ts";
 import type { Services } from "../services/index.ts";
 import { MemoryStore } from "../store/memoryStore.ts";
@@ -60,6 +62,12 @@ export interface InProcessGateway {
    * subscriptions, throttles, queue depths) lost, the store kept, fresh services built on it.
    */
   crash(): Promise<void>;
+  /**
+   * An account and a session written straight into the store, skipping OPAQUE (whose argon2id costs
+   * a tenth of a second per run): for tests about everything after login. Returns the session token
+   * for resumeSession; the account has no usable password.
+   */
+  seedAccount(username: string, identityKey: Uint8Array): Promise<Uint8Array>;
   /** Resolves once every envelope accepted so far is in the store. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -134,6 +142,20 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
       // Accepted writes are durable before their response; the committer only holds unanswered ones.
       await services.delivery.drain();
       services = await createServices(config, store, clock);
+    },
+    async seedAccount(username, identityKey) {
+      const now = services.now();
+      const created = await store.createUser({ username, identityKey, opaqueRecord: "", createdAtMs: now });
+      if (!created) throw new Error(`username or identity taken: ${username}`);
+      const token = new Uint8Array(randomBytes(32));
+      await store.createSession({
+        tokenHash: hashToken(token),
+        username,
+        identityKey,
+        createdAtMs: now,
+        expiresAtMs: now + config.limits.sessionTtlMs,
+      });
+      return token;
     },
     drain: () => services.delivery.drain(),
     async close() {
