@@ -41,13 +41,14 @@ export async function seedActor(
   gw: InProcessGateway,
   base: string,
   options: Partial<MessengerOptions> = {},
+  sessionTtlMs?: number,
 ): Promise<Actor> {
   const name = `${base}${++counter}`;
   const suite = options.suite ?? DEFAULT_SUITE;
   const identity = await createIdentity(name, await suiteImpl(suite));
   const store = new MemoryClientStore();
   await store.putAccount({ ...identity, suite, createdAtMs: Date.now() });
-  const token = await gw.seedAccount(name, identity.signaturePublicKey);
+  const token = await gw.seedAccount(name, identity.signaturePublicKey, sessionTtlMs);
   const client = await GatewayClient.connect(gw.connect());
   const messenger = await Messenger.resume(client, token, store, { ...FAST, ...options });
   return track({ name, password: "", store, messenger, client, received: [], errors: [] });

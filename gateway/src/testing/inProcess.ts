@@ -67,7 +67,7 @@ export interface InProcessGateway {
    * a tenth of a second per run): for tests about everything after login. Returns the session token
    * for resumeSession; the account has no usable password.
    */
-  seedAccount(username: string, identityKey: Uint8Array): Promise<Uint8Array>;
+  seedAccount(username: string, identityKey: Uint8Array, sessionTtlMs?: number): Promise<Uint8Array>;
   /** Resolves once every envelope accepted so far is in the store. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -143,7 +143,7 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
       await services.delivery.drain();
       services = await createServices(config, store, clock);
     },
-    async seedAccount(username, identityKey) {
+    async seedAccount(username, identityKey, sessionTtlMs = config.limits.sessionTtlMs) {
       const now = services.now();
       const created = await store.createUser({ username, identityKey, opaqueRecord: "", createdAtMs: now });
       if (!created) throw new Error(`username or identity taken: ${username}`);
@@ -153,7 +153,7 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
         username,
         identityKey,
         createdAtMs: now,
-        expiresAtMs: now + config.limits.sessionTtlMs,
+        expiresAtMs: now + sessionTtlMs,
       });
       return token;
     },
