@@ -93,6 +93,27 @@ describe("GroupCommits", () => {
   });
 });
 
+describe("GroupCommits after a removal (fuzz seeds 14, 18, 21, 23)", () => {
+  it("a member removed while its own commit was pending still reconnects, and learns it was removed", async () => {
+    const groupId = await groupOf([alice, bob, carol], "removed-pending");
+    await bob.messenger.settled();
+    // Offline, bob's commit is stored as pending: its fate is unknown until he is back.
+    bob.messenger.detach();
+    await expect(bob.messenger.lifecycle.rotateKeys(groupId)).rejects.toMatchObject({
+      code: ErrorCode.Unavailable,
+    });
+    expect((await bob.messenger.conversations()).find((g) => g.id === groupId)?.pendingCommit).toBeDefined();
+    await alice.messenger.lifecycle.remove(groupId, bob.name);
+    // The gateway refuses the pending commit (bob is out of the channel): it is dropped, not retried
+    // at every attach, which used to make attach fail forever.
+    await resumeActor(gw, bob);
+    await until([bob], "bob learns his removal", () => bob.messenger.lifecycle.isRemoved(groupId));
+    expect(
+      (await bob.messenger.conversations()).find((g) => g.id === groupId)?.pendingCommit,
+    ).toBeUndefined();
+  });
+});
+
 describe("GroupLifecycle", () => {
   it("invite adds a member who reads what follows, not what came before", async () => {
     const groupId = await groupOf([alice, bob], "grow");

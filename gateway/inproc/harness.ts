@@ -74,6 +74,9 @@ export async function resumeActor(
   options: Partial<MessengerOptions> = {},
 ): Promise<Actor> {
   actor.messenger.close();
+  // A detached messenger leaves its connection open, and that connection's pushes would still reach
+  // the old messenger, which would then process them into the same store as the new one.
+  actor.client.close();
   const client = await GatewayClient.connect(gw.connect());
   const messenger = await Messenger.resume(client, actor.messenger.login.sessionToken, actor.store, {
     ...FAST,

@@ -90,6 +90,7 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
   let services = await createServices(config, store, clock);
   const served = new Map<MemoryTransport, ClientConnection>();
   let reachable = true;
+  let restarting = false;
   let closed = false;
 
   const dropAll = (code: number, reason: string): number => {
@@ -104,7 +105,7 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
   };
 
   const connect = (connectOptions: ConnectOptions = {}): MemoryTransport => {
-    if (closed || !reachable) throw new Error("gateway unreachable");
+    if (closed || restarting || !reachable) throw new Error("gateway unreachable");
     const { client, server } = createMemoryTransportPair(connectOptions);
     const connection = new ClientConnection(server, services);
     served.set(server, connection);
@@ -126,7 +127,7 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
     connect,
     openTransport: () => connect(),
     fetch: (async () => {
-      if (closed || !reachable) throw new TypeError("fetch failed");
+      if (closed || restarting || !reachable) throw new TypeError("fetch failed");
       return new Response(JSON.stringify(discovery), { headers: { "content-type": "application/json" } });
     }) as typeof fetch,
     disconnect(filter) {
@@ -138,10 +139,17 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
       reachable = value;
     },
     async crash() {
-      dropAll(0, "gateway crashed");
-      // Accepted writes are durable before their response; the committer only holds unanswered ones.
-      await services.delivery.drain();
-      services = await createServices(config, store, clock);
+      // Down until the new services exist: a session accepted meanwhile would be served by the old
+      // ones, whose subscriptions no later enqueue ever reaches.
+      restarting = true;
+      try {
+        dropAll(0, "gateway crashed");
+        // Accepted writes are durable before their response; the committer only holds unanswered ones.
+        await services.delivery.drain();
+        services = await createServices(config, store, clock);
+      } finally {
+        restarting = false;
+      }
     },
     async seedAccount(username, identityKey, sessionTtlMs = config.limits.sessionTtlMs) {
       const now = services.now();

@@ -37,7 +37,7 @@ export interface CommittedChange extends CommitChange {
 
 export type BuildCommit = (state: ClientState, record: GroupRecord) => Promise<CommitChange>;
 
-type Outcome = "accepted" | "conflict";
+type Outcome = "accepted" | "conflict" | "refused";
 
 /** Joiners' verified hybrid public keys by hex identity key, fetched before their commit is sent. */
 type JoinerKeys = Map<string, Uint8Array>;
@@ -85,7 +85,15 @@ export class GroupCommits {
         const current = await this.session.groupState(group.id);
         const pending = current?.record.pendingCommit;
         if (!current || !pending) return;
-        const record = await this.settle(current.record, pending);
+        let record: GroupRecord | undefined;
+        try {
+          record = await this.settle(current.record, pending);
+        } catch (error) {
+          // Refused for good (we are no longer in the channel): reported, and no reason to stay offline.
+          if (!isRefusal(error)) throw error;
+          this.session.emit("error", error);
+          return;
+        }
         if (record) await this.sendWelcome(record, pending);
         else this.session.emit("error", new Error(`a change to conversation ${group.id} lost its epoch`));
       });
@@ -134,10 +142,21 @@ export class GroupCommits {
    * before), the old state without the pending commit on a conflict. Other errors leave it pending.
    */
   private async settle(record: GroupRecord, pending: PendingCommit): Promise<GroupRecord | undefined> {
-    const outcome = await this.send(record, pending);
-    if (outcome === "conflict") {
+    let outcome: Outcome;
+    let refusal: unknown;
+    try {
+      outcome = await this.send(record, pending);
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      outcome = "refused";
+      refusal = error;
+    }
+    if (outcome !== "accepted") {
+      // A refused commit can never be accepted: kept pending, it would be sent again at every attach
+      // and fail it, so a member removed while its commit was in flight could never reconnect.
       const { pendingCommit: _dropped, ...without } = record;
       await this.session.store.putGroup(without);
+      if (outcome === "refused") throw refusal;
       return undefined;
     }
     const adopted = this.session.groupRecord(record, record.id, decodeState(pending.state));
@@ -200,4 +219,9 @@ export class GroupCommits {
       }),
     );
   }
+}
+
+/** The gateway refuses the commit for good: the sender is not (or no longer) in the group channel. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof QpqError && error.code === ErrorCode.ChannelForbidden;
 }
