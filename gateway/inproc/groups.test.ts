@@ -202,6 +202,62 @@ describe("GroupLifecycle", () => {
     });
   });
 
+  it("a departure dropped by a rival commit of the same epoch is proposed again (fuzz seeds 26, 28)", async () => {
+    const groupId = await groupOf([alice, bob, carol], "lost-leave");
+    await Promise.all([alice, bob, carol].map((a) => a.messenger.settled()));
+    // Bob waits long before committing others' proposals: alice's rival commit must win the epoch.
+    await resumeActor(gw, bob, { proposalFallbackStepMs: 60_000 });
+    const epoch = await epochOf(alice, groupId);
+    let proposed!: () => void;
+    const carolProposed = new Promise<void>((resolve) => (proposed = resolve));
+    // Alice builds on the epoch before carol's proposal and sends after it: her commit leaves it out.
+    const rival = alice.messenger.commits.commitChange(groupId, async (state) => {
+      await carolProposed;
+      const out = await commit(state, await suiteImpl());
+      return { commit: out.commit, newState: out.state, added: [], removed: [] };
+    });
+    await carol.messenger.lifecycle.leave(groupId);
+    proposed();
+    await rival;
+    await until([alice, bob, carol], "carol's departure committed after all", async () => {
+      const left = (await carol.messenger.conversations()).find((g) => g.id === groupId)!;
+      return wasRemoved(decodeState(left.state)) && (await memberNames(bob, groupId)).length === 2;
+    });
+    expect(await epochOf(alice, groupId)).toBeGreaterThan(epoch + 1);
+    await resumeActor(gw, bob);
+  });
+
+  it("a member who left can be added again and is a member again (fuzz, re-adds)", async () => {
+    const groupId = await groupOf([alice, bob, carol], "rejoin");
+    await carol.messenger.lifecycle.leave(groupId);
+    await until([alice], "carol's departure", async () => (await memberNames(alice, groupId)).length === 2);
+    await until([carol], "carol sees it", async () => {
+      const record = (await carol.messenger.conversations()).find((g) => g.id === groupId)!;
+      return wasRemoved(decodeState(record.state));
+    });
+    await alice.messenger.invite(groupId, [carol.name]);
+    await until([carol], "carol is back", async () => (await memberNames(carol, groupId)).length === 3);
+    // The earlier departure must not stick to the new membership.
+    expect(await carol.messenger.lifecycle.isRemoved(groupId)).toBe(false);
+    await carol.messenger.send(groupId, "back again");
+    await until([bob], "bob reads carol", () => texts(bob, groupId).includes("back again"));
+  });
+
+  it("two members adding the same user at once: one adds, the other's rebuild refuses (fuzz, re-adds)", async () => {
+    const groupId = await groupOf([alice, bob], "double-add");
+    await bob.messenger.settled();
+    const results = await Promise.allSettled([
+      alice.messenger.invite(groupId, [dave.name]),
+      bob.messenger.invite(groupId, [dave.name]),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    await until([alice, bob, dave], "dave joins once", async () => {
+      const names = await memberNames(dave, groupId).catch(() => []);
+      return names.length === 3 && (await memberNames(alice, groupId)).length === 3;
+    });
+    expect(await memberNames(bob, groupId)).toEqual(sorted(alice, bob, dave));
+  });
+
   it("a proposed addition is committed by another member and the joiner gets the Welcome", async () => {
     const groupId = await groupOf([alice, bob], "proposeAdd");
     await bob.messenger.lifecycle.proposeAddition(groupId, dave.name);

@@ -43,7 +43,16 @@ export async function seedActor(
   options: Partial<MessengerOptions> = {},
   sessionTtlMs?: number,
 ): Promise<Actor> {
-  const name = `${base}${++counter}`;
+  return seedNamedActor(gw, `${base}${++counter}`, options, sessionTtlMs);
+}
+
+/** seedActor under exactly this name (unique per gateway), for runs that must replay identically. */
+export async function seedNamedActor(
+  gw: InProcessGateway,
+  name: string,
+  options: Partial<MessengerOptions> = {},
+  sessionTtlMs?: number,
+): Promise<Actor> {
   const suite = options.suite ?? DEFAULT_SUITE;
   const identity = await createIdentity(name, await suiteImpl(suite));
   const store = new MemoryClientStore();

@@ -96,6 +96,7 @@ export async function converge(world: FuzzWorld, timeoutMs = 15_000): Promise<st
 
 async function checkMessages(world: FuzzWorld, members: View[]): Promise<string[]> {
   const problems: string[] = [];
+  let requiredCount = 0;
   for (const receiver of members) {
     const stored = await receiver.client.actor.messenger.messages(world.groupId);
     for (const sender of members) {
@@ -111,6 +112,7 @@ async function checkMessages(world: FuzzWorld, members: View[]): Promise<string[
       for (const sent of sender.client.sent) {
         const copies = got.filter((id) => id === sent.id).length;
         const required = sent.epoch !== undefined && sent.epoch >= join;
+        if (required) requiredCount++;
         if (required && copies !== 1)
           problems.push(`${prefix}: ${sent.text} (epoch ${sent.epoch}) arrived ${copies} times`);
       }
@@ -125,8 +127,10 @@ async function checkMessages(world: FuzzWorld, members: View[]): Promise<string[
       }
     }
     const undecryptable = stored.filter((m) => m.status === "undecryptable").length;
-    if (undecryptable > 0)
+    if (undecryptable > 0) {
       world.note(`note: ${receiver.client.actor.name} has ${undecryptable} undecryptable`);
+    }
   }
+  world.note(`checked: ${members.length} members, ${requiredCount} required deliveries`);
   return problems;
 }

@@ -6,8 +6,9 @@
  */
 import type { CiphersuiteName } from "ts-mls";
 import { GatewayClient } from "@qpq/shared/client";
+import { decodeState, wasRemoved } from "@qpq/shared/mls";
 import { inProcessGateway, type InProcessGateway } from "../../src/testing/index.ts";
-import { epochOf, seedActor, type Actor } from "../harness.ts";
+import { epochOf, seedNamedActor, type Actor } from "../harness.ts";
 import { Prng } from "./prng.ts";
 
 export interface FuzzOptions {
@@ -17,6 +18,8 @@ export interface FuzzOptions {
   /** Rounds of concurrent actions (bounded; 40 by default). */
   rounds?: number;
   suite?: CiphersuiteName;
+  /** Also proposals committed by others (proposeRemoval, leave); see fuzz.test.ts for why optional. */
+  proposals?: boolean;
 }
 
 /** A message as its sender sent it; epoch is known only when no commit moved the group meanwhile. */
@@ -35,7 +38,7 @@ export interface Client {
   online: boolean;
   /** Epoch of the first state this client had of the group (its Welcome, or 0 for the creator). */
   joinEpoch: number | undefined;
-  /** Someone set out to add this client (the commit's fate may be unknown: never added twice). */
+  /** An add of this client is under way (its fate may be unknown until everyone caught up). */
   invited: boolean;
   sent: Sent[];
 }
@@ -50,12 +53,13 @@ export class FuzzWorld {
     readonly gw: InProcessGateway,
     readonly rng: Prng,
     private readonly suite: CiphersuiteName | undefined,
+    private readonly proposals: boolean,
   ) {}
 
   static async create(options: FuzzOptions): Promise<FuzzWorld> {
     // Tiny fallback steps: the run must not wait for proposal timers; no rate limit gets in the way.
     const gw = await inProcessGateway({ limits: { rateLimits: false } });
-    const world = new FuzzWorld(gw, new Prng(options.seed), options.suite);
+    const world = new FuzzWorld(gw, new Prng(options.seed), options.suite, options.proposals ?? false);
     const count = options.clients ?? world.rng.int(3, 5);
     for (let i = 0; i < count; i++) await world.addClient(`c${i}`);
     return world;
@@ -67,7 +71,7 @@ export class FuzzWorld {
 
   private async addClient(base: string): Promise<void> {
     const address = `10.1.0.${this.clients.length + 1}`;
-    const actor = await seedActor(this.gw, base, {
+    const actor = await seedNamedActor(this.gw, base, {
       ...(this.suite ? { suite: this.suite } : {}),
       proposalFallbackStepMs: 5,
     });
@@ -86,7 +90,10 @@ export class FuzzWorld {
     client.online = false;
     await this.reconnect(client);
     actor.messenger.on("conversation", (group) => {
-      if (group.id === this.groupId && client.joinEpoch === undefined) client.joinEpoch = group.epoch;
+      if (group.id !== this.groupId || client.joinEpoch !== undefined) return;
+      // A state we were removed from (an old one, before a re-add) is no join.
+      if (group.leftAtMs === undefined && !wasRemoved(decodeState(group.state)))
+        client.joinEpoch = group.epoch;
     });
     this.clients.push(client);
   }
@@ -154,7 +161,9 @@ export class FuzzWorld {
     const name = client.actor.name;
     const messenger = client.actor.messenger;
     const member = client.online && (await this.isMember(client));
-    const roll = this.rng.next();
+    // Without proposals the last 16% of the range are plain removals and self-updates.
+    const raw = this.rng.next();
+    const roll = this.proposals || raw < 0.84 ? raw : raw < 0.92 ? 0.8 : 0.55;
     const label = `r${round} ${name}`;
     try {
       if (!client.online) {
@@ -174,7 +183,7 @@ export class FuzzWorld {
         for (const c of this.clients) c.online = false;
         await this.gw.crash();
         for (const c of this.clients) c.actor.messenger.detach();
-      } else if (roll < 0.55) {
+      } else if (roll < 0.5) {
         const text = `${name}#${++this.counter}`;
         this.note(`${label} send ${text}`);
         const before = await epochOf(client.actor, this.groupId);
@@ -187,17 +196,29 @@ export class FuzzWorld {
           firstTry,
           epoch: firstTry && before === after ? before : undefined,
         });
-      } else if (roll < 0.67) {
+      } else if (roll < 0.6) {
         this.note(`${label} self-update`);
         await messenger.lifecycle.rotateKeys(this.groupId);
-      } else if (roll < 0.82) {
-        const outside = this.clients.filter((c) => !c.invited);
+      } else if (roll < 0.74) {
+        const inGroup = new Set((await messenger.members(this.groupId)).map((m) => m.username));
+        const outside: Client[] = [];
+        for (const c of this.clients) {
+          if (c.invited || inGroup.has(c.actor.name)) continue;
+          // Re-adding a removed client is fine once it knows; a never-added one has no group at all.
+          const neverJoined = !(await c.actor.messenger.conversations()).some((g) => g.id === this.groupId);
+          if (neverJoined || (await c.actor.messenger.lifecycle.isRemoved(this.groupId))) outside.push(c);
+        }
         if (outside.length === 0) return this.note(`${label} add: nobody left to add`);
         const joiner = this.rng.pick(outside);
         joiner.invited = true;
+        joiner.joinEpoch = undefined;
         this.note(`${label} add ${joiner.actor.name}`);
-        await messenger.invite(this.groupId, [joiner.actor.name]);
-      } else {
+        try {
+          await messenger.invite(this.groupId, [joiner.actor.name]);
+        } finally {
+          joiner.invited = false;
+        }
+      } else if (roll < 0.84) {
         const others = (await messenger.members(this.groupId))
           .map((m) => m.username)
           .filter((u): u is string => u !== undefined && u !== name);
@@ -205,6 +226,18 @@ export class FuzzWorld {
         const target = this.rng.pick(others.sort());
         this.note(`${label} remove ${target}`);
         await messenger.lifecycle.remove(this.groupId, target);
+      } else if (roll < 0.92) {
+        const others = (await messenger.members(this.groupId))
+          .map((m) => m.username)
+          .filter((u): u is string => u !== undefined && u !== name);
+        if (others.length < 2) return this.note(`${label} propose removal: too few members`);
+        const target = this.rng.pick(others.sort());
+        this.note(`${label} propose removal of ${target}`);
+        await messenger.lifecycle.proposeRemoval(this.groupId, target);
+      } else {
+        if ((await messenger.members(this.groupId)).length < 3) return this.note(`${label} leave: too few`);
+        this.note(`${label} leave`);
+        await messenger.lifecycle.leave(this.groupId);
       }
     } catch (error) {
       this.note(`  ${label} failed: ${describe(error)}`);

@@ -89,7 +89,7 @@ export class GroupCommits {
         try {
           record = await this.settle(current.record, pending);
         } catch (error) {
-          // Refused for good (we are no longer in the channel): reported, and no reason to stay offline.
+          // Refused for good (e.g. we are no longer in the channel): reported, no reason to stay offline.
           if (!isRefusal(error)) throw error;
           this.session.emit("error", error);
           return;
@@ -221,7 +221,19 @@ export class GroupCommits {
   }
 }
 
-/** The gateway refuses the commit for good: the sender is not (or no longer) in the group channel. */
+/**
+ * Answers that judge the commit itself (the sender is no longer in the channel, its membership claims
+ * do not match the channel's, it is too large) and so will never change for this commit. Transport,
+ * session and load errors leave the outcome unknown: the commit stays pending and is sent again.
+ */
+const REFUSALS: ReadonlySet<number> = new Set([
+  ErrorCode.ChannelForbidden,
+  ErrorCode.InvalidArgument,
+  ErrorCode.UnknownRecipient,
+  ErrorCode.PayloadTooLarge,
+  ErrorCode.StaleEpoch,
+]);
+
 function isRefusal(error: unknown): boolean {
-  return error instanceof QpqError && error.code === ErrorCode.ChannelForbidden;
+  return error instanceof QpqError && REFUSALS.has(error.code);
 }
