@@ -3,18 +3,23 @@
 # and the gateway. Each message travels as one frame (see docs/protocol.md): a 4-byte little-endian
 # length, then a standard Cap'n Proto message (segment table + segments), unpacked.
 #
-# Compatibility rules: never renumber or retype a field; add new fields and union members at the end
-# with the next ordinal; bump PROTOCOL_VERSION in shared/src/protocol/version.ts only for changes an
-# old peer cannot ignore.
+# shared/src/protocol/generated/codec.ts (types, layout, encoders and decoders) is generated from this
+# file by scripts/gen-codec.mjs; `npm run gen:schema` rewrites it and CI fails when it is stale.
+#
+# Compatibility rules from protocol version 2 on: never renumber or retype a field; add new fields and
+# union members at the end with the next ordinal; bump PROTOCOL_VERSION in
+# shared/src/protocol/version.ts only for changes an old peer cannot ignore. Every delivery goes
+# through a channel: a conversation of two people is a group channel with two members.
 
 # ---------------------------------------------------------------------------------------------------
 # Client -> gateway
 
 struct ClientFrame {
-  # Echoed back in the matching Response so a client can have many requests in flight on one stream.
   requestId @0 :UInt32;
+  # Echoed back in the matching Response so a client can have many requests in flight on one stream.
 
   request :union {
+    # Each member names an operation; the Response carries a result member of the same name.
     hello @1 :HelloRequest;
     health @2 :Void;
     registerStart @3 :RegisterStartRequest;
@@ -26,40 +31,36 @@ struct ClientFrame {
     publishKeyPackages @9 :PublishKeyPackagesRequest;
     fetchKeyPackage @10 :FetchKeyPackageRequest;
     resolveUser @11 :ResolveUserRequest;
-    enqueue @12 :EnqueueRequest;
-    fetch @13 :FetchRequest;
-    ack @14 :AckRequest;
-    subscribe @15 :SubscribeRequest;
-    createChannel @16 :CreateChannelRequest;
-    createGroupChannel @17 :CreateGroupChannelRequest;
-    sealedEnqueue @18 :SealedEnqueueRequest;
-    # 19 is handed to parallel work; Cap'n Proto allows no holes, so a placeholder holds it until that
-    # work lands and names it.
-    reserved19 @19 :Void;
-    publishHybridKey @20 :PublishHybridKeyRequest;
-    fetchHybridKey @21 :FetchHybridKeyRequest;
+    publishHybridKey @12 :PublishHybridKeyRequest;
+    fetchHybridKey @13 :FetchHybridKeyRequest;
+    createChannel @14 :CreateChannelRequest;
+    enqueue @15 :EnqueueRequest;
+    sealedEnqueue @16 :SealedEnqueueRequest;
+    fetch @17 :FetchRequest;
+    ack @18 :AckRequest;
+    subscribe @19 :SubscribeRequest;
   }
 }
 
 struct HelloRequest {
-  # The client speaks every version in [minVersion, maxVersion].
   minVersion @0 :UInt16;
+  # The client speaks every version in [minVersion, maxVersion].
   maxVersion @1 :UInt16;
   client @2 :Text;
 }
 
 struct RegisterStartRequest {
   username @0 :Text;
-  # OPAQUE RegistrationRequest (serenity-kit base64url string, sent as bytes).
   registrationRequest @1 :Data;
+  # OPAQUE RegistrationRequest (serenity-kit base64url string, sent as bytes).
 }
 
 struct RegisterFinishRequest {
   username @0 :Text;
-  # OPAQUE RegistrationRecord: what the gateway stores instead of a password.
   registrationRecord @1 :Data;
-  # Ed25519 public key of the user's MLS BasicCredential, bound to the username at registration.
+  # OPAQUE RegistrationRecord: what the gateway stores instead of a password.
   identityKey @2 :Data;
+  # Ed25519 public key of the user's MLS BasicCredential, bound to the username at registration.
 }
 
 struct LoginStartRequest {
@@ -68,21 +69,21 @@ struct LoginStartRequest {
 }
 
 struct LoginFinishRequest {
-  # Opaque handle from LoginStartResponse: the gateway keeps the OPAQUE server state meanwhile.
   loginId @0 :Data;
+  # Opaque handle from LoginStartResponse: the gateway keeps the OPAQUE server state meanwhile.
   finishLoginRequest @1 :Data;
 }
 
 struct ResumeSessionRequest {
-  # A token from an earlier LoginFinishResponse binds this connection to that session again.
   sessionToken @0 :Data;
+  # A token from an earlier LoginFinishResponse binds this connection to that session again.
 }
 
 struct PublishKeyPackagesRequest {
-  # Each of these is handed out at most once (RFC 9750 section 5.1).
   keyPackages @0 :List(Data);
-  # Served whenever the batch is used up; replaces any earlier last-resort KeyPackage. Empty = keep.
+  # Each of these is handed out at most once (RFC 9750 section 5.1).
   lastResort @1 :Data;
+  # Served whenever the batch is used up; replaces any earlier last-resort KeyPackage. Empty = keep.
 }
 
 struct FetchKeyPackageRequest {
@@ -94,11 +95,11 @@ struct ResolveUserRequest {
 }
 
 struct PublishHybridKeyRequest {
-  # X-Wing public key (1216 bytes) others seal hybrid envelopes to; replaces the caller's previous one.
   publicKey @0 :Data;
+  # X-Wing public key (1216 bytes) others seal hybrid envelopes to; replaces the caller's previous one.
+  signature @1 :Data;
   # Ed25519 signature by the caller's identity key over "quicproquo/v1/hybrid-key" || publicKey, so a
   # fetcher trusts the key as far as it trusts the identity key, not the gateway.
-  signature @1 :Data;
 }
 
 struct FetchHybridKeyRequest {
@@ -106,65 +107,68 @@ struct FetchHybridKeyRequest {
 }
 
 struct EnqueueRequest {
-  # Identity key of the recipient whose queue receives the payload.
-  recipientKey @0 :Data;
-  # Empty, or a 16-byte channel id (authorized per channel in a later protocol step).
-  channelId @1 :Data;
-  # Opaque to the gateway: an MLS message or Welcome, padded by the client.
-  payload @2 :Data;
-  # Group channels only, with a commit payload: members the commit adds / removes. The gateway applies
-  # them atomically with accepting the commit (one commit per epoch).
-  addMembers @3 :List(Data);
-  removeMembers @4 :List(Data);
-  # Group channels only, with a commit payload: SHA-256 of the delivery token of the epoch the commit
-  # starts (sealed sender). Empty = no sealed sending in that epoch.
-  nextTokenHash @5 :Data;
+  channelId @0 :Data;
+  # The channel (16 bytes) whose members receive the payload; the caller must be a member.
+  payload @1 :Data;
+  # Opaque to the gateway: an MLS message or invitation, padded by the client.
+  recipientKey @2 :Data;
+  # Empty = every member but the caller. Else one member's identity key: only that member's queue
+  # receives the payload (an invitation for someone the commit adds).
+  commit @3 :CommitClaims;
+  # Only with a commit payload: what the commit does to the channel, applied atomically with accepting
+  # it (one commit per epoch). Null for every other payload.
+}
+
+struct CommitClaims {
+  addMembers @0 :List(Data);
+  # Members the commit adds / removes (identity keys).
+  removeMembers @1 :List(Data);
+  nextTokenHash @2 :Data;
+  # SHA-256 of the delivery token of the epoch the commit starts (sealed sender). Empty = no sealed
+  # sending in that epoch.
 }
 
 struct FetchRequest {
-  # Return envelopes with seq > afterSeq, oldest first.
   afterSeq @0 :UInt64;
-  # 0 = the gateway's default page size.
+  # Return envelopes with seq > afterSeq, oldest first.
   limit @1 :UInt32;
-  # Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+  # 0 = the gateway's default page size.
   channelId @2 :Data;
+  # Empty = the caller's whole queue; else only envelopes of this channel, of which the caller must be a
+  # member.
 }
 
 struct AckRequest {
-  # Delete every envelope with seq <= upToSeq from the caller's queue.
   upToSeq @0 :UInt64;
+  # Delete every envelope with seq <= upToSeq from the caller's queue.
 }
 
 struct SubscribeRequest {
-  # Envelopes with seq > afterSeq are pushed as they arrive, starting with the backlog.
   afterSeq @0 :UInt64;
-  # Empty = the whole queue; else only envelopes of this channel, of which the caller must be a member.
+  # Envelopes with seq > afterSeq are pushed as they arrive, starting with the backlog.
   channelId @1 :Data;
+  # Empty = the caller's whole queue; else only envelopes of this channel, of which the caller must be a
+  # member.
 }
 
 struct CreateChannelRequest {
-  # The other member of a direct (DM) channel; the same pair always gets the same channel.
-  peerKey @0 :Data;
-}
-
-struct CreateGroupChannelRequest {
-  # MLS group id the channel carries; payloads for other groups are refused.
   groupId @0 :Data;
-  # Identity keys of the members besides the caller (the creator is always a member).
+  # MLS group id the channel carries; payloads for other groups are refused.
   members @1 :List(Data);
-  # The group's current epoch: the next accepted commit must be for this epoch.
+  # Identity keys of the members besides the caller (the creator is always a member).
   epoch @2 :UInt64;
-  # SHA-256 of this epoch's delivery token (sealed sender); empty = none.
+  # The group's current epoch: the next accepted commit must be for this epoch.
   tokenHash @3 :Data;
+  # SHA-256 of this epoch's delivery token (sealed sender); empty = none.
 }
 
 struct SealedEnqueueRequest {
-  # A group channel; the payload is fanned out to every member, the sender included.
   channelId @0 :Data;
-  # The channel's delivery token for the payload's epoch: proves membership without naming the sender.
+  # A group channel; the payload is fanned out to every member, the sender included.
   deliveryToken @1 :Data;
-  # An MLS PrivateMessage (application content) of the channel's group.
+  # The channel's delivery token for the payload's epoch: proves membership without naming the sender.
   payload @2 :Data;
+  # An MLS PrivateMessage (application content) of the channel's group.
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -173,8 +177,8 @@ struct SealedEnqueueRequest {
 struct ServerFrame {
   union {
     response @0 :Response;
-    # Deliveries for a subscribed session; travel on the gateway's unidirectional push stream.
     push @1 :Push;
+    # Deliveries for a subscribed session; travel on the gateway's unidirectional push stream.
   }
 }
 
@@ -182,7 +186,7 @@ struct Response {
   requestId @0 :UInt32;
 
   result :union {
-    error @1 :Error;
+    error @1 :WireError;
     hello @2 :HelloResponse;
     health @3 :HealthResponse;
     registerStart @4 :RegisterStartResponse;
@@ -194,26 +198,23 @@ struct Response {
     publishKeyPackages @10 :PublishKeyPackagesResponse;
     fetchKeyPackage @11 :FetchKeyPackageResponse;
     resolveUser @12 :ResolveUserResponse;
-    enqueue @13 :EnqueueResponse;
-    fetch @14 :FetchResponse;
-    ack @15 :AckResponse;
-    subscribe @16 :SubscribeResponse;
-    createChannel @17 :CreateChannelResponse;
-    createGroupChannel @18 :CreateChannelResponse;
-    sealedEnqueue @19 :SealedEnqueueResponse;
-    # 20: placeholder for parallel work, as in ClientFrame.
-    reserved20 @20 :Void;
-    publishHybridKey @21 :Void;
-    fetchHybridKey @22 :FetchHybridKeyResponse;
+    publishHybridKey @13 :Void;
+    fetchHybridKey @14 :FetchHybridKeyResponse;
+    createChannel @15 :CreateChannelResponse;
+    enqueue @16 :EnqueueResponse;
+    sealedEnqueue @17 :SealedEnqueueResponse;
+    fetch @18 :FetchResponse;
+    ack @19 :AckResponse;
+    subscribe @20 :SubscribeResponse;
   }
 }
 
-struct Error {
-  # Numeric part of a registry code: 7 means E007 (shared/src/protocol/errors.ts, docs/protocol.md).
+struct WireError {
   code @0 :UInt16;
+  # Numeric part of a registry code: 7 means E007 (shared/src/protocol/errors.ts, docs/protocol.md).
   message @1 :Text;
-  # For throttling errors: how long to wait before trying again. 0 = not applicable.
   retryAfterMs @2 :UInt32;
+  # For throttling errors: how long to wait before trying again. 0 = not applicable.
 }
 
 struct HelloResponse {
@@ -268,14 +269,14 @@ struct LoginFinishResponse {
 }
 
 struct PublishKeyPackagesResponse {
-  # Unclaimed, non-last-resort KeyPackages now stored for the caller.
   available @0 :UInt32;
+  # Unclaimed, non-last-resort KeyPackages now stored for the caller.
 }
 
 struct FetchKeyPackageResponse {
   keyPackage @0 :Data;
-  # True when the batch was exhausted and the last-resort KeyPackage was served (it may be reused).
   lastResort @1 :Bool;
+  # True when the batch was exhausted and the last-resort KeyPackage was served (it may be reused).
 }
 
 struct ResolveUserResponse {
@@ -292,13 +293,13 @@ struct EnqueueResponse {
 }
 
 struct CreateChannelResponse {
-  # 16 random bytes naming the channel.
   channelId @0 :Data;
+  # 16 random bytes naming the channel.
 }
 
 struct SealedEnqueueResponse {
-  # Queues the payload was written to.
   recipients @0 :UInt32;
+  # Queues the payload was written to.
 }
 
 struct Envelope {
@@ -310,24 +311,24 @@ struct Envelope {
 
 struct FetchResponse {
   envelopes @0 :List(Envelope);
-  # True when more envelopes wait beyond this page.
   more @1 :Bool;
+  # True when more envelopes wait beyond this page.
 }
 
 struct AckResponse {
-  # Envelopes deleted by this acknowledgement.
   removed @0 :UInt32;
+  # Envelopes deleted by this acknowledgement.
 }
 
 struct SubscribeResponse {
-  # Highest seq currently queued for the caller (0 if empty); pushes follow for newer ones.
   headSeq @0 :UInt64;
+  # Highest seq currently queued for the caller (0 if empty); pushes follow for newer ones.
 }
 
 struct Push {
   union {
     envelope @0 :Envelope;
+    sessionEnded @1 :WireError;
     # The session ended (logout elsewhere, expiry); the client must log in again.
-    sessionEnded @1 :Error;
   }
 }

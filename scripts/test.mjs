@@ -3,8 +3,11 @@ import { execFileSync } from "node:child_process";
 import { ensureDebianPackage, ensureNodeModules, root } from "./ensure.mjs";
 
 ensureNodeModules();
-const hasCapnp = ensureDebianPackage("capnp", "capnproto");
-if (!hasCapnp) console.warn("note: the generated-schema staleness check will be skipped");
+// Required, never skipped: the committed codec is checked against a fresh generation from the schema.
+if (!ensureDebianPackage("capnp", "capnproto")) {
+  console.error("capnp (Debian package capnproto) is required: it checks the generated codec");
+  process.exit(1);
+}
 const hasChromium = ensureDebianPackage("chromium", "chromium");
 // Let's Encrypt's test ACME server, for the gateway's ACME tests (they skip without it).
 if (!ensureDebianPackage("pebble", "pebble")) console.warn("note: the ACME tests will be skipped");

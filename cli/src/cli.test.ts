@@ -187,7 +187,7 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
     ]);
     const refused = await carol.run(["send", "ops", "let me in", "--json"]);
     expect(refused.code).toBe(ExitCode.Rejected);
-    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: "E032" } });
+    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: "E028" } });
     expect((await alice.run(["remove", "ops", carol.name])).code).toBe(ExitCode.NotFound);
   });
 
@@ -201,7 +201,7 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
     expect(await carol.ok(["channels"])).toContain("(you left)");
     const refused = await carol.run(["send", "crew", "one more", "--json"]);
     expect(refused.code).toBe(ExitCode.Rejected);
-    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: "E032" } });
+    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: "E028" } });
     expect((await carol.run(["leave", "crew"])).code).toBe(ExitCode.Rejected);
 
     // alice is first in the commit order: her next command commits the proposal before it exits.

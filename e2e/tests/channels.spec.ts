@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { join } from "node:path";
 import { expect, test } from "@playwright/test";
 import { connectGateway } from "@qpq/gateway/testing";
+import { ErrorCode } from "@qpq/shared/protocol";
 import { Actor, baseUrl } from "./actors.ts";
 
 /**
@@ -32,18 +33,22 @@ test("mallory cannot read or inject into alice and bob's conversation", async ({
     const bobKey = await client.resolveUser(bob.name);
     const channelId = sharedChannel(aliceKey, bobKey);
 
-    const refused = { code: 22 }; // E022 ChannelForbidden
+    const refused = { code: ErrorCode.ChannelForbidden };
     await expect(client.fetch(0, 0, channelId)).rejects.toMatchObject(refused);
     await expect(client.subscribe(0, channelId)).rejects.toMatchObject(refused);
     const junk = new TextEncoder().encode("mallory was here");
     await expect(client.enqueueToChannel(channelId, junk)).rejects.toMatchObject(refused);
-    await expect(client.enqueue(bobKey, junk, channelId)).rejects.toMatchObject(refused);
-    await expect(client.enqueueToChannel(channelId, junk, { recipientKey: aliceKey })).rejects.toMatchObject(
-      refused,
-    );
-    // Sealed sending without their group's message and token: refused (E007, not even an MLS message).
+    for (const recipientKey of [aliceKey, bobKey]) {
+      await expect(client.enqueueToChannel(channelId, junk, { recipientKey })).rejects.toMatchObject(refused);
+      // Nor is there a way around the channel: every enqueue names one the sender belongs to.
+      await expect(client.enqueueToChannel(new Uint8Array(0), junk, { recipientKey })).rejects.toMatchObject({
+        code: ErrorCode.InvalidArgument,
+      });
+    }
+    // Sealed sending without their group's message and token: refused (InvalidArgument, not even an
+    // MLS message).
     await expect(client.sealedEnqueue(channelId, new Uint8Array(32), junk)).rejects.toMatchObject({
-      code: 7,
+      code: ErrorCode.InvalidArgument,
     });
     // Her own queue holds nothing of theirs.
     expect((await client.fetch(0)).envelopes).toEqual([]);

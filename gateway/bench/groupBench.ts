@@ -1,7 +1,8 @@
 /**
  * `npm run bench:group`: one sender and a group of members on the real gateway process, sending the
  * same 1 KiB group messages once through a group channel (one upload, the gateway fans out) and once
- * the legacy way (one upload per recipient). Writes its own section of docs/benchmarks.md.
+ * through one two-member channel per recipient (one upload each, as pairwise sending would). Writes its
+ * own section of docs/benchmarks.md.
  * Options: --no-write. Bounded: a fixed number of messages per mode.
  */
 import { cpus, type } from "node:os";
@@ -10,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { Push } from "@qpq/shared/protocol";
 import { startGatewayProcess } from "../src/testing/index.ts";
 import { writeBenchSection } from "./benchDoc.ts";
-import { makeUsers, type BenchUser } from "./deliveryBench.ts";
+import { groupMessage, makeUsers, pairChannel, type BenchUser } from "./deliveryBench.ts";
 
 const SECTION = "## Group channel fan-out";
 const MEMBERS = 10;
@@ -18,15 +19,6 @@ const MESSAGES = 300;
 const WINDOW = 16;
 const write = !process.argv.includes("--no-write");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** A 1 KiB payload with a valid MLS PrivateMessage header (the gateway reads only the header). */
-function groupMessage(groupId: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1024);
-  out.set([0, 1, 0, 2, groupId.length], 0);
-  out.set(groupId, 5);
-  out[5 + groupId.length + 8] = 1; // epoch 0, content type application
-  return out;
-}
 
 interface ModeResult {
   mode: string;
@@ -84,7 +76,7 @@ async function main(): Promise<void> {
       await r.client.subscribe(0);
     }
     const groupId = crypto.getRandomValues(new Uint8Array(16));
-    const channelId = await sender.client.createGroupChannel(
+    const channelId = await sender.client.createChannel(
       groupId,
       recipients.map((r) => r.identityKey),
       0,
@@ -100,18 +92,24 @@ async function main(): Promise<void> {
       },
       payload.length,
     );
-    const legacy = await run(
-      "legacy (one upload per recipient)",
+    const pairs = await Promise.all(
+      recipients.map(async (r) => {
+        const pair = await pairChannel(sender, r);
+        return { channelId: pair.channelId, payload: groupMessage(pair.groupId) };
+      }),
+    );
+    const pairwise = await run(
+      "pairwise (one two-member channel per recipient)",
       recipients,
       async () => {
-        await Promise.all(recipients.map((r) => sender.client.enqueue(r.identityKey, payload)));
-        return recipients.length;
+        await Promise.all(pairs.map((p) => sender.client.enqueueToChannel(p.channelId, p.payload)));
+        return pairs.length;
       },
       payload.length,
     );
     for (const u of users) u.client.close();
 
-    const rows = [channel, legacy].map(
+    const rows = [channel, pairwise].map(
       (r) =>
         `| ${r.mode} | ${MESSAGES} | ${r.uploads} | ${(r.uploadedBytes / 1024).toFixed(0)} | ` +
         `${(r.deliveries / r.seconds).toFixed(0)} | ${(MESSAGES / r.seconds).toFixed(0)} |`,

@@ -10,6 +10,7 @@ import { startGatewayProcess } from "../src/testing/index.ts";
 import { writeBenchSection } from "./benchDoc.ts";
 import { runEchoBench } from "../src/transport/echoBench.ts";
 import { benchStore, MemoryStore, SqliteStore } from "../src/store/index.ts";
+import { codecTable, runCodecBench } from "./codecBench.ts";
 import { makeUsers, measureLatency, measureThroughput, type ThroughputResult } from "./deliveryBench.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +20,9 @@ const quick = process.argv.includes("--quick");
 const write = !process.argv.includes("--no-write");
 const seconds = quick ? 2 : 8;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Client counts of the throughput runs; the bare echo runs the same so the rows compare. */
+const CLIENT_COUNTS = [2, 10, 100];
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
@@ -38,7 +42,8 @@ async function main(): Promise<void> {
     for (const u of pair) u.client.close();
 
     const results: ThroughputResult[] = [];
-    for (const clients of [1, 10, 100]) {
+    // Two at least: a ring of one would send into a channel of one, which delivers to nobody.
+    for (const clients of CLIENT_COUNTS) {
       const users = await makeUsers(gw, clients, `c${clients}u`);
       const window = Math.max(1, Math.ceil(64 / clients));
       results.push(await measureThroughput(users, seconds, window));
@@ -47,7 +52,7 @@ async function main(): Promise<void> {
     }
 
     const echo = [];
-    for (const clients of [1, 10, 100]) {
+    for (const clients of CLIENT_COUNTS) {
       echo.push({
         clients,
         ...(await runEchoBench({
@@ -73,6 +78,7 @@ async function main(): Promise<void> {
       payloadBytes: 1024,
     });
     rmSync(dir, { recursive: true, force: true });
+    const codec = runCodecBench(quick);
 
     const cpu = cpus()[0]?.model ?? "unknown CPU";
     log(SECTION);
@@ -116,6 +122,10 @@ async function main(): Promise<void> {
     log("|---|---|---|");
     log(`| SQLite FULL (WAL) | ${k(storeFull.enqueuePerSec)} | ${k(storeFull.fetchAckPerSec)} |`);
     log(`| memory | ${k(memory.enqueuePerSec)} | ${k(memory.fetchAckPerSec)} |`);
+    log("");
+    log("### Codec alone (encode + decode, one process; capnp-es on the same frames as a yardstick)");
+    log("");
+    for (const line of codecTable(codec)) log(line);
     log("");
     if (write) await writeBenchSection(join(root, "docs", "benchmarks.md"), SECTION, lines.join("\n") + "\n");
   } finally {

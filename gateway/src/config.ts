@@ -37,7 +37,7 @@ export interface Limits {
   keyPackageFetchPerAddress: BucketRule;
   /** publishKeyPackages calls per session (each checks up to maxKeyPackagesPerPublish packages). */
   keyPackagePublishPerSession: BucketRule;
-  /** createChannel and createGroupChannel calls per session (channels are never deleted). */
+  /** createChannel calls per session (channels are never deleted). */
   channelCreatePerSession: BucketRule;
   /** sealedEnqueue calls per source address: it needs no account, so no per-session limit applies. */
   sealedPerAddress: BucketRule;
@@ -80,16 +80,8 @@ export interface GatewayConfig {
   channels: ChannelPolicy;
 }
 
-/** How the gateway treats channel ids on enqueue, fetch and subscribe. */
+/** How the gateway treats payloads of a channel's MLS group. */
 export interface ChannelPolicy {
-  /**
-   * On (default): a non-empty channel id must name a channel the caller (and recipient) belong to.
-   * Off: a direct enqueue's channel id is stored as an unchecked label, as before channels existed;
-   * only for a migration window with old clients that put their own labels there.
-   */
-  requireAuthz: boolean;
-  /** On: an empty channel id (the legacy path) is refused, so every delivery is authorized. */
-  requireChannels: boolean;
   /**
    * Application messages of a group channel may be this many epochs behind the channel's epoch
    * (messages sent just before a commit is accepted); older ones are refused with StaleEpoch.
@@ -125,7 +117,7 @@ export const defaultLimits: Limits = {
   keyPackageFetchPerAddress: { burst: 300, perMinute: 90 },
   // A top-up is one or two calls (an empty one reads the stock); reconnects and group joins trigger it.
   keyPackagePublishPerSession: { burst: 20, perMinute: 10 },
-  // One call per new conversation (and per direct channel): far above what a person starts.
+  // One call per new conversation: far above what a person starts.
   channelCreatePerSession: { burst: 50, perMinute: 20 },
   // Two messages a second sustained from one address (a NAT included), bursts of 300.
   sealedPerAddress: { burst: 300, perMinute: 120 },
@@ -163,7 +155,15 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+/** Settings that protocol 2 removed: set, they would silently do nothing, so they stop the start. */
+const REMOVED_SETTINGS = ["QPQ_REQUIRE_CHANNEL_AUTHZ", "QPQ_REQUIRE_CHANNELS"];
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): GatewayConfig {
+  for (const name of REMOVED_SETTINGS) {
+    if (env[name] !== undefined) {
+      throw new Error(`${name} was removed: every delivery goes through a channel (docs/protocol.md)`);
+    }
+  }
   const host = env.QPQ_HOST || "127.0.0.1";
   const tlsCertPath = env.QPQ_TLS_CERT || undefined;
   const tlsKeyPath = env.QPQ_TLS_KEY || undefined;
@@ -223,8 +223,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     webRoot: resolve(cwd, env.QPQ_WEB_ROOT || "web/dist"),
     limits,
     channels: {
-      requireAuthz: oneOf(env, "QPQ_REQUIRE_CHANNEL_AUTHZ", ["on", "off"] as const, "on") === "on",
-      requireChannels: oneOf(env, "QPQ_REQUIRE_CHANNELS", ["on", "off"] as const, "off") === "on",
       epochWindow: int(env, "QPQ_EPOCH_WINDOW", 3, 0, 1000),
     },
   };

@@ -63,18 +63,18 @@ describe("OPAQUE authentication", () => {
     alice.messenger.close();
   });
 
-  it("operations before login are refused with E006", async () => {
+  it("operations before login are refused with Unauthenticated", async () => {
     const client = await connectGateway(gw.baseUrl);
     await expect(client.resolveUser("alice")).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
     await expect(client.fetch(0)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
-    await expect(client.enqueue(new Uint8Array(32), new Uint8Array([1]))).rejects.toMatchObject({
+    await expect(client.enqueueToChannel(new Uint8Array(16), new Uint8Array([1]))).rejects.toMatchObject({
       code: ErrorCode.Unauthenticated,
     });
     expect((await client.health()).status).toBe("ok");
     client.close();
   });
 
-  it("a taken username is refused with E009", async () => {
+  it("a taken username is refused with UsernameTaken", async () => {
     const alice = await registerActor(gw, "alice");
     const client = await connectGateway(gw.baseUrl);
     await expect(
@@ -92,13 +92,9 @@ describe("OPAQUE authentication", () => {
       serverCertificateHashes: location.certificateHashes,
     });
     const rpc = RpcClient.open(wt);
-    await rpc.call({
-      type: "hello",
-      hello: { minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: "t" },
-    });
+    await rpc.call("hello", { minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: "t" });
     await expect(
-      rpc.call({
-        type: "registerFinish",
+      rpc.call("registerFinish", {
         username: uniqueName("bulk"),
         registrationRecord: new Uint8Array(64).fill(1),
         identityKey: new Uint8Array(32).fill(2),

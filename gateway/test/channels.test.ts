@@ -1,5 +1,5 @@
 /**
- * Channels against the real gateway process: alice and bob share channels, mallory (a third
+ * Channels against the real gateway process: alice and bob share a channel, mallory (a third
  * registered user) tries to read, inject and impersonate. Every refusal has its registry code and
  * stores nothing. Group channels follow an MLS group made with ts-mls, so the commit-per-epoch and
  * framing checks see real MLS messages.
@@ -20,7 +20,7 @@ import {
   suiteImpl,
   type Identity,
 } from "@qpq/shared/mls";
-import { ErrorCode } from "@qpq/shared/protocol";
+import { ErrorCode, type CommitClaims } from "@qpq/shared/protocol";
 import { toHex } from "@qpq/shared/bytes";
 import { INVITATION_TYPE, MIN_INVITATION_BYTES } from "@qpq/shared/invitations";
 import { SQLITE_FILE_NAME } from "../src/store/index.ts";
@@ -68,124 +68,94 @@ function code(promise: Promise<unknown>, expected: number) {
 
 const text = (s: string) => new TextEncoder().encode(s);
 
+/** What a commit claims, with nothing for the parts left out. */
+const claims = (c: Partial<CommitClaims>): CommitClaims => ({
+  addMembers: [],
+  removeMembers: [],
+  nextTokenHash: new Uint8Array(0),
+  ...c,
+});
+
 async function payloads(u: User, afterSeq = 0, channelId?: Uint8Array): Promise<string[]> {
   return (await u.gw.fetch(afterSeq, 0, channelId)).envelopes.map((e) => toHex(e.payload));
 }
 
-describe("direct channels", () => {
-  it("alice and bob share one channel; mallory can neither use it nor make one for them", async () => {
+interface Group {
+  channel: Uint8Array;
+  alice: ClientState;
+  bob: ClientState;
+}
+
+async function groupOfTwo(alice: User, bob: User): Promise<Group & { token: Uint8Array }> {
+  const impl = await suiteImpl(CLASSICAL_SUITE);
+  const state = await createGroup(alice.identity, impl);
+  const token = new Uint8Array(32).fill(9);
+  const channel = await alice.gw.createChannel(state.groupContext.groupId, [], 0, sha256(token));
+  const bobKp = await generateKeyPackage(bob.identity, impl);
+  const added = await addMembers(state, impl, [decodeKeyPackage(bobKp.encoded)]);
+  // The commit that adds bob makes him a member; only then may his Welcome go through the channel.
+  await alice.gw.enqueueToChannel(channel, added.commit, {
+    commit: claims({ addMembers: [bob.key], nextTokenHash: sha256(token) }),
+  });
+  await alice.gw.enqueueToChannel(channel, added.welcome!, { recipientKey: bob.key });
+  return { channel, alice: added.state, bob: added.state, token };
+}
+
+describe("a conversation of two", () => {
+  it("is a group channel: a stranger can neither read it, inject into it, nor reach a member without one", async () => {
     const [alice, bob, mallory] = await Promise.all([user("alice"), user("bob"), user("mallory")]);
-    const channel = await alice.gw.createChannel(bob.key);
-    expect(channel.length).toBe(16);
-    // From either side, again: the same channel.
-    expect(await bob.gw.createChannel(alice.key)).toEqual(channel);
-    expect(await alice.gw.createChannel(bob.key)).toEqual(channel);
+    const impl = await suiteImpl(CLASSICAL_SUITE);
+    const g = await groupOfTwo(alice, bob);
+    expect(g.channel.length).toBe(16);
+    const app = await encryptApplication(g.alice, impl, text("hello bob"));
+    await alice.gw.enqueueToChannel(g.channel, app.message);
+    const bobHas = await payloads(bob, 0, g.channel);
+    expect(bobHas.at(-1)).toBe(toHex(app.message));
 
-    const hello = text("hello bob");
-    await alice.gw.enqueue(bob.key, hello, channel);
-    expect(await payloads(bob, 0, channel)).toEqual([toHex(hello)]);
-
-    // Mallory cannot inject into it, towards either member.
-    await code(mallory.gw.enqueue(bob.key, text("evil"), channel), ErrorCode.ChannelForbidden);
-    await code(mallory.gw.enqueue(alice.key, text("evil"), channel), ErrorCode.ChannelForbidden);
+    // Mallory cannot inject into it, towards either member or both.
+    await code(mallory.gw.enqueueToChannel(g.channel, app.message), ErrorCode.ChannelForbidden);
+    for (const recipientKey of [alice.key, bob.key]) {
+      await code(
+        mallory.gw.enqueueToChannel(g.channel, app.message, { recipientKey }),
+        ErrorCode.ChannelForbidden,
+      );
+    }
+    // Nor queue to either of them without a channel: there is no direct path any more.
+    for (const recipientKey of [alice.key, bob.key]) {
+      await code(
+        mallory.gw.enqueueToChannel(new Uint8Array(0), text("evil"), { recipientKey }),
+        ErrorCode.InvalidArgument,
+      );
+    }
+    await code(mallory.gw.enqueueToChannel(new Uint8Array(0), text("evil")), ErrorCode.InvalidArgument);
     // Nor read it: fetch and subscribe narrowed to their channel are refused.
-    await code(mallory.gw.fetch(0, 0, channel), ErrorCode.ChannelForbidden);
-    await code(mallory.gw.subscribe(0, channel), ErrorCode.ChannelForbidden);
-    // Nor make one on their behalf: the caller is always one side of a direct channel.
-    const malloryBob = await mallory.gw.createChannel(bob.key);
-    expect(malloryBob).not.toEqual(channel);
-    await code(mallory.gw.createChannel(mallory.key), ErrorCode.InvalidArgument);
-    await code(mallory.gw.createChannel(new Uint8Array(32)), ErrorCode.UnknownRecipient);
-    // A member cannot use the channel to reach someone outside it.
-    await code(alice.gw.enqueue(mallory.key, text("leak"), channel), ErrorCode.ChannelForbidden);
+    await code(mallory.gw.fetch(0, 0, g.channel), ErrorCode.ChannelForbidden);
+    await code(mallory.gw.subscribe(0, g.channel), ErrorCode.ChannelForbidden);
+    // A channel she makes always has her in it, and needs members who exist.
+    const hers = await mallory.gw.createChannel(crypto.getRandomValues(new Uint8Array(16)), [bob.key], 0);
+    expect(hers).not.toEqual(g.channel);
+    expect(await mallory.gw.fetch(0, 0, hers)).toMatchObject({ envelopes: [] });
+    await code(
+      mallory.gw.createChannel(crypto.getRandomValues(new Uint8Array(16)), [new Uint8Array(32)], 0),
+      ErrorCode.UnknownRecipient,
+    );
     // An unknown channel looks exactly like a foreign one.
-    await code(alice.gw.enqueue(bob.key, text("x"), new Uint8Array(16).fill(7)), ErrorCode.ChannelForbidden);
-    await code(alice.gw.enqueue(bob.key, text("x"), new Uint8Array(5)), ErrorCode.InvalidArgument);
+    await code(
+      alice.gw.enqueueToChannel(new Uint8Array(16).fill(7), app.message),
+      ErrorCode.ChannelForbidden,
+    );
+    await code(alice.gw.fetch(0, 0, new Uint8Array(16).fill(7)), ErrorCode.ChannelForbidden);
+    await code(alice.gw.enqueueToChannel(new Uint8Array(5), app.message), ErrorCode.InvalidArgument);
 
     // Nothing of the refused attempts was stored.
-    expect(await payloads(bob)).toEqual([toHex(hello)]);
+    expect(await payloads(bob)).toEqual(bobHas);
     expect(await payloads(alice)).toEqual([]);
     expect(await payloads(mallory)).toEqual([]);
-    for (const u of [alice, bob, mallory]) u.gw.close();
-  });
-
-  it("the legacy empty channel id still works", async () => {
-    const [alice, bob] = await Promise.all([user("alice"), user("bob")]);
-    await alice.gw.enqueue(bob.key, text("legacy"));
-    expect(await payloads(bob)).toEqual([toHex(text("legacy"))]);
-    alice.gw.close();
-    bob.gw.close();
-  });
-});
-
-describe("a gateway that requires channels", () => {
-  let strict: GatewayProcess;
-  beforeAll(async () => {
-    strict = await startGatewayProcess({ env: { QPQ_REQUIRE_CHANNELS: "on" } });
-  });
-  afterAll(async () => {
-    await strict?.kill();
-    strict?.cleanup();
-  });
-
-  it("refuses the legacy empty channel id and still delivers through channels", async () => {
-    const [alice, bob] = await Promise.all([user("alice", strict), user("bob", strict)]);
-    await code(alice.gw.enqueue(bob.key, text("legacy")), ErrorCode.ChannelForbidden);
-    const channel = await alice.gw.createChannel(bob.key);
-    await alice.gw.enqueue(bob.key, text("via channel"), channel);
-    expect(await payloads(bob)).toEqual([toHex(text("via channel"))]);
-    alice.gw.close();
-    bob.gw.close();
-  });
-});
-
-describe("a gateway with channel authorization off", () => {
-  let lax: GatewayProcess;
-  beforeAll(async () => {
-    lax = await startGatewayProcess({ env: { QPQ_REQUIRE_CHANNEL_AUTHZ: "off" } });
-  });
-  afterAll(async () => {
-    await lax?.kill();
-    lax?.cleanup();
-  });
-
-  it("treats a direct enqueue's channel id as an unchecked label, as before channels", async () => {
-    const [alice, bob, mallory] = await Promise.all([
-      user("alice", lax),
-      user("bob", lax),
-      user("mallory", lax),
-    ]);
-    const channel = await alice.gw.createChannel(bob.key);
-    await mallory.gw.enqueue(bob.key, text("labelled"), channel);
-    await mallory.gw.enqueue(bob.key, text("any label"), new Uint8Array(16).fill(1));
-    expect(await payloads(bob)).toEqual([toHex(text("labelled")), toHex(text("any label"))]);
     for (const u of [alice, bob, mallory]) u.gw.close();
   });
 });
 
 describe("group channels", () => {
-  interface Group {
-    channel: Uint8Array;
-    alice: ClientState;
-    bob: ClientState;
-  }
-
-  async function groupOfTwo(alice: User, bob: User): Promise<Group & { token: Uint8Array }> {
-    const impl = await suiteImpl(CLASSICAL_SUITE);
-    const state = await createGroup(alice.identity, impl);
-    const token = new Uint8Array(32).fill(9);
-    const channel = await alice.gw.createGroupChannel(state.groupContext.groupId, [], 0, sha256(token));
-    const bobKp = await generateKeyPackage(bob.identity, impl);
-    const added = await addMembers(state, impl, [decodeKeyPackage(bobKp.encoded)]);
-    // The commit that adds bob makes him a member; only then may his Welcome go through the channel.
-    await alice.gw.enqueueToChannel(channel, added.commit, {
-      addMembers: [bob.key],
-      nextTokenHash: sha256(token),
-    });
-    await alice.gw.enqueueToChannel(channel, added.welcome!, { recipientKey: bob.key });
-    return { channel, alice: added.state, bob: added.state, token };
-  }
-
   it("fans one upload out to the other members, and only members may send", async () => {
     const [alice, bob, mallory] = await Promise.all([user("alice"), user("bob"), user("mallory")]);
     const impl = await suiteImpl(CLASSICAL_SUITE);
@@ -202,12 +172,14 @@ describe("group channels", () => {
     await code(mallory.gw.subscribe(0, g.channel), ErrorCode.ChannelForbidden);
     // Nor can she open a second channel for their group, or add herself through a commit.
     await code(
-      mallory.gw.createGroupChannel(g.alice.groupContext.groupId, [alice.key, bob.key], 1),
+      mallory.gw.createChannel(g.alice.groupContext.groupId, [alice.key, bob.key], 1),
       ErrorCode.ChannelForbidden,
     );
     const sneaky = await commit(app.state, impl);
     await code(
-      mallory.gw.enqueueToChannel(g.channel, sneaky.commit, { addMembers: [mallory.key] }),
+      mallory.gw.enqueueToChannel(g.channel, sneaky.commit, {
+        commit: claims({ addMembers: [mallory.key] }),
+      }),
       ErrorCode.ChannelForbidden,
     );
     // Garbage and other groups' messages are refused.
@@ -216,7 +188,7 @@ describe("group channels", () => {
     await code(alice.gw.enqueueToChannel(g.channel, other.message), ErrorCode.StaleEpoch);
     // A membership claim only travels with a commit.
     await code(
-      alice.gw.enqueueToChannel(g.channel, app.message, { addMembers: [mallory.key] }),
+      alice.gw.enqueueToChannel(g.channel, app.message, { commit: claims({ addMembers: [mallory.key] }) }),
       ErrorCode.InvalidArgument,
     );
 
@@ -290,11 +262,10 @@ describe("sealed sender", () => {
     const state = await createGroup(alice.identity, impl);
     const token = new Uint8Array(32).fill(3);
     const bobKp = await generateKeyPackage(bob.identity, impl);
-    const channel = await alice.gw.createGroupChannel(state.groupContext.groupId, [], 0, sha256(token));
+    const channel = await alice.gw.createChannel(state.groupContext.groupId, [], 0, sha256(token));
     const added = await addMembers(state, impl, [decodeKeyPackage(bobKp.encoded)]);
     await alice.gw.enqueueToChannel(channel, added.commit, {
-      addMembers: [bob.key],
-      nextTokenHash: sha256(token),
+      commit: claims({ addMembers: [bob.key], nextTokenHash: sha256(token) }),
     });
 
     // A connection that said hello and nothing else: no session, no identity.
@@ -350,26 +321,26 @@ describe("sealed sender", () => {
     const state0 = await createGroup(alice.identity, impl);
     const tokens = [1, 2, 3].map((n) => new Uint8Array(32).fill(n));
     const bobKp = await generateKeyPackage(bob.identity, impl);
-    const channel = await alice.gw.createGroupChannel(state0.groupContext.groupId, [], 0, sha256(tokens[0]!));
+    const channel = await alice.gw.createChannel(state0.groupContext.groupId, [], 0, sha256(tokens[0]!));
     const added = await addMembers(state0, impl, [decodeKeyPackage(bobKp.encoded)]);
     await alice.gw.enqueueToChannel(channel, added.commit, {
-      addMembers: [bob.key],
-      nextTokenHash: sha256(tokens[0]!),
+      commit: claims({ addMembers: [bob.key], nextTokenHash: sha256(tokens[0]!) }),
     });
     // Epoch 1: bob is a member and knows its token. A message of his, sealed, made before his removal:
     const inFlight = await encryptApplication(added.state, impl, text("bye"));
 
     const removal = await commit(added.state, impl, [{ proposalType: "remove", remove: { removed: 1 } }]);
     await alice.gw.enqueueToChannel(channel, removal.commit, {
-      removeMembers: [bob.key],
-      nextTokenHash: sha256(tokens[1]!),
+      commit: claims({ removeMembers: [bob.key], nextTokenHash: sha256(tokens[1]!) }),
     });
     const anonymous = await connectGateway(gw.baseUrl);
     // Epoch 2 keeps epoch 1's hash: the message in flight still arrives, now only at alice.
     expect(await anonymous.sealedEnqueue(channel, tokens[0]!, inFlight.message)).toBe(1);
 
     const next = await commit(removal.state, impl);
-    await alice.gw.enqueueToChannel(channel, next.commit, { nextTokenHash: sha256(tokens[2]!) });
+    await alice.gw.enqueueToChannel(channel, next.commit, {
+      commit: claims({ nextTokenHash: sha256(tokens[2]!) }),
+    });
     const late = await encryptApplication(added.state, impl, text("still here?"));
     await code(anonymous.sealedEnqueue(channel, tokens[0]!, late.message), ErrorCode.ChannelForbidden);
     // And identity-bound he is no member any more.

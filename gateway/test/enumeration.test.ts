@@ -127,7 +127,7 @@ describe("username enumeration", () => {
       encodeFrame(
         encodeClientFrame({
           requestId: ++requestId,
-          request: { type: "loginStart", username, startLoginRequest },
+          request: { type: "loginStart", loginStart: { username, startLoginRequest } },
         }),
       );
     const schedule = existingFirst.map((first) => {
@@ -164,14 +164,14 @@ describe("username enumeration", () => {
         const bytes = await session.next();
         const ms = performance.now() - start;
         const decoded = decodeServerFrame(bytes);
-        if (decoded.type !== "response" || decoded.response.body.type !== "loginStart") {
+        if (decoded.type !== "response" || decoded.response.result.type !== "loginStart") {
           throw new Error(`unexpected answer to loginStart: ${JSON.stringify(decoded)}`);
         }
         if (index < WARMUP_PAIRS) continue;
         (call.existing ? samples.existing : samples.missing).push({
           ms,
           frameBytes: FRAME_HEADER_BYTES + bytes.byteLength,
-          loginResponseBytes: decoded.response.body.result.loginResponse.byteLength,
+          loginResponseBytes: decoded.response.result.loginStart.loginResponse.byteLength,
         });
       }
     }

@@ -62,14 +62,14 @@ describe("conversations on group channels", () => {
 
     const probe = await connectGateway(gw.baseUrl);
     await probe.login(mallory.name, mallory.password);
-    await expect(probe.fetch(0, 0, fromHex(atAlice!.channelId!))).rejects.toMatchObject({
+    await expect(probe.fetch(0, 0, fromHex(atAlice!.channelId))).rejects.toMatchObject({
       code: ErrorCode.ChannelForbidden,
     });
     probe.close();
     for (const a of [alice, bob, mallory]) a.messenger.close();
   });
 
-  it("refuses to invite a user without a hybrid key (E031) before committing anything", async () => {
+  it("refuses to invite a user without a hybrid key (NoHybridKey) before committing anything", async () => {
     const alice = await registerActor(gw, "alice");
     // A client that registered and published a KeyPackage but never a hybrid key: not the Messenger,
     // which publishes one at every login.
@@ -159,7 +159,9 @@ describe("a commit whose answer was lost", () => {
     });
     const direct = await connectGateway(gw.baseUrl);
     await direct.login(alice.name, alice.password);
-    await direct.enqueueToChannel(fromHex(record.channelId!), made.commit, { nextTokenHash });
+    await direct.enqueueToChannel(fromHex(record.channelId), made.commit, {
+      commit: { addMembers: [], removeMembers: [], nextTokenHash },
+    });
     direct.close();
 
     alice = await reconnectActor(gw, alice);

@@ -201,7 +201,8 @@ describe("group lifecycle through the real gateway", () => {
     const { alice, bob, carol, groupId } = await trio();
     const epoch = (await alice.messenger.conversations())[0]!.epoch;
 
-    // Both build on the same epoch; the gateway accepts one, the other gets E024, catches up and rebuilds.
+    // Both build on the same epoch; the gateway accepts one, the other gets CommitConflict, catches up
+    // and rebuilds.
     await Promise.all([
       alice.messenger.lifecycle.rotateKeys(groupId),
       bob.messenger.lifecycle.remove(groupId, carol.name),

@@ -96,4 +96,32 @@ export function waitForConversation(actor: Actor, timeoutMs = 20_000): Promise<s
   });
 }
 
+/**
+ * An MLS PrivateMessage (RFC 9420 section 6.3) of the group at the epoch, application content, with
+ * random bytes as its ciphertext: the gateway reads only the header, no client can decrypt it.
+ */
+export function privateMessage(groupId: Uint8Array, epoch = 0n, ciphertextBytes = 32): Uint8Array {
+  if (groupId.length >= 64) throw new Error("a one-byte length prefix needs a group id under 64 bytes");
+  const headerBytes = 4 + 1 + groupId.length + 8 + 1;
+  const out = new Uint8Array(headerBytes + ciphertextBytes);
+  out.set([0, 1, 0, 2, groupId.length]); // mls10, private_message, group_id length
+  out.set(groupId, 5);
+  new DataView(out.buffer).setBigUint64(5 + groupId.length, epoch);
+  out[headerBytes - 1] = 1; // application
+  out.set(crypto.getRandomValues(new Uint8Array(ciphertextBytes)), headerBytes);
+  return out;
+}
+
+/**
+ * A channel of the caller and `members` for a made-up group at epoch 0, for tests of delivery rather
+ * than MLS: the gateway accepts privateMessage(groupId) payloads in it.
+ */
+export async function openChannel(
+  client: GatewayClient,
+  members: Uint8Array[],
+): Promise<{ channelId: Uint8Array; groupId: Uint8Array }> {
+  const groupId = crypto.getRandomValues(new Uint8Array(16));
+  return { channelId: await client.createChannel(groupId, members, 0), groupId };
+}
+
 export { connectGateway, startGatewayProcess, GatewayClient, type GatewayProcess };

@@ -28,7 +28,7 @@ describe("hybrid public keys", () => {
     for (const actor of [alice, bob, carol]) actor.messenger.close();
   });
 
-  it("refuses a malformed key and a key not signed by the caller's identity (E007)", async () => {
+  it("refuses a malformed key and a key not signed by the caller's identity (InvalidArgument)", async () => {
     const alice = await registerActor(gw, "alice");
     const client = await connectGateway(gw.baseUrl);
     await client.login(alice.name, alice.password, "memory-constrained");
@@ -49,7 +49,7 @@ describe("hybrid public keys", () => {
     alice.messenger.close();
   });
 
-  it("an identity without a published key gives E031; a wrong-size identity E007; no session E006", async () => {
+  it("an identity without a published key gives NoHybridKey; a wrong-size identity InvalidArgument; no session Unauthenticated", async () => {
     const alice = await registerActor(gw, "alice");
     const client = await connectGateway(gw.baseUrl);
     await expect(client.fetchHybridKey(new Uint8Array(32))).rejects.toMatchObject({

@@ -56,7 +56,7 @@ describe("KeyPackage directory", () => {
     bob.messenger.close();
   });
 
-  it("a user without KeyPackages gives E013 and an unknown name E012", async () => {
+  it("a user without KeyPackages gives NoKeyPackage and an unknown name UserNotFound", async () => {
     const alice = await registerActor(gw, "alice");
     const client = await connectGateway(gw.baseUrl);
     await client.login(alice.name, alice.password, "memory-constrained");

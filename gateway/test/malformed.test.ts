@@ -9,7 +9,17 @@ import {
   type Response,
 } from "@qpq/shared/protocol";
 import { openRawStream } from "./rawStream.ts";
-import { connectGateway, registerActor, startGatewayProcess, type GatewayProcess } from "./helpers.ts";
+import { fromHex } from "@qpq/shared/bytes";
+import { INVITATION_TYPE, MIN_INVITATION_BYTES } from "@qpq/shared/invitations";
+import { decodeState } from "@qpq/shared/mls";
+import {
+  connectGateway,
+  privateMessage,
+  registerActor,
+  startGatewayProcess,
+  waitForConversation,
+  type GatewayProcess,
+} from "./helpers.ts";
 
 let gw: GatewayProcess;
 
@@ -40,7 +50,7 @@ async function rawStream() {
 }
 
 function errorCode(response: Response | undefined): number | undefined {
-  return response?.body.type === "error" ? response.body.error.code : undefined;
+  return response?.result.type === "error" ? response.result.error.code : undefined;
 }
 
 const hello = encodeClientFrame({
@@ -52,12 +62,12 @@ const hello = encodeClientFrame({
 });
 
 describe("malformed and unauthorized input", () => {
-  it("a frame whose body is garbage gets E001 and the stream keeps working", async () => {
+  it("a frame whose body is garbage gets MalformedFrame and the stream keeps working", async () => {
     const s = await rawStream();
     await s.write(encodeFrame(new Uint8Array([0, 0, 0, 0, 1, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9])));
     expect(errorCode(await s.next())).toBe(ErrorCode.MalformedFrame);
     await s.write(encodeFrame(hello));
-    expect((await s.next())?.body.type).toBe("hello");
+    expect((await s.next())?.result.type).toBe("hello");
     s.wt.close();
   });
 
@@ -70,7 +80,7 @@ describe("malformed and unauthorized input", () => {
     s.wt.close();
   });
 
-  it("an oversized length prefix gets E002 before anything is buffered", async () => {
+  it("an oversized length prefix gets FrameTooLarge before anything is buffered", async () => {
     const s = await rawStream();
     await s.write(new Uint8Array([0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4]));
     expect(errorCode(await s.next())).toBe(ErrorCode.FrameTooLarge);
@@ -86,7 +96,7 @@ describe("malformed and unauthorized input", () => {
     s.wt.close();
   });
 
-  it("an unknown union member gets E003 with its request id", async () => {
+  it("an unknown union member gets UnknownRequest with its request id", async () => {
     const s = await rawStream();
     const frame = encodeClientFrame({ requestId: 77, request: { type: "health" } });
     // The request union's discriminant is the u16 right after the u32 requestId in the root struct's
@@ -100,15 +110,22 @@ describe("malformed and unauthorized input", () => {
     s.wt.close();
   });
 
-  it("requests before hello get E005, and before login E006", async () => {
+  it("requests before hello get HelloRequired, and before login Unauthenticated", async () => {
     const s = await rawStream();
     await s.write(
-      encodeFrame(encodeClientFrame({ requestId: 5, request: { type: "fetch", afterSeq: 0, limit: 0 } })),
+      encodeFrame(
+        encodeClientFrame({
+          requestId: 5,
+          request: { type: "fetch", fetch: { afterSeq: 0, limit: 0, channelId: new Uint8Array(0) } },
+        }),
+      ),
     );
     expect(errorCode(await s.next())).toBe(ErrorCode.HelloRequired);
     await s.write(encodeFrame(hello));
-    expect((await s.next())?.body.type).toBe("hello");
-    await s.write(encodeFrame(encodeClientFrame({ requestId: 6, request: { type: "ack", upToSeq: 1 } })));
+    expect((await s.next())?.result.type).toBe("hello");
+    await s.write(
+      encodeFrame(encodeClientFrame({ requestId: 6, request: { type: "ack", ack: { upToSeq: 1 } } })),
+    );
     expect(errorCode(await s.next())).toBe(ErrorCode.Unauthenticated);
     s.wt.close();
   });
@@ -116,19 +133,33 @@ describe("malformed and unauthorized input", () => {
   it("garbage ciphertext and oversized payloads are refused or stored opaquely, and a good client still works", async () => {
     const alice = await registerActor(gw, "alice");
     const bob = await registerActor(gw, "bob");
+    const groupId = await alice.messenger.createConversation("before garbage", [bob.name]);
+    await waitForConversation(bob);
+    await bob.messenger.settled();
+    const record = (await alice.store.getGroup(groupId))!;
+    const channelId = fromHex(record.channelId);
+    const group = decodeState(record.state).groupContext;
     const client = await connectGateway(gw.baseUrl);
     await client.login(alice.name, alice.password, "memory-constrained");
     const bobKey = await client.resolveUser(bob.name);
-    await expect(client.enqueue(bobKey, new Uint8Array(1024 * 1024 + 1))).rejects.toMatchObject({
+
+    await expect(client.enqueueToChannel(channelId, new Uint8Array(1024 * 1024 + 1))).rejects.toMatchObject({
       code: ErrorCode.PayloadTooLarge,
     });
-    await expect(client.enqueue(new Uint8Array(31), new Uint8Array([1]))).rejects.toMatchObject({
-      code: ErrorCode.InvalidArgument,
-    });
-    // Garbage that is not MLS reaches bob's queue (the gateway cannot read payloads); bob's client
-    // skips it and keeps working.
-    await client.enqueue(bobKey, new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
-    const groupId = await alice.messenger.createConversation("after garbage", [bob.name]);
+    await expect(
+      client.enqueueToChannel(channelId, new Uint8Array([1]), { recipientKey: new Uint8Array(31) }),
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    // What does not even frame as MLS is refused; the gateway reads no further than the framing.
+    await expect(
+      client.enqueueToChannel(channelId, new Uint8Array([0xde, 0xad, 0xbe, 0xef])),
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    // Garbage behind a valid PrivateMessage header, and a garbage invitation, reach bob's queue (the
+    // gateway cannot read payloads); bob's client skips both and keeps working.
+    await client.enqueueToChannel(channelId, privateMessage(group.groupId, group.epoch, 64));
+    const invitation = new Uint8Array(MIN_INVITATION_BYTES + 16).fill(0xa5);
+    invitation[0] = INVITATION_TYPE;
+    invitation[1] = 1;
+    await client.enqueueToChannel(channelId, invitation, { recipientKey: bobKey });
     await alice.messenger.send(groupId, "still fine");
     await expect
       .poll(async () => (await bob.messenger.messages(groupId)).map((m) => m.text), { timeout: 20_000 })

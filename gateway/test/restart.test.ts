@@ -1,6 +1,13 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { bytesEqual } from "@qpq/shared/bytes";
-import { connectGateway, registerActor, startGatewayProcess, type GatewayProcess } from "./helpers.ts";
+import {
+  connectGateway,
+  openChannel,
+  privateMessage,
+  registerActor,
+  startGatewayProcess,
+  type GatewayProcess,
+} from "./helpers.ts";
 
 const started: GatewayProcess[] = [];
 
@@ -20,10 +27,11 @@ describe("durability", () => {
     const sender = await connectGateway(first.baseUrl);
     await sender.login(alice.name, alice.password, "memory-constrained");
     const bobKey = await sender.resolveUser(bob.name);
+    const { channelId, groupId } = await openChannel(sender, [bobKey]);
     const sent: { seq: number; payload: Uint8Array }[] = [];
     for (let i = 0; i < 50; i++) {
-      const payload = crypto.getRandomValues(new Uint8Array(64 + i));
-      sent.push({ seq: await sender.enqueue(bobKey, payload), payload });
+      const payload = privateMessage(groupId, 0n, 64 + i);
+      sent.push({ seq: await sender.enqueueToChannel(channelId, payload), payload });
     }
     // Every enqueue above was acknowledged; now the process dies without any chance to flush.
     await first.kill("SIGKILL");
@@ -37,7 +45,10 @@ describe("durability", () => {
       const found = envelopes.find((e) => e.seq === seq);
       expect(found, `seq ${seq}`).toBeDefined();
       expect(bytesEqual(found!.payload, payload)).toBe(true);
+      expect(bytesEqual(found!.channelId, channelId)).toBe(true);
     }
+    // The channel survived too: bob is still a member, and may narrow his fetch to it.
+    expect((await reader.fetch(0, 1000, channelId)).envelopes).toHaveLength(envelopes.length);
     reader.close();
     alice.messenger.close();
   });

@@ -3,8 +3,16 @@
  * pushes stop too, so an expired (or stolen and expired) session does not keep reading its queue.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Push } from "@qpq/shared/protocol";
-import { connectGateway, FAST, startGatewayProcess, uniqueName, type GatewayProcess } from "./helpers.ts";
+import { ErrorCode, type Push } from "@qpq/shared/protocol";
+import {
+  connectGateway,
+  FAST,
+  openChannel,
+  privateMessage,
+  startGatewayProcess,
+  uniqueName,
+  type GatewayProcess,
+} from "./helpers.ts";
 
 const TTL_MS = 4000;
 let gw: GatewayProcess;
@@ -28,7 +36,12 @@ async function account() {
   return { client, identityKey, username, password };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The request's error code, or "ok". */
+const outcome = (request: Promise<unknown>) =>
+  request.then(
+    () => "ok",
+    (error: unknown) => (error as { code?: number }).code,
+  );
 
 describe("session expiry", () => {
   it("stops pushes on a connection whose session has expired", async () => {
@@ -37,17 +50,21 @@ describe("session expiry", () => {
     bob.client.onPush((push) => pushes.push(push));
     await bob.client.subscribe(0);
     const alice = await account();
-    await alice.client.enqueue(bob.identityKey, new Uint8Array([1]));
+    const { channelId, groupId } = await openChannel(alice.client, [bob.identityKey]);
+    await alice.client.enqueueToChannel(channelId, privateMessage(groupId));
     await expect.poll(() => pushes.filter((p) => p.type === "envelope").length).toBe(1);
 
-    await sleep(TTL_MS + 200);
-    // A fresh session for the sender; bob's connection is still open, his session is not.
+    // Alice logged in after bob: once her session has expired, his has too.
+    await expect
+      .poll(() => outcome(alice.client.fetch(0)), { timeout: TTL_MS * 3, interval: 100 })
+      .toBe(ErrorCode.SessionInvalid);
+    // A fresh session for the sender; bob's connection is still open, his session is not. The push of
+    // this envelope finds it expired and sends sessionEnded instead (and stops pushing).
     const sender = await connectGateway(gw.baseUrl);
     await sender.login(alice.username, alice.password, FAST.keyStretching);
-    await sender.enqueue(bob.identityKey, new Uint8Array([2]));
-    await sleep(1000);
+    await sender.enqueueToChannel(channelId, privateMessage(groupId));
+    await expect.poll(() => pushes.some((p) => p.type === "sessionEnded")).toBe(true);
     expect(pushes.filter((p) => p.type === "envelope")).toHaveLength(1);
-    expect(pushes.some((p) => p.type === "sessionEnded")).toBe(true);
     for (const c of [alice.client, bob.client, sender]) c.close();
   });
 });

@@ -80,7 +80,7 @@ describe("sessions", () => {
     });
     // The reason also comes as a push first (unless a very slow peer only saw the close).
     for (const push of pushes) {
-      expect(push).toMatchObject({ type: "sessionEnded", error: { code: ErrorCode.SessionInvalid } });
+      expect(push).toMatchObject({ type: "sessionEnded", sessionEnded: { code: ErrorCode.SessionInvalid } });
     }
     await expectCode((await connect()).resumeSession(token), ErrorCode.SessionInvalid);
     // The connection that logged out stays open, unauthenticated.
@@ -100,7 +100,7 @@ describe("sessions", () => {
     expect((await newest.resolveUser(user.username)).length).toBe(32);
   });
 
-  it("limits directory lookups per session with E016 and a retry-after, misses included", async () => {
+  it("limits directory lookups per session with RateLimited and a retry-after, misses included", async () => {
     const user = await registerUser();
     const [client] = await login(user);
     await client.resolveUser(user.username);

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 describe("throttling", () => {
-  it("limits login attempts per username with E016 and a retry-after, for known and unknown names alike", async () => {
+  it("limits login attempts per username with RateLimited and a retry-after, for known and unknown names alike", async () => {
     const client = await connectGateway(gw.baseUrl);
     const known = uniqueName("known");
     await client.register(

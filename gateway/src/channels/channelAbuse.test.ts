@@ -5,8 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ErrorCode, QpqError } from "@qpq/shared/protocol";
+import { ErrorCode, QpqError, type CommitClaims } from "@qpq/shared/protocol";
 import { toHex } from "@qpq/shared/bytes";
+import { INVITATION_TYPE, MIN_INVITATION_BYTES } from "@qpq/shared/invitations";
 import { loadConfig } from "../config.ts";
 import { Delivery } from "../delivery/delivery.ts";
 import { handlers, type ConnectionState, type Services } from "../services/index.ts";
@@ -72,18 +73,16 @@ function gateway(env: Record<string, string> = {}) {
 
 type Conn = ConnectionState & { key: Uint8Array };
 
+/** An upload fanned out to the other members; claims (if any) travel as the commit's. */
 function enqueue(
   services: Services,
   conn: Conn,
   channelId: Uint8Array,
   payload: Uint8Array,
-  claims: { addMembers?: Uint8Array[]; removeMembers?: Uint8Array[]; nextTokenHash?: Uint8Array } = {},
+  claims?: Partial<CommitClaims>,
 ) {
-  return handlers.enqueue(
-    { type: "enqueue", recipientKey: NONE, channelId, payload, ...claims },
-    conn,
-    services,
-  );
+  const commit = claims && { addMembers: [], removeMembers: [], nextTokenHash: NONE, ...claims };
+  return handlers.enqueue({ recipientKey: NONE, channelId, payload, commit }, conn, services);
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<{ code: number; detail: string }> {
@@ -103,8 +102,8 @@ describe("group channel membership claims", () => {
       ["alice", "bob", "carol", "dave", "erin"].map(user),
     );
     const groupId = rand(16);
-    const { channelId } = await handlers.createGroupChannel(
-      { type: "createGroupChannel", groupId, members: [bob!.key, carol!.key], epoch: 0, tokenHash: NONE },
+    const { channelId } = await handlers.createChannel(
+      { groupId, members: [bob!.key, carol!.key], epoch: 0, tokenHash: NONE },
       alice!,
       services,
     );
@@ -122,8 +121,8 @@ describe("group channel membership claims", () => {
     const { services, store, user } = gateway();
     const [alice, mallory] = await Promise.all(["alice", "mallory"].map(user));
     const groupId = rand(16);
-    const { channelId } = await handlers.createGroupChannel(
-      { type: "createGroupChannel", groupId, members: [mallory!.key], epoch: 0, tokenHash: NONE },
+    const { channelId } = await handlers.createChannel(
+      { groupId, members: [mallory!.key], epoch: 0, tokenHash: NONE },
       alice!,
       services,
     );
@@ -148,12 +147,12 @@ describe("group channel membership claims", () => {
     expect((await store.getChannel(channelId))!.epoch).toBe(1);
   });
 
-  it("with channel authorization off, a non-member still cannot commit into a group channel", async () => {
-    const { services, store, user } = gateway({ QPQ_REQUIRE_CHANNEL_AUTHZ: "off" });
+  it("a non-member cannot commit into a channel, nor send into it", async () => {
+    const { services, store, user } = gateway();
     const [alice, bob, mallory] = await Promise.all(["alice", "bob", "mallory"].map(user));
     const groupId = rand(16);
-    const { channelId } = await handlers.createGroupChannel(
-      { type: "createGroupChannel", groupId, members: [bob!.key], epoch: 0, tokenHash: NONE },
+    const { channelId } = await handlers.createChannel(
+      { groupId, members: [bob!.key], epoch: 0, tokenHash: NONE },
       alice!,
       services,
     );
@@ -169,25 +168,50 @@ describe("group channel membership claims", () => {
   });
 });
 
+describe("enqueue without a shared channel", () => {
+  it("a stranger reaches nobody's queue: no channel, a made-up one or someone else's", async () => {
+    const { services, store, user } = gateway();
+    const [alice, bob, mallory] = await Promise.all(["alice", "bob", "mallory"].map(user));
+    const groupId = rand(16);
+    const { channelId } = await handlers.createChannel(
+      { groupId, members: [bob!.key], epoch: 0, tokenHash: NONE },
+      alice!,
+      services,
+    );
+    const app = privateMessage(groupId, 0, APPLICATION);
+    const attempts = [
+      // The old direct path: an empty channel id naming only a recipient.
+      { channelId: NONE, recipientKey: bob!.key, code: ErrorCode.InvalidArgument },
+      { channelId: NONE, recipientKey: NONE, code: ErrorCode.InvalidArgument },
+      { channelId: rand(5), recipientKey: bob!.key, code: ErrorCode.InvalidArgument },
+      // An unknown channel answers exactly as a foreign one.
+      { channelId: rand(16), recipientKey: NONE, code: ErrorCode.ChannelForbidden },
+      { channelId, recipientKey: NONE, code: ErrorCode.ChannelForbidden },
+      { channelId, recipientKey: bob!.key, code: ErrorCode.ChannelForbidden },
+    ];
+    for (const { code, ...request } of attempts) {
+      const refused = await errorOf(handlers.enqueue({ ...request, payload: app }, mallory!, services));
+      expect(refused.code).toBe(code);
+    }
+    const unknown = await errorOf(enqueue(services, mallory!, rand(16), app));
+    expect(await errorOf(enqueue(services, mallory!, channelId, app))).toEqual(unknown);
+    for (const u of [alice!, bob!, mallory!]) expect(await store.queueDepth(u.key)).toBe(0);
+  });
+});
+
 describe("sealed enqueue without a valid token", () => {
   it("answers exactly as for an unknown channel: no group, epoch or content-type oracle", async () => {
     const { services, user, anonymous } = gateway();
     const alice = await user("alice");
     const groupId = rand(16);
     const token = rand(32);
-    const { channelId } = await handlers.createGroupChannel(
-      { type: "createGroupChannel", groupId, members: [], epoch: 5, tokenHash: sha256(token) },
+    const { channelId } = await handlers.createChannel(
+      { groupId, members: [], epoch: 5, tokenHash: sha256(token) },
       alice,
       services,
     );
     const sealed = (channel: Uint8Array, payload: Uint8Array, deliveryToken = rand(32)) =>
-      errorOf(
-        handlers.sealedEnqueue(
-          { type: "sealedEnqueue", channelId: channel, deliveryToken, payload },
-          anonymous,
-          services,
-        ),
-      );
+      errorOf(handlers.sealedEnqueue({ channelId: channel, deliveryToken, payload }, anonymous, services));
 
     const unknown = await sealed(rand(16), privateMessage(groupId, 5, APPLICATION));
     expect(unknown.code).toBe(ErrorCode.ChannelForbidden);
@@ -205,7 +229,6 @@ describe("sealed enqueue without a valid token", () => {
     // The holder of the token still gets through.
     const ok = await handlers.sealedEnqueue(
       {
-        type: "sealedEnqueue",
         channelId,
         deliveryToken: token,
         payload: privateMessage(groupId, 5, APPLICATION),
@@ -222,19 +245,13 @@ describe("channel creation", () => {
     const { services, user } = gateway({ QPQ_CHANNEL_CREATE_PER_SESSION: "3/1" });
     const [mallory, victim] = await Promise.all(["mallory", "victim"].map(user));
     const create = () =>
-      handlers.createGroupChannel(
-        { type: "createGroupChannel", groupId: rand(16), members: [victim!.key], epoch: 0, tokenHash: NONE },
+      handlers.createChannel(
+        { groupId: rand(16), members: [victim!.key], epoch: 0, tokenHash: NONE },
         mallory!,
         services,
       );
     for (let i = 0; i < 3; i++) await create();
     expect((await errorOf(create())).code).toBe(ErrorCode.RateLimited);
-    const direct = handlers.createChannel(
-      { type: "createChannel", peerKey: victim!.key },
-      mallory!,
-      services,
-    );
-    expect((await errorOf(direct)).code).toBe(ErrorCode.RateLimited);
   });
 
   it("refuses an oversized member list before looking any member up", async () => {
@@ -247,8 +264,8 @@ describe("channel creation", () => {
       return lookup(key);
     };
     const members = Array.from({ length: 50 }, () => rand(32));
-    const attempt = handlers.createGroupChannel(
-      { type: "createGroupChannel", groupId: rand(16), members, epoch: 0, tokenHash: NONE },
+    const attempt = handlers.createChannel(
+      { groupId: rand(16), members, epoch: 0, tokenHash: NONE },
       alice,
       services,
     );
@@ -262,25 +279,33 @@ describe("a member whose queue is full", () => {
     const { services, store, user } = gateway({ QPQ_MAX_QUEUED: "3" });
     const [alice, bob, carol, mallory] = await Promise.all(["alice", "bob", "carol", "mallory"].map(user));
     const groupId = rand(16);
-    const { channelId } = await handlers.createGroupChannel(
-      { type: "createGroupChannel", groupId, members: [bob!.key, carol!.key], epoch: 0, tokenHash: NONE },
+    const { channelId } = await handlers.createChannel(
+      { groupId, members: [bob!.key, carol!.key], epoch: 0, tokenHash: NONE },
       alice!,
       services,
     );
-    // Anyone may fill anyone's queue (docs/SECURITY-AUDIT.md R9); bob also simply may not drain it.
-    for (let i = 0; i < 3; i++) {
-      await handlers.enqueue(
-        { type: "enqueue", recipientKey: bob!.key, channelId: NONE, payload: rand(10) },
-        mallory!,
-        services,
-      );
-    }
-    const direct = handlers.enqueue(
-      { type: "enqueue", recipientKey: bob!.key, channelId: NONE, payload: rand(10) },
+    // Anyone may put anyone into a channel of their own and fill their queue through it
+    // (docs/SECURITY-AUDIT.md R9); bob also simply may not drain it.
+    const spamGroup = rand(16);
+    const spam = await handlers.createChannel(
+      { groupId: spamGroup, members: [bob!.key], epoch: 0, tokenHash: NONE },
       mallory!,
       services,
     );
-    expect((await errorOf(direct)).code).toBe(ErrorCode.QueueFull);
+    const spamMessage = () =>
+      enqueue(services, mallory!, spam.channelId, privateMessage(spamGroup, 0, APPLICATION));
+    for (let i = 0; i < 3; i++) expect(await spamMessage()).toMatchObject({ seq: i + 1 });
+    // Beyond the limit a fan-out skips the full queue; a payload for bob alone is refused.
+    expect(await spamMessage()).toEqual({ seq: 0 });
+    const invitation = new Uint8Array(MIN_INVITATION_BYTES + 8).fill(0xa5);
+    invitation[0] = INVITATION_TYPE;
+    invitation[1] = 1;
+    const directed = handlers.enqueue(
+      { recipientKey: bob!.key, channelId: spam.channelId, payload: invitation },
+      mallory!,
+      services,
+    );
+    expect((await errorOf(directed)).code).toBe(ErrorCode.QueueFull);
 
     const app = privateMessage(groupId, 0, APPLICATION);
     expect(await enqueue(services, alice!, channelId, app)).toMatchObject({ seq: 1 });
@@ -302,15 +327,14 @@ describe("sealed enqueue", () => {
     const alice = await user("alice");
     const groupId = rand(16);
     const token = rand(32);
-    const { channelId } = await handlers.createGroupChannel(
-      { type: "createGroupChannel", groupId, members: [], epoch: 0, tokenHash: sha256(token) },
+    const { channelId } = await handlers.createChannel(
+      { groupId, members: [], epoch: 0, tokenHash: sha256(token) },
       alice,
       services,
     );
     const send = () =>
       handlers.sealedEnqueue(
         {
-          type: "sealedEnqueue",
           channelId,
           deliveryToken: token,
           payload: privateMessage(groupId, 0, APPLICATION),

@@ -89,7 +89,7 @@ export async function enqueueToGroup(
     if (!(await services.store.isChannelMember(channel.channelId, recipientKey))) {
       throw new QpqError(ErrorCode.ChannelForbidden, "the recipient is not a member of this channel");
     }
-    // One recipient: a full queue is an error for the sender (E015), as for a direct enqueue.
+    // One recipient: a full queue is an error for the sender (E015), unlike a fan-out's skipped copy.
     return services.delivery.enqueue(recipientKey, channel.channelId, payload);
   }
   const framing = groupFraming(channel, payload);

@@ -147,10 +147,13 @@ export class ClientConnection {
       if (this.state.version === undefined && !beforeHello.has(request.type)) {
         throw new QpqError(ErrorCode.HelloRequired, "send hello first");
       }
-      const handler = handlers[request.type] as Handler<typeof request.type>;
-      const result = await handler(request as never, this.state, this.services);
-      if (request.type === "logout") this.stopPushes();
-      return { type: request.type, result } as ResponseBody;
+      const type = request.type;
+      const handler = handlers[type] as Handler<typeof type>;
+      // Void members carry no content: their handlers get undefined.
+      const args = (request as Partial<Record<string, unknown>>)[type];
+      const result = await handler(args as never, this.state, this.services);
+      if (type === "logout") this.stopPushes();
+      return (result === undefined ? { type } : { type, [type]: result }) as ResponseBody;
     } catch (error) {
       if (!(error instanceof QpqError)) {
         log.error("request failed", { op: request.type, conn: this.state.id, ...errorFields(error) });
@@ -161,7 +164,7 @@ export class ClientConnection {
 
   private answer(writer: FrameWriter, requestId: number, body: ResponseBody): void {
     try {
-      writer.write(encodeServerFrame({ type: "response", response: { requestId, body } }));
+      writer.write(encodeServerFrame({ type: "response", response: { requestId, result: body } }));
     } catch (error) {
       log.warn("could not write a response", { conn: this.state.id, ...errorFields(error) });
     }
@@ -211,7 +214,7 @@ export class ClientConnection {
     try {
       const writer = await this.openPushStream();
       const error = { code: ErrorCode.SessionInvalid, message: detail, retryAfterMs: 0 };
-      writer.write(encodeServerFrame({ type: "push", push: { type: "sessionEnded", error } }));
+      writer.write(encodeServerFrame({ type: "push", push: { type: "sessionEnded", sessionEnded: error } }));
       await writer.close();
     } catch (error) {
       log.debug("could not push sessionEnded", { conn: this.state.id, ...errorFields(error) });

@@ -61,7 +61,7 @@ export const registerFinish: Handler<"registerFinish"> = async (req, conn, servi
     }
     throw new QpqError(ErrorCode.IdentityTaken, "identity key is already registered");
   }
-  return {};
+  return undefined;
 };
 
 export const loginStart: Handler<"loginStart"> = async (req, conn, services) => {
@@ -157,7 +157,7 @@ export const logout: Handler<"logout"> = async (_req, conn, services) => {
   services.sessions.unbind(conn);
   // A token stolen and already in use elsewhere must stop working now, not at its next resume.
   services.sessions.end(session.tokenHash, "signed out: the session was logged out on another connection");
-  return {};
+  return undefined;
 };
 
 /** A connection serves one user: switching users needs a new connection (or a logout first). */

@@ -1,10 +1,10 @@
 /**
- * Channels: direct channels for a pair, group channels that follow an MLS group, and sealed-sender
- * delivery into a group channel (authorized by the epoch's delivery token instead of a session).
+ * Channels, each following one MLS group (a conversation of two is a group of two), and sealed-sender
+ * delivery into a channel (authorized by the epoch's delivery token instead of a session).
  */
 import { randomBytes } from "node:crypto";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
-import { bytesEqual, constantTimeEqual, toHex } from "@qpq/shared/bytes";
+import { constantTimeEqual, toHex } from "@qpq/shared/bytes";
 import { checkEpoch, groupFraming, sha256 } from "../channels/groupDelivery.ts";
 import { FramingError, parseMlsFraming, WireFormat, type MlsFraming } from "../channels/mlsFraming.ts";
 import type { AuthenticatedSession, Handler, Services } from "./context.ts";
@@ -34,26 +34,6 @@ function throttleCreate(services: Services, session: AuthenticatedSession): void
 
 export const createChannel: Handler<"createChannel"> = async (req, conn, services) => {
   const session = requireSession(conn, services);
-  throttleCreate(services, session);
-  const peerKey = requireLength("peerKey", req.peerKey, IDENTITY_KEY_BYTES);
-  if (bytesEqual(peerKey, session.identityKey)) {
-    throw new QpqError(ErrorCode.InvalidArgument, "a direct channel needs another user");
-  }
-  if (!(await services.store.getUserByIdentity(peerKey))) {
-    throw new QpqError(ErrorCode.UnknownRecipient, "no user has this identity key");
-  }
-  // The caller is always one side of the pair: nobody can open a channel between two other people.
-  const channelId = await services.store.createDirectChannel(
-    session.identityKey,
-    peerKey,
-    newChannelId(),
-    services.now(),
-  );
-  return { channelId };
-};
-
-export const createGroupChannel: Handler<"createGroupChannel"> = async (req, conn, services) => {
-  const session = requireSession(conn, services);
   if (req.groupId.length === 0 || req.groupId.length > MAX_GROUP_ID_BYTES) {
     throw new QpqError(ErrorCode.InvalidArgument, `groupId must be 1-${MAX_GROUP_ID_BYTES} bytes`);
   }
@@ -78,7 +58,7 @@ export const createGroupChannel: Handler<"createGroupChannel"> = async (req, con
     throw new QpqError(ErrorCode.InvalidArgument, `a group channel has at most ${limit} members`);
   }
   const channelId = newChannelId();
-  const created = await services.store.createGroupChannel({
+  const created = await services.store.createChannel({
     channelId,
     groupId: req.groupId,
     members: [...members.values()],
@@ -110,7 +90,7 @@ export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, conn, service
   const expected = await services.store.getTokenHash(channelId, framing.epoch);
   const channel = await services.store.getChannel(channelId);
   const tokenOk = constantTimeEqual(expected ?? new Uint8Array(TOKEN_BYTES), sha256(token));
-  if (!expected || !channel || channel.kind !== "group" || !tokenOk) {
+  if (!expected || !channel || !tokenOk) {
     throw new QpqError(ErrorCode.ChannelForbidden, "no group channel with this id and delivery token");
   }
   groupFraming(channel, req.payload);

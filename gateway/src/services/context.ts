@@ -3,7 +3,7 @@
  * Handlers are plain async functions (one module per operation group) so each one's validation,
  * authorization and store calls read top to bottom in one place.
  */
-import type { Request, RequestType, ResultMap } from "@qpq/shared/protocol";
+import type { RequestMap, RequestType, ResultMap } from "@qpq/shared/protocol";
 import type { GatewayConfig } from "../config.ts";
 import type { Store } from "../store/types.ts";
 import type { LoginRegistry } from "./loginRegistry.ts";
@@ -48,10 +48,9 @@ export interface Services {
   readonly startedAtMs: number;
 }
 
-export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>;
-
+/** One operation: the request member's content in, the result member's content out. */
 export type Handler<T extends RequestType> = (
-  request: RequestOf<T>,
+  request: RequestMap[T],
   conn: ConnectionState,
   services: Services,
 ) => Promise<ResultMap[T]>;

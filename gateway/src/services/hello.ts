@@ -1,15 +1,13 @@
-import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from "@qpq/shared/protocol";
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type IncompatibleReason } from "@qpq/shared/protocol";
 import type { Handler } from "./context.ts";
 
 export const SERVER_NAME = "quicproquo-gateway";
 
 /** Picks the highest version both sides speak, or says which side is too old. */
-export const hello: Handler<"hello"> = async ({ hello: req }, conn, services) => {
-  const incompatible = (reason: "clientTooOld" | "serverTooOld") => ({
+export const hello: Handler<"hello"> = async (req, conn, services) => {
+  const incompatible = (reason: IncompatibleReason) => ({
     type: "incompatible" as const,
-    reason,
-    serverMinVersion: MIN_PROTOCOL_VERSION,
-    serverMaxVersion: PROTOCOL_VERSION,
+    incompatible: { reason, serverMinVersion: MIN_PROTOCOL_VERSION, serverMaxVersion: PROTOCOL_VERSION },
   });
   if (req.maxVersion < MIN_PROTOCOL_VERSION || req.maxVersion < req.minVersion) {
     return incompatible("clientTooOld");
@@ -19,10 +17,12 @@ export const hello: Handler<"hello"> = async ({ hello: req }, conn, services) =>
   conn.version = version;
   return {
     type: "ok",
-    version,
-    server: SERVER_NAME,
-    maxFrameBytes: services.config.limits.maxFrameBytes,
-    maxPayloadBytes: services.config.limits.maxPayloadBytes,
+    ok: {
+      version,
+      server: SERVER_NAME,
+      maxFrameBytes: services.config.limits.maxFrameBytes,
+      maxPayloadBytes: services.config.limits.maxPayloadBytes,
+    },
   };
 };
 

@@ -22,7 +22,7 @@ export const publishHybridKey: Handler<"publishHybridKey"> = async (req, conn, s
     publicKey: req.publicKey,
     signature: req.signature,
   });
-  return {};
+  return undefined;
 };
 
 export const fetchHybridKey: Handler<"fetchHybridKey"> = async (req, conn, services) => {

@@ -1,7 +1,7 @@
 /** Every operation the gateway serves, by request type: the dispatcher's single lookup table. */
 import { ack, enqueue, fetch, subscribe } from "./queue.ts";
 import { loginFinish, loginStart, logout, registerFinish, registerStart, resumeSession } from "./auth.ts";
-import { createChannel, createGroupChannel, sealedEnqueue } from "./channels.ts";
+import { createChannel, sealedEnqueue } from "./channels.ts";
 import type { HandlerTable } from "./context.ts";
 import { health, hello } from "./hello.ts";
 import { fetchHybridKey, publishHybridKey } from "./hybridKeys.ts";
@@ -25,7 +25,6 @@ export const handlers: HandlerTable = {
   ack,
   subscribe,
   createChannel,
-  createGroupChannel,
   sealedEnqueue,
   publishHybridKey,
   fetchHybridKey,

@@ -5,7 +5,7 @@ import { Throttle } from "./throttle.ts";
 describe("Throttle", () => {
   const rule = { burst: 3, perMinute: 6 };
 
-  it("allows a burst, then refuses with E016 and the time until the next token", () => {
+  it("allows a burst, then refuses with RateLimited and the time until the next token", () => {
     let now = 0;
     const throttle = new Throttle(() => now);
     for (let i = 0; i < 3; i++) throttle.take([{ key: "u:alice", rule }], "login");

@@ -1,7 +1,7 @@
 /**
  * The channel part of the Store contract (storeContract.ts calls it inside its describe block):
- * direct channels unique per unordered pair, group channels whose membership changes only with an
- * accepted commit, one commit per epoch, and delivery-token hashes for the current and previous epoch.
+ * channels, each following one MLS group, whose membership changes only with an accepted commit, one
+ * commit per epoch, and delivery-token hashes for the current and previous epoch.
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
@@ -31,7 +31,7 @@ export function runChannelContract(store: () => Store): void {
       const channelId = rand(16);
       const groupId = rand(16);
       expect(
-        await store().createGroupChannel({ channelId, groupId, members, epoch, tokenHash, createdAtMs: T0 }),
+        await store().createChannel({ channelId, groupId, members, epoch, tokenHash, createdAtMs: T0 }),
       ).toBe(true);
       return { channelId, groupId, tokenHash };
     }
@@ -49,18 +49,16 @@ export function runChannelContract(store: () => Store): void {
       };
     }
 
-    it("a direct channel is unique per unordered pair, whoever creates it", async () => {
-      const id = await store().createDirectChannel(alice, bob, rand(16), T0);
-      expect(id.length).toBe(16);
-      expect(await store().createDirectChannel(bob, alice, rand(16), T0)).toEqual(id);
-      expect(await store().createDirectChannel(alice, bob, rand(16), T0)).toEqual(id);
-      const other = await store().createDirectChannel(alice, carol, rand(16), T0);
-      expect(other).not.toEqual(id);
-      expect(hexes(await store().getChannelMembers(id))).toEqual(hexes([alice, bob]));
-      expect(await store().isChannelMember(id, alice)).toBe(true);
-      expect(await store().isChannelMember(id, carol)).toBe(false);
-      expect((await store().getChannel(id))?.kind).toBe("direct");
-      expect(hexes(await store().listChannels(alice))).toEqual(hexes([id, other]));
+    it("a channel of two (a conversation) knows its members, and each member lists it", async () => {
+      const pair = await group([alice, bob]);
+      const other = await group([alice, carol]);
+      expect(pair.channelId).not.toEqual(other.channelId);
+      expect(hexes(await store().getChannelMembers(pair.channelId))).toEqual(hexes([alice, bob]));
+      expect(await store().isChannelMember(pair.channelId, alice)).toBe(true);
+      expect(await store().isChannelMember(pair.channelId, bob)).toBe(true);
+      expect(await store().isChannelMember(pair.channelId, carol)).toBe(false);
+      expect(hexes(await store().listChannels(alice))).toEqual(hexes([pair.channelId, other.channelId]));
+      expect(hexes(await store().listChannels(bob))).toEqual(hexes([pair.channelId]));
       expect(await store().listChannels(rand(32))).toEqual([]);
     });
 
@@ -75,18 +73,16 @@ export function runChannelContract(store: () => Store): void {
     it("a group channel keeps its group, epoch, members and token hash", async () => {
       const g = await group([alice, bob], 3);
       const record = await store().getChannel(g.channelId);
-      expect(record).toMatchObject({ kind: "group", groupId: g.groupId, epoch: 3, createdAtMs: T0 });
+      expect(record).toMatchObject({ groupId: g.groupId, epoch: 3, createdAtMs: T0 });
       expect(hexes(await store().getChannelMembers(g.channelId))).toEqual(hexes([alice, bob]));
       expect(await store().getTokenHash(g.channelId, 3)).toEqual(g.tokenHash);
       expect(await store().getTokenHash(g.channelId, 2)).toBeUndefined();
       const again = { members: [carol], epoch: 0, tokenHash: new Uint8Array(0), createdAtMs: T0 };
       // Neither the channel id nor the group may be taken twice.
-      expect(await store().createGroupChannel({ ...again, channelId: g.channelId, groupId: rand(16) })).toBe(
+      expect(await store().createChannel({ ...again, channelId: g.channelId, groupId: rand(16) })).toBe(
         false,
       );
-      expect(await store().createGroupChannel({ ...again, channelId: rand(16), groupId: g.groupId })).toBe(
-        false,
-      );
+      expect(await store().createChannel({ ...again, channelId: rand(16), groupId: g.groupId })).toBe(false);
       expect(hexes(await store().getChannelMembers(g.channelId))).toEqual(hexes([alice, bob]));
     });
 

@@ -7,7 +7,7 @@
  */
 export const TOKEN_EPOCHS_KEPT = 2;
 
-/** Lexicographic byte order: the sort order of a direct channel's pair. */
+/** Lexicographic byte order (group ids, commit hashes). */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {

@@ -10,7 +10,7 @@ import type {
   CommitOutcome,
   HybridKeyRecord,
   NewEnvelope,
-  NewGroupChannel,
+  NewChannel,
   SessionRecord,
   Store,
   StoredEnvelope,
@@ -47,8 +47,6 @@ interface Channel {
 
 export class MemoryStore implements Store {
   private readonly channels = new Map<string, Channel>();
-  /** "low hex:high hex" -> channel id hex */
-  private readonly directPairs = new Map<string, string>();
   private readonly settings = new Map<string, string>();
   private readonly usersByName = new Map<string, UserRecord>();
   /** identity key hex -> username */
@@ -272,35 +270,15 @@ export class MemoryStore implements Store {
     return this.queues.get(hex(recipientKey))?.lastSeq ?? 0;
   }
 
-  async createDirectChannel(
-    a: Uint8Array,
-    b: Uint8Array,
-    newId: Uint8Array,
-    nowMs: number,
-  ): Promise<Uint8Array> {
-    this.live();
-    const [low, high] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
-    const pair = `${hex(low)}:${hex(high)}`;
-    const existing = this.directPairs.get(pair);
-    if (existing !== undefined) return copy(this.channels.get(existing)!.record.channelId);
-    this.insertChannel(
-      { channelId: newId, kind: "direct", groupId: new Uint8Array(0), epoch: 0, createdAtMs: nowMs },
-      [low, high],
-    );
-    this.directPairs.set(pair, hex(newId));
-    return copy(newId);
-  }
-
-  async createGroupChannel(c: NewGroupChannel): Promise<boolean> {
+  async createChannel(c: NewChannel): Promise<boolean> {
     this.live();
     const groupTaken = [...this.channels.values()].some(
-      (ch) => ch.record.kind === "group" && compareBytes(ch.record.groupId, c.groupId) === 0,
+      (ch) => compareBytes(ch.record.groupId, c.groupId) === 0,
     );
     if (groupTaken || this.channels.has(hex(c.channelId))) return false;
     const channel = this.insertChannel(
       {
         channelId: c.channelId,
-        kind: "group",
         groupId: c.groupId,
         epoch: c.epoch,
         createdAtMs: c.createdAtMs,

@@ -148,6 +148,22 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    name: "channels only",
+    up(db) {
+      // Protocol 2 delivers only through group channels: direct channels and deliveries without a
+      // channel have no reader left. The kind and pair columns stay (SQLite cannot drop a column of a
+      // UNIQUE constraint); every new row is a group channel.
+      db.exec(`
+        DELETE FROM channel_members WHERE channel_id IN (SELECT channel_id FROM channels WHERE kind = 'direct');
+        DELETE FROM channel_tokens WHERE channel_id IN (SELECT channel_id FROM channels WHERE kind = 'direct');
+        DELETE FROM channels WHERE kind = 'direct';
+        DELETE FROM queue WHERE channel_id NOT IN (SELECT channel_id FROM channels);
+        DELETE FROM payloads WHERE id NOT IN (SELECT payload_id FROM queue WHERE payload_id IS NOT NULL);
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -1,16 +1,15 @@
 /**
- * The channel half of SqliteStore: direct and group channels, their members and delivery-token hashes,
- * and one commit per epoch. Kept apart from the queue code; SqliteStore delegates to it and hands in
+ * The channel half of SqliteStore: channels (each following one MLS group), their members and
+ * delivery-token hashes, and one commit per epoch. Kept apart from the queue code; SqliteStore delegates to it and hands in
  * its enqueue transaction so an accepted commit's rows are written in the same transaction.
  */
 import type Database from "better-sqlite3";
 import type { Statement } from "better-sqlite3";
 import { compareBytes, TOKEN_EPOCHS_KEPT } from "./channelRules.ts";
-import type { ChannelCommit, ChannelRecord, CommitOutcome, NewEnvelope, NewGroupChannel } from "./types.ts";
+import type { ChannelCommit, ChannelRecord, CommitOutcome, NewEnvelope, NewChannel } from "./types.ts";
 
 interface ChannelRow {
   channel_id: Buffer;
-  kind: "direct" | "group";
   group_id: Buffer;
   epoch: number;
   last_commit_hash: Buffer;
@@ -26,15 +25,12 @@ function bytes(b: Buffer): Uint8Array {
 function prepare(db: Database.Database) {
   const s = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
   return {
-    directChannel: s<{ channel_id: Buffer }>(
-      "SELECT channel_id FROM channels WHERE pair_low = ? AND pair_high = ?",
-    ),
     insertChannel: s(
       "INSERT INTO channels (channel_id, kind, pair_low, pair_high, group_id, epoch, last_commit_hash, " +
         "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     getChannel: s<ChannelRow>(
-      "SELECT channel_id, kind, group_id, epoch, last_commit_hash, created_at_ms FROM channels " +
+      "SELECT channel_id, group_id, epoch, last_commit_hash, created_at_ms FROM channels " +
         "WHERE channel_id = ?",
     ),
     groupChannel: s<{ one: number }>("SELECT 1 AS one FROM channels WHERE kind = 'group' AND group_id = ?"),
@@ -63,24 +59,14 @@ function prepare(db: Database.Database) {
 
 export class SqliteChannels {
   private readonly q: ReturnType<typeof prepare>;
-  readonly createDirect: (low: Uint8Array, high: Uint8Array, id: Uint8Array, now: number) => Uint8Array;
-  readonly createGroup: (channel: NewGroupChannel) => boolean;
+  readonly createGroup: (channel: NewChannel) => boolean;
   readonly acceptCommit: (commit: ChannelCommit) => CommitOutcome;
 
   constructor(db: Database.Database, enqueueTx: (envelopes: NewEnvelope[]) => number[]) {
     const q = prepare(db);
     this.q = q;
 
-    this.createDirect = db.transaction((low: Uint8Array, high: Uint8Array, id: Uint8Array, now: number) => {
-      const existing = q.directChannel.get(low, high) as { channel_id: Buffer } | undefined;
-      if (existing !== undefined) return bytes(existing.channel_id);
-      q.insertChannel.run(id, "direct", low, high, EMPTY, 0, EMPTY, now);
-      q.addMember.run(id, low);
-      q.addMember.run(id, high);
-      return new Uint8Array(id);
-    });
-
-    this.createGroup = db.transaction((c: NewGroupChannel) => {
+    this.createGroup = db.transaction((c: NewChannel) => {
       const taken =
         q.groupChannel.get(c.groupId) !== undefined || q.getChannel.get(c.channelId) !== undefined;
       if (taken) return false;
@@ -113,7 +99,6 @@ export class SqliteChannels {
     if (row === undefined) return undefined;
     return {
       channelId: bytes(row.channel_id),
-      kind: row.kind,
       groupId: bytes(row.group_id),
       epoch: row.epoch,
       lastCommitHash: bytes(row.last_commit_hash),

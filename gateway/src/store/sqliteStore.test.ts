@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { toHex } from "@qpq/shared/bytes";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore, SQLITE_FILE_NAME } from "./index.ts";
 import { currentVersion, latestVersion, migrate, migrations, SchemaTooNewError } from "./migrations.ts";
@@ -154,6 +155,66 @@ describe("SqliteStore specifics", () => {
     expect(currentVersion(db)).toBe(latestVersion());
     expect(db.prepare("SELECT name FROM sqlite_schema WHERE name = 'half_done'").get()).toBeUndefined();
     db.close();
+  });
+
+  it("migration 5 drops direct channels and deliveries without a channel, and keeps group channels", async () => {
+    const path = tempPath();
+    const db = new Database(path);
+    migrate(db, migrations.slice(0, 4));
+    const key = (n: number) => new Uint8Array(32).fill(n);
+    const [alice, bob] = [key(1), key(2)];
+    const direct = new Uint8Array(16).fill(0xd);
+    const group = new Uint8Array(16).fill(0x9);
+    const none = new Uint8Array(0);
+    const insertChannel = db.prepare(
+      "INSERT INTO channels (channel_id, kind, pair_low, pair_high, group_id, epoch, last_commit_hash, " +
+        "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+    );
+    insertChannel.run(direct, "direct", alice, bob, none, 0, none);
+    insertChannel.run(group, "group", null, null, new Uint8Array(16).fill(0x6), 2, new Uint8Array(32));
+    const member = db.prepare("INSERT INTO channel_members (channel_id, identity_key) VALUES (?, ?)");
+    for (const channel of [direct, group]) for (const k of [alice, bob]) member.run(channel, k);
+    db.prepare("INSERT INTO channel_tokens (channel_id, epoch, token_hash) VALUES (?, 2, ?)").run(
+      group,
+      new Uint8Array(32).fill(3),
+    );
+    const shared = Number(
+      db.prepare("INSERT INTO payloads (payload) VALUES (?)").run(Buffer.from("fan")).lastInsertRowid,
+    );
+    const legacyShared = Number(
+      db.prepare("INSERT INTO payloads (payload) VALUES (?)").run(Buffer.from("old fan")).lastInsertRowid,
+    );
+    const row = db.prepare(
+      "INSERT INTO queue (recipient_key, seq, channel_id, payload, enqueued_at_ms, payload_id) VALUES (?, ?, ?, ?, 1, ?)",
+    );
+    row.run(bob, 1, direct, Buffer.from("direct"), null);
+    row.run(bob, 2, none, Buffer.from("legacy"), null);
+    row.run(bob, 3, group, none, shared);
+    row.run(alice, 1, group, none, shared);
+    row.run(alice, 2, none, none, legacyShared);
+    db.prepare("INSERT INTO queue_heads (recipient_key, last_seq) VALUES (?, 3), (?, 2)").run(bob, alice);
+    expect(migrate(db)).toEqual([5, ...migrations.slice(5).map((m) => m.version)]);
+    const hex = (rows: unknown[]) => (rows as { v: Buffer }[]).map((r) => r.v.toString("hex"));
+    expect(hex(db.prepare("SELECT channel_id AS v FROM channels").all())).toEqual([toHex(group)]);
+    expect(hex(db.prepare("SELECT DISTINCT channel_id AS v FROM channel_members").all())).toEqual([
+      toHex(group),
+    ]);
+    expect(hex(db.prepare("SELECT DISTINCT channel_id AS v FROM queue").all())).toEqual([toHex(group)]);
+    expect(db.prepare("SELECT id FROM payloads").all()).toEqual([{ id: shared }]);
+    db.close();
+
+    // What is left works as before; seqs are not reused for the rows that went.
+    const store = SqliteStore.open({ path });
+    expect(await store.getChannel(group)).toMatchObject({ epoch: 2 });
+    expect(await store.getChannel(direct)).toBeUndefined();
+    expect(await store.getTokenHash(group, 2)).toEqual(new Uint8Array(32).fill(3));
+    expect((await store.fetch(bob, 0, 10)).map((e) => [e.seq, Buffer.from(e.payload).toString()])).toEqual([
+      [3, "fan"],
+    ]);
+    expect(
+      await store.enqueue([{ recipientKey: bob, channelId: group, payload: key(5), enqueuedAtMs: 2 }]),
+    ).toEqual([4]);
+    await store.close();
   });
 
   it("rejects a malformed migration list", () => {

@@ -6,7 +6,6 @@ import Database from "better-sqlite3";
 import type { Statement } from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { migrate } from "./migrations.ts";
-import { compareBytes } from "./channelRules.ts";
 import { SqliteChannels } from "./sqliteChannels.ts";
 import type {
   ChannelCommit,
@@ -15,7 +14,7 @@ import type {
   ClaimedKeyPackage,
   CommitOutcome,
   NewEnvelope,
-  NewGroupChannel,
+  NewChannel,
   SessionRecord,
   Store,
   StoredEnvelope,
@@ -385,17 +384,7 @@ export class SqliteStore implements Store {
     return (this.q.headSeq.get(recipientKey) as { last_seq: number } | undefined)?.last_seq ?? 0;
   }
 
-  async createDirectChannel(
-    a: Uint8Array,
-    b: Uint8Array,
-    newId: Uint8Array,
-    nowMs: number,
-  ): Promise<Uint8Array> {
-    const [low, high] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
-    return this.channels.createDirect(low, high, newId, nowMs);
-  }
-
-  async createGroupChannel(channel: NewGroupChannel): Promise<boolean> {
+  async createChannel(channel: NewChannel): Promise<boolean> {
     return this.channels.createGroup(channel);
   }
 

@@ -45,22 +45,21 @@ export interface StoredEnvelope {
 }
 
 /**
- * A channel: who may send into it and receive from it. Direct channels join an unordered pair for good;
- * group channels follow an MLS group, whose membership changes only together with an accepted commit.
+ * A channel: who may send into it and receive from it. Every channel follows one MLS group (a
+ * conversation of two is a group of two), whose membership changes only with an accepted commit.
  */
 export interface ChannelRecord {
   channelId: Uint8Array;
-  kind: "direct" | "group";
-  /** Group channels: the MLS group id whose payloads it carries. Empty for direct channels. */
+  /** The MLS group id whose payloads it carries. */
   groupId: Uint8Array;
-  /** Group channels: the group's current epoch, the one the next accepted commit must be for. */
+  /** The group's current epoch, the one the next accepted commit must be for. */
   epoch: number;
   /** SHA-256 of the commit that started the current epoch (empty before the first one). */
   lastCommitHash: Uint8Array;
   createdAtMs: number;
 }
 
-export interface NewGroupChannel {
+export interface NewChannel {
   channelId: Uint8Array;
   groupId: Uint8Array;
   /** Every member, the creator included; duplicates are ignored. */
@@ -156,13 +155,8 @@ export interface Store {
   /** Highest seq ever assigned to the recipient (0 if none), acknowledged or not. */
   headSeq(recipientKey: Uint8Array): Promise<number>;
 
-  /**
-   * The direct channel of the unordered pair (a, b): the existing one's id, or a new one with newId.
-   * Creating it again, from either side, returns the same id.
-   */
-  createDirectChannel(a: Uint8Array, b: Uint8Array, newId: Uint8Array, nowMs: number): Promise<Uint8Array>;
   /** Returns false, storing nothing, when the channel id or the group id already has a channel. */
-  createGroupChannel(channel: NewGroupChannel): Promise<boolean>;
+  createChannel(channel: NewChannel): Promise<boolean>;
   getChannel(channelId: Uint8Array): Promise<ChannelRecord | undefined>;
   /** Identity keys of the channel's members, in no particular order (empty for an unknown channel). */
   getChannelMembers(channelId: Uint8Array): Promise<Uint8Array[]>;

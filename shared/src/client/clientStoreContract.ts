@@ -66,11 +66,11 @@ function group(id: string, epoch = 0, state: Uint8Array = pattern(100, epoch + 7
     name: `group ${id.slice(0, 4)}`,
     createdAtMs: T0,
     updatedAtMs: T0 + epoch,
-    // Every other group has a channel and a pending commit, every third a key rotation time, so all
-    // shapes round-trip.
+    channelId: `c0ffee${id.slice(0, 26)}`,
+    // Every other group has a pending commit, every third a key rotation time, so all shapes
+    // round-trip.
     ...(epoch % 2 === 0
       ? {
-          channelId: `c0ffee${id.slice(0, 26)}`,
           pendingCommit: {
             commit: pattern(40, epoch + 1),
             state: pattern(60, epoch + 2),

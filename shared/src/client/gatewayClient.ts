@@ -11,9 +11,8 @@ import {
   QpqError,
   type CommitClaims,
   type Envelope,
-  type HelloResult,
+  type HelloOk,
   type Push,
-  type Request,
   type SessionInfo,
 } from "../protocol/index.ts";
 import { RpcClient } from "../rpc/index.ts";
@@ -42,7 +41,7 @@ export interface LoginResult {
 export class GatewayClient {
   private constructor(
     private readonly rpc: RpcClient,
-    readonly hello: Extract<HelloResult, { type: "ok" }>,
+    readonly hello: HelloOk,
     private readonly wt: WebTransportLike,
   ) {}
 
@@ -51,19 +50,21 @@ export class GatewayClient {
     await wt.ready;
     const rpc = RpcClient.open(wt);
     try {
-      const hello = await rpc.call({
-        type: "hello",
-        hello: { minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, client: clientName },
+      const hello = await rpc.call("hello", {
+        minVersion: MIN_PROTOCOL_VERSION,
+        maxVersion: PROTOCOL_VERSION,
+        client: clientName,
       });
       if (hello.type !== "ok") {
+        const { reason, serverMinVersion, serverMaxVersion } = hello.incompatible;
         throw new QpqError(
           ErrorCode.VersionIncompatible,
-          hello.reason === "clientTooOld"
-            ? `this app is too old for the gateway (it speaks ${hello.serverMinVersion}-${hello.serverMaxVersion}); reload to update`
-            : `the gateway is too old for this app (it speaks ${hello.serverMinVersion}-${hello.serverMaxVersion})`,
+          reason === "clientTooOld"
+            ? `this app is too old for the gateway (it speaks ${serverMinVersion}-${serverMaxVersion}); reload to update`
+            : `the gateway is too old for this app (it speaks ${serverMinVersion}-${serverMaxVersion})`,
         );
       }
-      return new GatewayClient(rpc, hello, wt);
+      return new GatewayClient(rpc, hello.ok, wt);
     } catch (error) {
       rpc.close();
       wt.close();
@@ -84,8 +85,7 @@ export class GatewayClient {
   ): Promise<void> {
     await opaque.ready;
     const start = opaque.client.startRegistration({ password });
-    const { registrationResponse } = await this.rpc.call({
-      type: "registerStart",
+    const { registrationResponse } = await this.rpc.call("registerStart", {
       username,
       registrationRequest: fromBase64Url(start.registrationRequest),
     });
@@ -95,8 +95,7 @@ export class GatewayClient {
       registrationResponse: toBase64Url(registrationResponse),
       keyStretching,
     });
-    await this.rpc.call({
-      type: "registerFinish",
+    await this.rpc.call("registerFinish", {
       username,
       registrationRecord: fromBase64Url(finish.registrationRecord),
       identityKey,
@@ -114,8 +113,7 @@ export class GatewayClient {
   ): Promise<LoginResult> {
     await opaque.ready;
     const start = opaque.client.startLogin({ password });
-    const { loginId, loginResponse } = await this.rpc.call({
-      type: "loginStart",
+    const { loginId, loginResponse } = await this.rpc.call("loginStart", {
       username,
       startLoginRequest: fromBase64Url(start.startLoginRequest),
     });
@@ -126,25 +124,24 @@ export class GatewayClient {
       keyStretching,
     });
     if (!finish) throw new QpqError(ErrorCode.AuthFailed, "wrong username or password");
-    const { sessionToken, session } = await this.rpc.call({
-      type: "loginFinish",
+    const { sessionToken, session } = await this.rpc.call("loginFinish", {
       loginId,
       finishLoginRequest: fromBase64Url(finish.finishLoginRequest),
     });
+    if (!session) throw new QpqError(ErrorCode.MalformedFrame, "loginFinish answered without a session");
     return { session, sessionToken, exportKey: fromBase64Url(finish.exportKey) };
   }
 
   resumeSession(sessionToken: Uint8Array): Promise<SessionInfo> {
-    return this.rpc.call({ type: "resumeSession", sessionToken });
+    return this.rpc.call("resumeSession", { sessionToken });
   }
 
   async logout(): Promise<void> {
-    await this.rpc.call({ type: "logout" });
+    await this.rpc.call("logout", undefined);
   }
 
   async publishKeyPackages(keyPackages: Uint8Array[], lastResort?: Uint8Array): Promise<number> {
-    const { available } = await this.rpc.call({
-      type: "publishKeyPackages",
+    const { available } = await this.rpc.call("publishKeyPackages", {
       keyPackages,
       lastResort: lastResort ?? new Uint8Array(0),
     });
@@ -152,64 +149,43 @@ export class GatewayClient {
   }
 
   fetchKeyPackage(identityKey: Uint8Array): Promise<{ keyPackage: Uint8Array; lastResort: boolean }> {
-    return this.rpc.call({ type: "fetchKeyPackage", identityKey });
+    return this.rpc.call("fetchKeyPackage", { identityKey });
   }
 
   async publishHybridKey(publicKey: Uint8Array, signature: Uint8Array): Promise<void> {
-    await this.rpc.call({ type: "publishHybridKey", publicKey, signature });
+    await this.rpc.call("publishHybridKey", { publicKey, signature });
   }
 
   fetchHybridKey(identityKey: Uint8Array): Promise<{ publicKey: Uint8Array; signature: Uint8Array }> {
-    return this.rpc.call({ type: "fetchHybridKey", identityKey });
+    return this.rpc.call("fetchHybridKey", { identityKey });
   }
 
   async resolveUser(username: string): Promise<Uint8Array> {
-    return (await this.rpc.call({ type: "resolveUser", username })).identityKey;
-  }
-
-  async enqueue(
-    recipientKey: Uint8Array,
-    payload: Uint8Array,
-    channelId: Uint8Array = new Uint8Array(0),
-  ): Promise<number> {
-    return (await this.rpc.call({ type: "enqueue", recipientKey, channelId, payload })).seq;
+    return (await this.rpc.call("resolveUser", { username })).identityKey;
   }
 
   /**
-   * Uploads into a group channel: with no recipient the gateway fans the payload out to every other
-   * member; a commit carries the membership change it makes and the next epoch's token hash. Returns
-   * the first recipient's seq (0 for a commit the gateway had already accepted).
+   * Uploads into a channel: with no recipient the gateway fans the payload out to every other member;
+   * a commit carries the membership change it makes and the next epoch's token hash. Returns the first
+   * recipient's seq (0 for a commit the gateway had already accepted).
    */
   async enqueueToChannel(
     channelId: Uint8Array,
     payload: Uint8Array,
-    opts: CommitClaims & { recipientKey?: Uint8Array } = {},
+    opts: { recipientKey?: Uint8Array; commit?: CommitClaims } = {},
   ): Promise<number> {
-    const { recipientKey = new Uint8Array(0), ...claims } = opts;
-    const request: Extract<Request, { type: "enqueue" }> = {
-      type: "enqueue",
-      recipientKey,
-      channelId,
-      payload,
-      ...claims,
-    };
-    return (await this.rpc.call(request)).seq;
-  }
-
-  /** The direct channel shared with peerKey's user; the same id for the pair whoever asks. */
-  async createChannel(peerKey: Uint8Array): Promise<Uint8Array> {
-    return (await this.rpc.call({ type: "createChannel", peerKey })).channelId;
+    const { recipientKey = new Uint8Array(0), commit } = opts;
+    return (await this.rpc.call("enqueue", { channelId, payload, recipientKey, commit })).seq;
   }
 
   /** A channel for an MLS group, with the members besides the caller and the epoch's token hash. */
-  async createGroupChannel(
+  async createChannel(
     groupId: Uint8Array,
     members: Uint8Array[],
     epoch: number,
     tokenHash: Uint8Array = new Uint8Array(0),
   ): Promise<Uint8Array> {
-    return (await this.rpc.call({ type: "createGroupChannel", groupId, members, epoch, tokenHash }))
-      .channelId;
+    return (await this.rpc.call("createChannel", { groupId, members, epoch, tokenHash })).channelId;
   }
 
   /**
@@ -221,25 +197,25 @@ export class GatewayClient {
     deliveryToken: Uint8Array,
     payload: Uint8Array,
   ): Promise<number> {
-    return (await this.rpc.call({ type: "sealedEnqueue", channelId, deliveryToken, payload })).recipients;
+    return (await this.rpc.call("sealedEnqueue", { channelId, deliveryToken, payload })).recipients;
   }
 
+  /** The caller's queue after afterSeq (only one channel's envelopes when channelId is given). */
   fetch(
     afterSeq: number,
     limit = 0,
-    channelId?: Uint8Array,
+    channelId: Uint8Array = new Uint8Array(0),
   ): Promise<{ envelopes: Envelope[]; more: boolean }> {
-    return this.rpc.call({ type: "fetch", afterSeq, limit, ...(channelId ? { channelId } : {}) });
+    return this.rpc.call("fetch", { afterSeq, limit, channelId });
   }
 
   async ack(upToSeq: number): Promise<number> {
-    return (await this.rpc.call({ type: "ack", upToSeq })).removed;
+    return (await this.rpc.call("ack", { upToSeq })).removed;
   }
 
   /** Asks for pushes of envelopes after afterSeq; they arrive through onPush. */
-  async subscribe(afterSeq: number, channelId?: Uint8Array): Promise<number> {
-    return (await this.rpc.call({ type: "subscribe", afterSeq, ...(channelId ? { channelId } : {}) }))
-      .headSeq;
+  async subscribe(afterSeq: number, channelId: Uint8Array = new Uint8Array(0)): Promise<number> {
+    return (await this.rpc.call("subscribe", { afterSeq, channelId })).headSeq;
   }
 
   onPush(handler: (push: Push) => void): void {
@@ -247,7 +223,7 @@ export class GatewayClient {
   }
 
   health(timeoutMs?: number): Promise<{ status: string; version: number; uptimeMs: number }> {
-    return this.rpc.call({ type: "health" }, timeoutMs === undefined ? undefined : { timeoutMs });
+    return this.rpc.call("health", undefined, timeoutMs === undefined ? undefined : { timeoutMs });
   }
 
   close(): void {

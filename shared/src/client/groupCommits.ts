@@ -121,7 +121,7 @@ export class GroupCommits {
     // must leave the state we keep (and process the winner's commit with) intact.
     const change = await build(decodeState(current.record.state), current.record);
     // Before the commit exists anywhere: a joiner without a (validly signed) hybrid key could never
-    // get its Welcome, so the change fails here (E031 NoHybridKey) and nothing half-happens.
+    // get its Welcome, so the change fails here (E027 NoHybridKey) and nothing half-happens.
     const joinerKeys = change.welcome ? await this.joinerKeys(change.added) : new Map<string, Uint8Array>();
     const pending: PendingCommit = {
       commit: change.commit,
@@ -168,17 +168,13 @@ export class GroupCommits {
   private async send(record: GroupRecord, pending: PendingCommit): Promise<Outcome> {
     const { gw } = this.session;
     try {
-      if (record.channelId) {
-        await gw.enqueueToChannel(fromHex(record.channelId), pending.commit, {
+      await gw.enqueueToChannel(fromHex(record.channelId), pending.commit, {
+        commit: {
           addMembers: pending.added,
           removeMembers: pending.removed,
           nextTokenHash: pending.nextTokenHash,
-        });
-      } else {
-        // A conversation from before channels: one copy per member, as it was then.
-        const others = this.session.otherMembers(decodeState(record.state));
-        await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, pending.commit)));
-      }
+        },
+      });
       return "accepted";
     } catch (error) {
       if (error instanceof QpqError && error.code === ErrorCode.CommitConflict) return "conflict";
@@ -186,7 +182,7 @@ export class GroupCommits {
     }
   }
 
-  /** Fetches and verifies every joiner's hybrid key; throws (E031 when one has none) before any commit. */
+  /** Fetches and verifies every joiner's hybrid key; throws (E027 when one has none) before any commit. */
   private async joinerKeys(added: Uint8Array[]): Promise<JoinerKeys> {
     const keys: JoinerKeys = new Map();
     for (const identityKey of added) {
@@ -207,15 +203,13 @@ export class GroupCommits {
     const welcome = pending.welcome;
     if (!welcome || pending.added.length === 0) return;
     const { gw } = this.session;
-    const channelId = record.channelId ? fromHex(record.channelId) : new Uint8Array(0);
+    const channelId = fromHex(record.channelId);
     await Promise.all(
       pending.added.map(async (recipientKey) => {
         const hybridKey =
           joinerKeys.get(toHex(recipientKey)) ?? (await this.hybridKeys.publicKeyOf(recipientKey));
         const invitation = await this.hybridKeys.invitation(recipientKey, hybridKey, channelId, welcome);
-        return record.channelId
-          ? gw.enqueueToChannel(channelId, invitation, { recipientKey })
-          : gw.enqueue(recipientKey, invitation);
+        return gw.enqueueToChannel(channelId, invitation, { recipientKey });
       }),
     );
   }

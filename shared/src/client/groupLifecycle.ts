@@ -87,7 +87,7 @@ export class GroupLifecycle {
     return (await this.session.store.getGroup(groupId))?.leftAtMs !== undefined;
   }
 
-  /** E032 once this device was removed from the group or left it. */
+  /** E028 once this device was removed from the group or left it. */
   async assertMember(groupId: string): Promise<void> {
     if (await this.isRemoved(groupId)) {
       const left = await this.hasLeft(groupId);
@@ -149,13 +149,7 @@ export class GroupLifecycle {
       const record = { ...this.session.groupRecord(current.record, groupId, out.state), ...extra };
       await this.session.store.putGroup(record);
       const { gw } = this.session;
-      if (current.record.channelId) {
-        await gw.enqueueToChannel(fromHex(current.record.channelId), out.message);
-      } else {
-        const own = this.session.identity.signaturePublicKey;
-        const others = members(out.state).filter((m) => !bytesEqual(m.signatureKey, own));
-        await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, out.message)));
-      }
+      await gw.enqueueToChannel(fromHex(current.record.channelId), out.message);
       this.session.emit("conversation", record);
     });
   }
@@ -179,7 +173,7 @@ export class GroupLifecycle {
         `the gateway served a KeyPackage that is not ${username}'s`,
       );
     }
-    // The committer will seal the Welcome to this key: without one (E031) the proposal could only
+    // The committer will seal the Welcome to this key: without one (E027) the proposal could only
     // stall the group's pending proposals, so it is refused here already.
     await this.hybridKeys.publicKeyOf(identityKey);
     await this.sendProposal(groupId, (state) =>

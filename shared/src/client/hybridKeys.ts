@@ -37,7 +37,7 @@ export class HybridKeys {
 
   /**
    * A user's hybrid public key, accepted only when signed by the identity key given (the caller's
-   * trusted key for that user). E031 when none is published; E007 when the signature is wrong.
+   * trusted key for that user). E027 when none is published; E007 when the signature is wrong.
    */
   async publicKeyOf(identityKey: Uint8Array): Promise<Uint8Array> {
     const { publicKey, signature } = await this.session.gw.fetchHybridKey(identityKey);

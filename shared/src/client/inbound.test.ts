@@ -19,6 +19,9 @@ import { sealInvitation } from "./invitations.ts";
 import { MemoryClientStore } from "./memoryClientStore.ts";
 import { ClientSession } from "./session.ts";
 
+/** The channel the conversation travels in (every delivery has one). */
+const CHANNEL = new Uint8Array(16).fill(7);
+
 const text = (t: string, id: string) =>
   encodeAppMessage({ kind: "text", id: id.padStart(32, "0"), text: t, sentAtMs: 1 });
 
@@ -57,7 +60,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
         inviterKey: alice.signaturePublicKey,
         sign: (m) => impl.signature.sign(alice.signaturePrivateKey, m),
         inviterUsername: "alice",
-        channelId: new Uint8Array(0),
+        channelId: CHANNEL,
         welcome,
         joinerIdentityKey: bob.signaturePublicKey,
         joinerHybridKey: hybridKeyPairFromIdentity(bob.signaturePrivateKey).publicKey,
@@ -74,7 +77,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
     const env = (seq: number, payload: Uint8Array): Envelope => ({
       seq,
       payload,
-      channelId: new Uint8Array(0),
+      channelId: CHANNEL,
       enqueuedAtMs: seq,
     });
     return {
@@ -136,7 +139,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
     const garbage: Envelope = {
       seq: 2,
       payload: new Uint8Array([1, 2, 3]),
-      channelId: new Uint8Array(0),
+      channelId: CHANNEL,
       enqueuedAtMs: 2,
     };
     await s.inbound.deliver([s.welcome, garbage, s.commit, s.epoch2]);
@@ -182,7 +185,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
       const s = await scenario();
       const hybrid = hybridKeyPairFromIdentity(s.bob.signaturePrivateKey).publicKey;
       const common = {
-        channelId: new Uint8Array(0),
+        channelId: CHANNEL,
         welcome: s.rawWelcome,
         joinerIdentityKey: s.bob.signaturePublicKey,
         joinerHybridKey: hybrid,

@@ -174,9 +174,8 @@ export class InboundProcessor {
   ): Promise<string | undefined> {
     const { store } = this.session;
     // The gateway names the channel the envelope came through; the inviter signed the one it meant.
-    const channelId = envelope.channelId?.length ? toHex(envelope.channelId) : undefined;
-    const signedChannel = invitation.channelId.length > 0 ? toHex(invitation.channelId) : undefined;
-    if (channelId !== signedChannel) {
+    const channelId = toHex(envelope.channelId ?? new Uint8Array(0));
+    if (channelId === "" || channelId !== toHex(invitation.channelId)) {
       this.session.emit(
         "error",
         new InvitationError("an invitation delivered through another channel than it names was dropped"),

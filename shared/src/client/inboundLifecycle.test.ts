@@ -25,13 +25,16 @@ import { sealInvitation } from "./invitations.ts";
 import { MemoryClientStore } from "./memoryClientStore.ts";
 import { ClientSession } from "./session.ts";
 
+/** The channel the conversation travels in (every delivery has one). */
+const CHANNEL = new Uint8Array(16).fill(7);
+
 const text = (t: string, id: string) =>
   encodeAppMessage({ kind: "text", id: id.padStart(32, "0"), text: t, sentAtMs: 1 });
 
 const env = (seq: number, payload: Uint8Array): Envelope => ({
   seq,
   payload,
-  channelId: new Uint8Array(0),
+  channelId: CHANNEL,
   enqueuedAtMs: seq,
 });
 
@@ -70,7 +73,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing of removals 
         inviterKey: alice!.signaturePublicKey,
         sign: (m) => impl.signature.sign(alice!.signaturePrivateKey, m),
         inviterUsername: "alice",
-        channelId: new Uint8Array(0),
+        channelId: CHANNEL,
         welcome,
         joinerIdentityKey: bob!.signaturePublicKey,
         joinerHybridKey: hybridKeyPairFromIdentity(bob!.signaturePrivateKey).publicKey,

@@ -186,7 +186,7 @@ export class Messenger {
     this.session.setGateway(gw);
     gw.onPush((push) => {
       if (push.type === "envelope") void this.inbound.deliver([push.envelope]);
-      else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.error.message));
+      else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.sessionEnded.message));
     });
     await this.stock.replenish();
     await this.hybridKeys.publish();
@@ -237,7 +237,7 @@ export class Messenger {
     const state = await createGroup(this.session.identity, impl);
     const groupId = groupIdHex(state);
     const tokenHash = deliveryTokenHash(await deliveryToken(state, impl));
-    const channelId = await gw.createGroupChannel(state.groupContext.groupId, [], 0, tokenHash);
+    const channelId = await gw.createChannel(state.groupContext.groupId, [], 0, tokenHash);
     const record = this.session.groupRecord(undefined, groupId, state, name, toHex(channelId));
     await this.session.store.putGroup(record);
     this.session.emit("conversation", record);

@@ -24,7 +24,7 @@ export interface OutboundOptions {
 
 export interface SealedMessage {
   message: Uint8Array;
-  channelId: string | undefined;
+  channelId: string;
   /** The delivery token of the epoch the message was encrypted in (sealed sending only). */
   token: Uint8Array | undefined;
   /** Legacy conversations without a channel: the members to send one copy each. */
@@ -49,8 +49,7 @@ export class Outbound {
     const sealed = await encryptApplication(current.state, this.session.impl, plaintext, padding);
     // The ratchet moved: persist before sending, so a crash cannot make us reuse a message key.
     await this.session.store.putGroup(this.session.groupRecord(current.record, groupId, sealed.state));
-    const sealedSending =
-      this.options.sealedConnection !== undefined && current.record.channelId !== undefined;
+    const sealedSending = this.options.sealedConnection !== undefined;
     return {
       message: sealed.message,
       channelId: current.record.channelId,
@@ -71,11 +70,6 @@ export class Outbound {
 
   private async upload(sealed: SealedMessage): Promise<void> {
     const { gw } = this.session;
-    if (sealed.channelId === undefined) {
-      const others = this.session.otherMembers(sealed.state);
-      await Promise.all(others.map((m) => gw.enqueue(m.signatureKey, sealed.message)));
-      return;
-    }
     const channelId = fromHex(sealed.channelId);
     if (sealed.token !== undefined) {
       await (await this.anonymousConnection()).sealedEnqueue(channelId, sealed.token, sealed.message);

@@ -116,8 +116,12 @@ export class ClientSession {
     channelId?: string,
   ): GroupRecord {
     const now = this.now();
+    const channel = channelId ?? previous?.channelId;
+    if (channel === undefined)
+      throw new QpqError(ErrorCode.InvalidArgument, "a conversation needs its channel");
     this.states.set(groupId, state);
     const record: GroupRecord = {
+      channelId: channel,
       id: groupId,
       suite: state.groupContext.cipherSuite,
       state: encodeState(state),
@@ -129,8 +133,6 @@ export class ClientSession {
       ...(previous?.invitedBy !== undefined && { invitedBy: previous.invitedBy }),
       ...(previous?.leftAtMs !== undefined && { leftAtMs: previous.leftAtMs }),
     };
-    const channel = channelId ?? previous?.channelId;
-    if (channel !== undefined) record.channelId = channel;
     // A pending commit of ours stays pending while the epoch stands; once the group moved on (someone
     // else's commit, or ours adopted) it is obsolete.
     if (previous?.pendingCommit && previous.epoch === record.epoch)

@@ -34,10 +34,10 @@ export interface GroupRecord {
   createdAtMs: number;
   updatedAtMs: number;
   /**
-   * Hex id of the gateway's group channel carrying this conversation (learnt at creation, or from the
-   * envelope that brought the Welcome). Absent for conversations from before channels.
+   * Hex id of the gateway's channel carrying this conversation (learnt at creation, or from the
+   * envelope that brought the invitation).
    */
-  channelId?: string;
+  channelId: string;
   /** When this device last rotated its leaf key in the group (periodic rotation; absent: never). */
   keysRotatedAtMs?: number;
   /**

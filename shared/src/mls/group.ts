@@ -143,7 +143,7 @@ export function welcomeRecipients(message: MLSMessage): string[] {
   return message.welcome.secrets.map((s) => toHex(s.newMember));
 }
 
-/** Joins from a Welcome, refusing (E030) a group whose cipher suite is below the policy. */
+/** Joins from a Welcome, refusing (E026) a group whose cipher suite is below the policy. */
 export async function joinFromWelcome(
   message: MLSMessage,
   findKeyPackage: (ref: string) => OwnKeyPackage | undefined,

@@ -74,7 +74,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("group lifecycle (%s)", (suite) 
     await expect(g.encrypt("carol", "still here?")).rejects.toThrow();
   });
 
-  it("remove refuses a non-member and the committer itself (E033)", async () => {
+  it("remove refuses a non-member and the committer itself (E029)", async () => {
     const g = await GroupHarness.create(await suiteImpl(suite), ["alice", "bob"]);
     for (const target of ["mallory", "alice"]) {
       await expect(removeMember(g.state("alice"), g.impl, target)).rejects.toSatisfy(
@@ -181,7 +181,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("group lifecycle (%s)", (suite) 
     expect(text(kept.get("alice"))).toBe("late but legit");
   });
 
-  it("an incoming proposal of an unsupported type is refused with E033 and not kept", async () => {
+  it("an incoming proposal of an unsupported type is refused with E029 and not kept", async () => {
     const g = await GroupHarness.create(await suiteImpl(suite), ["alice", "bob"]);
     const sneaky = await createProposal(
       g.state("bob"),

@@ -25,7 +25,7 @@ export function leavesOf(state: ClientState, username: string): GroupMember[] {
   return members(state).filter((m) => m.username === username);
 }
 
-/** Remove proposals for every leaf of a user; E033 when the user is not a member or is us. */
+/** Remove proposals for every leaf of a user; E029 when the user is not a member or is us. */
 export function removeProposals(state: ClientState, username: string): Proposal[] {
   const leaves = leavesOf(state, username);
   if (leaves.length === 0) throw new QpqError(ErrorCode.ProposalRejected, `${username} is not a member`);

@@ -33,7 +33,7 @@ describe("post-quantum policy", () => {
     return { impl, bobKp, welcome: decodeMessage(added.welcome!) };
   }
 
-  it("a client configured for post-quantum refuses to join a classical group (E030)", async () => {
+  it("a client configured for post-quantum refuses to join a classical group (E026)", async () => {
     const { impl, bobKp, welcome } = await classicalWelcome();
     const join = joinFromWelcome(welcome, () => bobKp, impl, "post-quantum");
     await expect(join).rejects.toBeInstanceOf(QpqError);

@@ -22,7 +22,7 @@ export function suiteAllowed(suite: CiphersuiteName, policy: SuitePolicy): boole
   return policy === "classical-allowed" || isPostQuantumSuite(suite);
 }
 
-/** Throws E030 SuiteBelowPolicy when the group's suite is weaker than the policy. */
+/** Throws E026 SuiteBelowPolicy when the group's suite is weaker than the policy. */
 export function assertSuiteAllowed(suite: CiphersuiteName, policy: SuitePolicy): void {
   if (!suiteAllowed(suite, policy)) {
     throw new QpqError(

@@ -41,7 +41,7 @@ export function proposalProblem(
 
 /**
  * A ts-mls message callback that refuses what proposalProblem refuses, and remembers why so the
- * caller can raise E033 instead of silently keeping the old state.
+ * caller can raise E029 instead of silently keeping the old state.
  */
 export function proposalGate(state: ClientState): {
   callback: IncomingMessageCallback;

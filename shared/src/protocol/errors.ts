@@ -1,14 +1,15 @@
 /**
  * The one registry of error codes shared by the gateway and every client. The wire carries the
  * number; people and logs see "E0xx". Codes are stable: never reuse or renumber one, only append.
- * docs/protocol.md documents each code; a test keeps the two in step.
+ * docs/protocol.md documents each code; a test keeps the two in step, and another that the codes run
+ * from 1 without holes.
  */
 export const ErrorCode = {
   /** A frame could not be decoded: truncated, bad segment table, or not a ClientFrame. */
   MalformedFrame: 1,
   /** A frame's declared length or segment count exceeds the configured limits. */
   FrameTooLarge: 2,
-  /** The request names a union member this gateway does not know (newer client). */
+  /** A frame names a union member this build does not know (a newer peer). */
   UnknownRequest: 3,
   /** hello found no protocol version both sides speak. */
   VersionIncompatible: 4,
@@ -48,7 +49,7 @@ export const ErrorCode = {
   AlreadyAuthenticated: 21,
   /**
    * The caller may not use this channel: unknown channel, not a member, recipient outside the channel,
-   * a wrong delivery token, or an empty channel id where the gateway demands channels.
+   * or a wrong delivery token (all one answer, so a stranger learns nothing about a channel).
    */
   ChannelForbidden: 22,
   /** The recipient identity is not registered. */
@@ -61,16 +62,13 @@ export const ErrorCode = {
    */
   StaleEpoch: 25,
   /** The group's cipher suite is weaker than this client's post-quantum policy; it will not join. */
-  SuiteBelowPolicy: 30,
+  SuiteBelowPolicy: 26,
   /** fetchHybridKey: the user has not published a hybrid (X-Wing) public key. */
-  NoHybridKey: 31,
+  NoHybridKey: 27,
   /** This member was removed from the group: it can no longer send or read new messages there. */
-  RemovedFromGroup: 32,
+  RemovedFromGroup: 28,
   /** An MLS proposal was refused: an unsupported type, a non-member target, or a wrong suite. */
-  ProposalRejected: 33,
-  // Code ranges handed out to work in progress, so parallel branches never collide:
-  // 25-29 channels and sealed sender, 30-33 group lifecycle and post-quantum keys,
-  // 34-37 abuse limits and ACME, 38+ unassigned.
+  ProposalRejected: 29,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

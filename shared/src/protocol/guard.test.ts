@@ -3,7 +3,8 @@ import * as S from "./generated/node.ts";
 import { decodeClientFrame, decodeServerFrame, encodeClientFrame, encodeServerFrame } from "./codec.ts";
 import { DecodeError } from "./decodeError.ts";
 import { ErrorCode } from "./errors.ts";
-import { capnpTraversalLimit, openMessage, parseSegmentTable, validatePointers } from "./guard.ts";
+import { parseSegmentTable, validatePointers } from "./guard.ts";
+import { capnpTraversalLimit, openMessage } from "./testing/referenceCodec.ts";
 import { DEFAULT_FRAME_LIMITS, resolveFrameLimits } from "./limits.ts";
 import type { Envelope } from "./messages.ts";
 import { refDecodeClientFrame, refDecodeServerFrame } from "./testing/referenceCodec.ts";
@@ -56,7 +57,10 @@ const listPtr = (offset: number, elementSize: number, count: number): [number, n
 ];
 
 describe("guard: segment table", () => {
-  const valid = encodeClientFrame({ requestId: 1, request: { type: "resolveUser", username: "alice" } });
+  const valid = encodeClientFrame({
+    requestId: 1,
+    request: { type: "resolveUser", resolveUser: { username: "alice" } },
+  });
 
   it("accepts a valid message", () => {
     const table = parseSegmentTable(valid, limits);
@@ -206,7 +210,7 @@ describe("guard: pointers", () => {
     }));
     const bytes = encodeServerFrame({
       type: "response",
-      response: { requestId: 1, body: { type: "fetch", result: { envelopes, more: false } } },
+      response: { requestId: 1, result: { type: "fetch", fetch: { envelopes, more: false } } },
     });
     const m = openMessage(bytes, limits);
     const initial = m._capnp.traversalLimit;

@@ -1,10 +1,8 @@
 /**
- * Validation of untrusted Cap'n Proto bytes BEFORE capnp-es sees them.
- *
- * capnp-es 0.0.16 is not hardened against hostile input: it allocates an array for the declared segment
- * count before any bounds check (a 16-byte message declaring 2^28 segments aborts V8 with an uncatchable
- * OOM), it only partially bounds-checks pointers, and its traversal limit counts Pointer objects rather than
- * the words a pointer makes reachable. So every message is checked here first:
+ * Validation of untrusted Cap'n Proto bytes before any decoder reads them: the generated codec's reader
+ * (wire.ts) relies on it for bounds, and capnp-es (the conformance tests' reference) would otherwise
+ * allocate for a declared segment count before any bounds check (a 16-byte message declaring 2^28
+ * segments aborts V8 with an uncatchable OOM). Every message is checked here first:
  *
  * 1. Segment table: count <= maxSegments, table inside the message, segment sizes sum exactly to the rest.
  * 2. Pointer walk (schema-agnostic, like Cap'n Proto C++'s bounds checks): every pointer reachable from the
@@ -12,9 +10,7 @@
  *    fit, nesting is at most MAX_NESTING deep, and the words made reachable are charged against a budget
  *    proportional to the message size, so shared or overlapping targets and lists of zero-sized elements
  *    cannot amplify a small frame into a huge amount of decoding work or memory.
- * 3. capnp-es's own traversal limit is set proportional to the message size as a second line of defence.
  */
-import { Message } from "capnp-es";
 import { ErrorCode } from "./errors.ts";
 import { DecodeError } from "./decodeError.ts";
 import type { FrameLimits } from "./limits.ts";
@@ -175,38 +171,4 @@ export function validatePointers(bytes: Uint8Array, table: SegmentTable): void {
       for (let e = 0; e < count; e++) stack.push(targetSegment, target + e, depth + 1);
     }
   }
-}
-
-/**
- * capnp-es charges 8 "bytes" per Pointer object it creates while reading; decoding our frames creates a
- * small, bounded number per word of message (measured in guard.test.ts), so 16x the size plus slack never
- * trips on legitimate frames.
- */
-export function capnpTraversalLimit(messageBytes: number): number {
-  return messageBytes * 16 + 64 * 1024;
-}
-
-/**
- * Validates untrusted message bytes (segment table, then pointers) and opens them with capnp-es.
- * The bytes are copied once (capnp-es writes into its buffers while reading: default values, upgrades of
- * structs written by older peers), so the caller's buffer is neither retained nor modified.
- */
-export function openMessage(bytes: Uint8Array, limits: FrameLimits): Message {
-  const table = parseSegmentTable(bytes, limits);
-  validatePointers(bytes, table);
-  let message: Message;
-  try {
-    if (table.offsets.length === 1) {
-      const start = bytes.byteOffset + table.offsets[0]!;
-      const segment = bytes.buffer.slice(start, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-      message = new Message(segment, false, true);
-    } else {
-      const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-      message = new Message(copy, false, false);
-    }
-  } catch (err) {
-    throw malformed(`capnp-es rejected the message: ${String(err)}`);
-  }
-  message._capnp.traversalLimit = capnpTraversalLimit(bytes.byteLength);
-  return message;
 }

@@ -2,20 +2,29 @@
 export { ErrorCode, QpqError, errorCodeName, formatErrorCode, isKnownErrorCode } from "./errors.ts";
 export { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from "./version.ts";
 export type {
+  AckRequest,
   ClientFrame,
   CommitClaims,
+  CreateChannelRequest,
+  EnqueueRequest,
   Envelope,
+  FetchRequest,
+  HelloOk,
   HelloRequest,
-  HelloResult,
+  HelloResponse,
+  Incompatible,
+  IncompatibleReason,
   Push,
   Request,
+  RequestMap,
   RequestType,
   Response,
   ResponseBody,
-  Result,
   ResultMap,
+  SealedEnqueueRequest,
   ServerFrame,
   SessionInfo,
+  SubscribeRequest,
   WireError,
 } from "./messages.ts";
 export {
@@ -37,8 +46,6 @@ export { FrameWriter, type FrameWriterOptions } from "./frameWriter.ts";
 export { decodeClientFrame, decodeServerFrame, encodeClientFrame, encodeServerFrame } from "./codec.ts";
 export {
   MAX_NESTING,
-  capnpTraversalLimit,
-  openMessage,
   parseSegmentTable,
   traversalBudgetWords,
   validatePointers,

@@ -1,3 +1,7 @@
-/** Wire protocol versions this build speaks. Bump only for changes an older peer cannot ignore. */
-export const PROTOCOL_VERSION = 1;
-export const MIN_PROTOCOL_VERSION = 1;
+/**
+ * Wire protocol versions this build speaks. Bump only for changes an older peer cannot ignore.
+ * Version 2 is the channels-only reset: every delivery goes through a channel, the codec is generated
+ * from the schema, and ordinals and error codes were renumbered; version 1 peers are refused at hello.
+ */
+export const PROTOCOL_VERSION = 2;
+export const MIN_PROTOCOL_VERSION = 2;

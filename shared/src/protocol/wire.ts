@@ -1,7 +1,8 @@
 /**
- * Minimal Cap'n Proto wire-format builder and reader used by codec.ts (unpacked encoding, standard segment
- * table; see https://capnproto.org/encoding.html). Field offsets come from the capnp-es generated code
- * (generated/node.ts), and codec.test.ts checks every variant against that code in both directions.
+ * Minimal Cap'n Proto wire-format builder and reader under the generated codec (generated/codec.ts;
+ * unpacked encoding, standard segment table; see https://capnproto.org/encoding.html). Field offsets are
+ * the compiler's, emitted by scripts/gen-codec.mjs; codec.test.ts checks the result against
+ * capnp-es, an independent implementation, in both directions.
  *
  * The builder writes single-segment messages with one bump allocation per object. The reader works on
  * bytes that passed guard.ts (segment table and every pointer checked), resolves near, far and double-far
@@ -108,6 +109,10 @@ export class WireBuilder {
     this.dv.setUint32(tag, count << 2, true);
     this.dv.setUint32(tag + 4, dataWords | (pointerCount << 16), true);
     return tag + 8;
+  }
+
+  setU8(at: number, value: number): void {
+    this.dv.setUint8(at, value);
   }
 
   setU16(at: number, value: number): void {
@@ -238,6 +243,17 @@ export class WireReader {
   /** The struct behind pointer `index` of `s` (EMPTY_STRUCT when null or absent). */
   struct(s: StructRef, index: number): StructRef {
     return index < s.ptrCount ? this.structAt(s.ptrs + index * 8) : EMPTY_STRUCT;
+  }
+
+  /** True when pointer `index` of `s` is null or beyond the struct (an older peer's smaller struct). */
+  isNull(s: StructRef, index: number): boolean {
+    if (index >= s.ptrCount) return true;
+    const ptr = s.ptrs + index * 8;
+    return this.dv.getUint32(ptr, true) === 0 && this.dv.getUint32(ptr + 4, true) === 0;
+  }
+
+  u8(s: StructRef, offset: number): number {
+    return offset + 1 <= s.dataBytes ? this.dv.getUint8(s.data + offset) : 0;
   }
 
   u16(s: StructRef, offset: number): number {

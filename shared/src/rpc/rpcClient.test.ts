@@ -49,7 +49,7 @@ async function setup(options: { rpc?: RpcClientOptions; transport?: MemoryTransp
   }
 
   function respond(requestId: number, body: ResponseBody): void {
-    writer.write(encodeServerFrame({ type: "response", response: { requestId, body } }));
+    writer.write(encodeServerFrame({ type: "response", response: { requestId, result: body } }));
   }
 
   async function pushStream(): Promise<FrameWriter> {
@@ -82,23 +82,23 @@ const envelope = (seq: number) => ({
 describe("RpcClient", () => {
   it("correlates out-of-order responses and writes same-tick calls as one chunk", async () => {
     const t = await setup();
-    const enqueue = t.rpc.call({
-      type: "enqueue",
+    const enqueue = t.rpc.call("enqueue", {
       recipientKey: new Uint8Array(32),
       channelId: new Uint8Array(0),
       payload: new Uint8Array(100),
+      commit: undefined,
     });
-    const fetch = t.rpc.call({ type: "fetch", afterSeq: 5, limit: 10 });
-    const health = t.rpc.call({ type: "health" });
+    const fetch = t.rpc.call("fetch", { afterSeq: 5, limit: 10, channelId: new Uint8Array(0) });
+    const health = t.rpc.call("health", undefined);
     const [r1, r2, r3] = await t.requestsReceived(3);
     expect(t.chunks).toHaveLength(1);
     expect([r1!.request.type, r2!.request.type, r3!.request.type]).toEqual(["enqueue", "fetch", "health"]);
     expect(new Set([r1!.requestId, r2!.requestId, r3!.requestId]).size).toBe(3);
     expect([r1!.requestId, r2!.requestId, r3!.requestId]).not.toContain(0);
 
-    t.respond(r3!.requestId, { type: "health", result: { status: "ok", version: 1, uptimeMs: 5 } });
-    t.respond(r1!.requestId, { type: "enqueue", result: { seq: 77 } });
-    t.respond(r2!.requestId, { type: "fetch", result: { envelopes: [envelope(6)], more: true } });
+    t.respond(r3!.requestId, { type: "health", health: { status: "ok", version: 1, uptimeMs: 5 } });
+    t.respond(r1!.requestId, { type: "enqueue", enqueue: { seq: 77 } });
+    t.respond(r2!.requestId, { type: "fetch", fetch: { envelopes: [envelope(6)], more: true } });
     expect(await health).toEqual({ status: "ok", version: 1, uptimeMs: 5 });
     expect(await enqueue).toEqual({ seq: 77 });
     expect(await fetch).toEqual({ envelopes: [envelope(6)], more: true });
@@ -108,11 +108,11 @@ describe("RpcClient", () => {
 
   it("survives a transport that cuts every chunk into 3-byte pieces", async () => {
     const t = await setup({ transport: { maxChunkBytes: 3 } });
-    const calls = [1, 2, 3].map((n) => t.rpc.call({ type: "ack", upToSeq: n }));
+    const calls = [1, 2, 3].map((n) => t.rpc.call("ack", { upToSeq: n }));
     const reqs = await t.requestsReceived(3);
     for (const r of reqs.reverse()) {
       if (r.request.type !== "ack") throw new Error("unexpected");
-      t.respond(r.requestId, { type: "ack", result: { removed: r.request.upToSeq * 10 } });
+      t.respond(r.requestId, { type: "ack", ack: { removed: r.request.ack.upToSeq * 10 } });
     }
     expect(await Promise.all(calls)).toEqual([{ removed: 10 }, { removed: 20 }, { removed: 30 }]);
     t.rpc.close();
@@ -120,7 +120,7 @@ describe("RpcClient", () => {
 
   it("maps an error response to QpqError with code and retryAfterMs", async () => {
     const t = await setup();
-    const call = t.rpc.call({ type: "loginStart", username: "alice", startLoginRequest: new Uint8Array(3) });
+    const call = t.rpc.call("loginStart", { username: "alice", startLoginRequest: new Uint8Array(3) });
     const [req] = await t.requestsReceived(1);
     t.respond(req!.requestId, {
       type: "error",
@@ -134,33 +134,33 @@ describe("RpcClient", () => {
 
   it("rejects a response of the wrong type and one that cannot be decoded, and only that call", async () => {
     const t = await setup();
-    const a = t.rpc.call({ type: "health" });
-    const b = t.rpc.call({ type: "subscribe", afterSeq: 0 });
-    const c = t.rpc.call({ type: "logout" });
+    const a = t.rpc.call("health", undefined);
+    const b = t.rpc.call("subscribe", { afterSeq: 0, channelId: new Uint8Array(0) });
+    const c = t.rpc.call("logout", undefined);
     const [ra, rb, rc] = await t.requestsReceived(3);
-    t.respond(ra!.requestId, { type: "logout", result: {} });
+    t.respond(ra!.requestId, { type: "logout" });
     // An unknown result member (newer gateway) for b: patch the discriminant of an encoded response.
     const bytes = encodeServerFrame({
       type: "response",
-      response: { requestId: rb!.requestId, body: { type: "logout", result: {} } },
+      response: { requestId: rb!.requestId, result: { type: "logout" } },
     });
     new DataView(bytes.buffer, bytes.byteOffset).setUint16(36, 99, true);
     t.writer.write(bytes);
-    t.respond(rc!.requestId, { type: "logout", result: {} });
+    t.respond(rc!.requestId, { type: "logout" });
     await expect(a).rejects.toMatchObject({ code: ErrorCode.MalformedFrame });
-    await expect(b).rejects.toMatchObject({ code: ErrorCode.MalformedFrame, requestId: rb!.requestId });
-    await expect(c).resolves.toEqual({});
+    await expect(b).rejects.toMatchObject({ code: ErrorCode.UnknownRequest, requestId: rb!.requestId });
+    await expect(c).resolves.toBeUndefined();
     expect(t.rpc.isClosed).toBe(false);
     t.rpc.close();
   });
 
   it("close() rejects pending and later calls with Unavailable and ends the request stream", async () => {
     const t = await setup();
-    const pending = t.rpc.call({ type: "health" });
+    const pending = t.rpc.call("health", undefined);
     await t.requestsReceived(1);
     t.rpc.close();
     await expect(pending).rejects.toMatchObject({ code: ErrorCode.Unavailable });
-    await expect(t.rpc.call({ type: "health" })).rejects.toMatchObject({ code: ErrorCode.Unavailable });
+    await expect(t.rpc.call("health", undefined)).rejects.toMatchObject({ code: ErrorCode.Unavailable });
     expect((await t.rpc.closed).code).toBe(ErrorCode.Unavailable);
     await tick(5);
     expect(t.isEnded()).toBe(true);
@@ -183,8 +183,8 @@ describe("RpcClient", () => {
 
   it("rejects pending calls with Unavailable when the session closes", async () => {
     const t = await setup({ rpc: { maxInFlight: 1 } });
-    const sent = t.rpc.call({ type: "health" });
-    const queued = t.rpc.call({ type: "health" });
+    const sent = t.rpc.call("health", undefined);
+    const queued = t.rpc.call("health", undefined);
     await t.requestsReceived(1);
     t.server.close({ closeCode: 0, reason: "bye" });
     await expect(sent).rejects.toMatchObject({ code: ErrorCode.Unavailable });
@@ -194,7 +194,7 @@ describe("RpcClient", () => {
 
   it("rejects pending calls with Unavailable when the gateway ends the request stream", async () => {
     const t = await setup();
-    const pending = t.rpc.call({ type: "health" });
+    const pending = t.rpc.call("health", undefined);
     await t.requestsReceived(1);
     await t.writer.close();
     await expect(pending).rejects.toMatchObject({ code: ErrorCode.Unavailable });
@@ -204,12 +204,12 @@ describe("RpcClient", () => {
     const { client } = createMemoryTransportPair();
     client.close();
     const rpc = RpcClient.open(client, { onError: () => undefined });
-    await expect(rpc.call({ type: "health" })).rejects.toMatchObject({ code: ErrorCode.Unavailable });
+    await expect(rpc.call("health", undefined)).rejects.toMatchObject({ code: ErrorCode.Unavailable });
   });
 
   it("bounds calls in flight; extra calls wait for a slot", async () => {
     const t = await setup({ rpc: { maxInFlight: 2 } });
-    const calls = [1, 2, 3, 4, 5].map((n) => t.rpc.call({ type: "ack", upToSeq: n }));
+    const calls = [1, 2, 3, 4, 5].map((n) => t.rpc.call("ack", { upToSeq: n }));
     await t.requestsReceived(2);
     await tick(5);
     expect(t.requests).toHaveLength(2);
@@ -220,7 +220,7 @@ describe("RpcClient", () => {
       const reqs = await t.requestsReceived(answered + 1);
       const r = reqs[answered]!;
       if (r.request.type !== "ack") throw new Error("unexpected");
-      t.respond(r.requestId, { type: "ack", result: { removed: r.request.upToSeq } });
+      t.respond(r.requestId, { type: "ack", ack: { removed: r.request.ack.upToSeq } });
       answered++;
       await tick(1);
       expect(t.requests.length).toBeLessThanOrEqual(answered + 2);
@@ -231,7 +231,7 @@ describe("RpcClient", () => {
 
   it("times out and aborts calls; a late response is ignored and its id is not reused meanwhile", async () => {
     const t = await setup();
-    const slow = t.rpc.call({ type: "health" }, { timeoutMs: 20 });
+    const slow = t.rpc.call("health", undefined, { timeoutMs: 20 });
     const [r1] = await t.requestsReceived(1);
     const timedOut = await slow.catch((e: unknown) => e);
     expect(timedOut).toBeInstanceOf(DOMException);
@@ -241,34 +241,34 @@ describe("RpcClient", () => {
     // Force the id counter to wrap onto the abandoned id: it must be skipped.
     (t.rpc as unknown as { nextId: number }).nextId = r1!.requestId;
     const controller = new AbortController();
-    const aborted = t.rpc.call({ type: "health" }, { signal: controller.signal });
+    const aborted = t.rpc.call("health", undefined, { signal: controller.signal });
     const [, r2] = await t.requestsReceived(2);
     expect(r2!.requestId).toBe(r1!.requestId + 1);
     controller.abort(new Error("user gave up"));
     await expect(aborted).rejects.toThrow("user gave up");
 
-    t.respond(r1!.requestId, { type: "health", result: { status: "late", version: 1, uptimeMs: 0 } });
-    t.respond(r2!.requestId, { type: "health", result: { status: "late", version: 1, uptimeMs: 0 } });
-    const ok = t.rpc.call({ type: "health" });
+    t.respond(r1!.requestId, { type: "health", health: { status: "late", version: 1, uptimeMs: 0 } });
+    t.respond(r2!.requestId, { type: "health", health: { status: "late", version: 1, uptimeMs: 0 } });
+    const ok = t.rpc.call("health", undefined);
     const [, , r3] = await t.requestsReceived(3);
-    t.respond(r3!.requestId, { type: "health", result: { status: "fresh", version: 1, uptimeMs: 0 } });
+    t.respond(r3!.requestId, { type: "health", health: { status: "fresh", version: 1, uptimeMs: 0 } });
     expect(await ok).toMatchObject({ status: "fresh" });
     expect(t.errors).toEqual([]);
     await expect(
-      t.rpc.call({ type: "health" }, { signal: AbortSignal.abort(new Error("already")) }),
+      t.rpc.call("health", undefined, { signal: AbortSignal.abort(new Error("already")) }),
     ).rejects.toThrow("already");
     t.rpc.close();
   });
 
   it("wraps request ids at 2^32-1, never uses 0 and skips ids in use", async () => {
     const t = await setup();
-    const first = t.rpc.call({ type: "ack", upToSeq: 1 }); // id 1, stays pending
+    const first = t.rpc.call("ack", { upToSeq: 1 }); // id 1, stays pending
     (t.rpc as unknown as { nextId: number }).nextId = 0xffff_ffff;
-    const second = t.rpc.call({ type: "ack", upToSeq: 2 });
-    const third = t.rpc.call({ type: "ack", upToSeq: 3 });
+    const second = t.rpc.call("ack", { upToSeq: 2 });
+    const third = t.rpc.call("ack", { upToSeq: 3 });
     const reqs = await t.requestsReceived(3);
     expect(reqs.map((r) => r.requestId)).toEqual([1, 0xffff_ffff, 2]);
-    for (const r of reqs) t.respond(r.requestId, { type: "ack", result: { removed: r.requestId } });
+    for (const r of reqs) t.respond(r.requestId, { type: "ack", ack: { removed: r.requestId } });
     expect(await Promise.all([first, second, third])).toEqual([
       { removed: 1 },
       { removed: 0xffff_ffff },
@@ -299,7 +299,7 @@ describe("RpcClient", () => {
     s2.write(
       pushFrame({
         type: "sessionEnded",
-        error: { code: ErrorCode.SessionInvalid, message: "expired", retryAfterMs: 0 },
+        sessionEnded: { code: ErrorCode.SessionInvalid, message: "expired", retryAfterMs: 0 },
       }),
     );
     await s1.flush();
@@ -309,11 +309,11 @@ describe("RpcClient", () => {
       { type: "envelope", envelope: envelope(4) },
       {
         type: "sessionEnded",
-        error: { code: ErrorCode.SessionInvalid, message: "expired", retryAfterMs: 0 },
+        sessionEnded: { code: ErrorCode.SessionInvalid, message: "expired", retryAfterMs: 0 },
       },
     ]);
     expect(t.errors).toHaveLength(1);
-    expect(t.errors[0]).toMatchObject({ code: ErrorCode.MalformedFrame });
+    expect(t.errors[0]).toMatchObject({ code: ErrorCode.UnknownRequest });
 
     // A throwing handler is reported, other handlers still run.
     const second: Push[] = [];
@@ -334,7 +334,7 @@ describe("RpcClient", () => {
 
   it("reports a response for an unknown request id", async () => {
     const t = await setup();
-    t.respond(12345, { type: "logout", result: {} });
+    t.respond(12345, { type: "logout" });
     await tick(5);
     expect(t.errors).toHaveLength(1);
     expect(t.errors[0]).toMatchObject({ code: ErrorCode.MalformedFrame });
@@ -343,7 +343,7 @@ describe("RpcClient", () => {
 
   it("treats a frame it cannot attribute on the request stream as fatal", async () => {
     const t = await setup();
-    const pending = t.rpc.call({ type: "health" });
+    const pending = t.rpc.call("health", undefined);
     await t.requestsReceived(1);
     t.writer.write(new Uint8Array(24)); // segment table says 0 words, 16 bytes follow: undecodable
     await expect(pending).rejects.toMatchObject({ code: ErrorCode.MalformedFrame });
@@ -352,11 +352,11 @@ describe("RpcClient", () => {
 
   it("frames from the gateway above the limit close the client with FrameTooLarge", async () => {
     const t = await setup({ rpc: { limits: { maxFrameBytes: 1024 } } });
-    const pending = t.rpc.call({ type: "health" });
+    const pending = t.rpc.call("health", undefined);
     const [r] = await t.requestsReceived(1);
     t.respond(r!.requestId, {
       type: "registerStart",
-      result: { registrationResponse: new Uint8Array(2000) },
+      registerStart: { registrationResponse: new Uint8Array(2000) },
     });
     await expect(pending).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });
   });

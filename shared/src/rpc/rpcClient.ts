@@ -10,7 +10,15 @@ import { encodeClientFrame, decodeServerFrame } from "../protocol/codec.ts";
 import { readFrames } from "../protocol/frame.ts";
 import { FrameWriter } from "../protocol/frameWriter.ts";
 import { resolveFrameLimits, type FrameLimits } from "../protocol/limits.ts";
-import type { Push, Request, RequestType, Response, ResultMap, ServerFrame } from "../protocol/messages.ts";
+import type {
+  Push,
+  Request,
+  RequestMap,
+  RequestType,
+  Response,
+  ResultMap,
+  ServerFrame,
+} from "../protocol/messages.ts";
 
 export interface RpcClientOptions {
   /** Limits applied to frames from the gateway. */
@@ -123,15 +131,14 @@ export class RpcClient {
   }
 
   /**
-   * Sends `request` and resolves with its result. Rejects with QpqError carrying the gateway's code and
+   * Sends the operation `type` with its arguments (undefined for operations without any) and resolves
+   * with its result. Rejects with QpqError carrying the gateway's code and
    * retryAfterMs for an error response, QpqError(Unavailable) when the client closes first, or the
    * abort reason / a TimeoutError DOMException. Calls made in the same tick are written as one chunk.
    */
-  call<T extends RequestType>(
-    request: Extract<Request, { type: T }>,
-    options?: CallOptions,
-  ): Promise<ResultMap[T]> {
+  call<T extends RequestType>(type: T, args: RequestMap[T], options?: CallOptions): Promise<ResultMap[T]> {
     if (this.closeError) return Promise.reject(this.closeError);
+    const request = (args === undefined ? { type } : { type, [type]: args }) as Request;
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ResultMap[T]>((resolve, reject) => {
@@ -294,7 +301,7 @@ export class RpcClient {
     if (entry === ABANDONED) return;
     this.finish(entry);
     this.releaseSlot();
-    const body = response.body;
+    const body = response.result;
     if (body.type === "error") {
       const { code, message, retryAfterMs } = body.error;
       entry.reject(new QpqError(code as ErrorCode, message, retryAfterMs));
@@ -303,7 +310,7 @@ export class RpcClient {
         new QpqError(ErrorCode.MalformedFrame, `gateway answered ${entry.request.type} with ${body.type}`),
       );
     } else {
-      entry.resolve(body.result);
+      entry.resolve((body as Partial<Record<string, unknown>>)[body.type]);
     }
   }
 

@@ -96,6 +96,7 @@ describe("IdbClientStore at rest", () => {
     name: "Project Nightingale",
     createdAtMs: 1,
     updatedAtMs: 2,
+    channelId: "5eed".repeat(8),
   };
   const message: MessageRecord = {
     id: "msg-7f3a9c",

@@ -1,9 +1,18 @@
 /**
  * One or more sample frames for every union member of ClientFrame and ServerFrame, with edge values
- * (empty Data, 0 and 2^53-1 sequence numbers, unicode text, maximal integers). Used by the codec tests and
- * as seeds for the fuzz tests.
+ * (empty Data, 0 and 2^53-1 sequence numbers, unicode text, maximal integers). Used by the codec and
+ * conformance tests and as seeds for the fuzz tests.
  */
-import type { ClientFrame, Envelope, Request, ResponseBody, ServerFrame } from "../messages.ts";
+import type {
+  ClientFrame,
+  Envelope,
+  Request,
+  RequestMap,
+  RequestType,
+  ResponseBody,
+  ResultMap,
+  ServerFrame,
+} from "../messages.ts";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -15,6 +24,15 @@ function bytes(length: number, seed = 1): Uint8Array {
 
 const empty = new Uint8Array(0);
 
+/** A request member: `{ type, [type]: args }`, or `{ type }` for operations without arguments. */
+function req<T extends RequestType>(type: T, args: RequestMap[T]): Request {
+  return (args === undefined ? { type } : { type, [type]: args }) as Request;
+}
+
+function res<T extends RequestType>(type: T, result: ResultMap[T]): ResponseBody {
+  return (result === undefined ? { type } : { type, [type]: result }) as ResponseBody;
+}
+
 export const sampleEnvelopes: Envelope[] = [
   { seq: 1, channelId: bytes(16, 2), payload: bytes(1024, 3), enqueuedAtMs: 1_764_000_000_000 },
   { seq: 0, channelId: empty, payload: empty, enqueuedAtMs: 0 },
@@ -23,96 +41,105 @@ export const sampleEnvelopes: Envelope[] = [
 
 /** [name, request] for every Request member, some several times. */
 export const sampleRequests: [string, Request][] = [
-  [
-    "hello",
-    { type: "hello", hello: { minVersion: 1, maxVersion: 0xffff, client: "qpq-web/0.1 (Chromium)" } },
-  ],
-  ["hello empty", { type: "hello", hello: { minVersion: 0, maxVersion: 0, client: "" } }],
-  ["health", { type: "health" }],
-  ["registerStart", { type: "registerStart", username: "alice", registrationRequest: bytes(32) }],
-  ["registerStart unicode", { type: "registerStart", username: "zoë-日本-👩‍💻", registrationRequest: empty }],
+  ["hello", req("hello", { minVersion: 1, maxVersion: 0xffff, client: "qpq-web/0.1 (Chromium)" })],
+  ["hello empty", req("hello", { minVersion: 0, maxVersion: 0, client: "" })],
+  ["health", req("health", undefined)],
+  ["registerStart", req("registerStart", { username: "alice", registrationRequest: bytes(32) })],
+  ["registerStart unicode", req("registerStart", { username: "zoë-日本-👩‍💻", registrationRequest: empty })],
   [
     "registerFinish",
-    { type: "registerFinish", username: "bob", registrationRecord: bytes(192, 5), identityKey: bytes(32, 6) },
+    req("registerFinish", { username: "bob", registrationRecord: bytes(192, 5), identityKey: bytes(32, 6) }),
   ],
   [
     "registerFinish empty",
-    { type: "registerFinish", username: "", registrationRecord: empty, identityKey: empty },
+    req("registerFinish", { username: "", registrationRecord: empty, identityKey: empty }),
   ],
-  ["loginStart", { type: "loginStart", username: "Ωmega", startLoginRequest: bytes(96, 7) }],
-  ["loginFinish", { type: "loginFinish", loginId: bytes(16, 8), finishLoginRequest: bytes(64, 9) }],
-  ["loginFinish empty", { type: "loginFinish", loginId: empty, finishLoginRequest: empty }],
-  ["resumeSession", { type: "resumeSession", sessionToken: bytes(32, 10) }],
-  ["logout", { type: "logout" }],
+  ["loginStart", req("loginStart", { username: "Ωmega", startLoginRequest: bytes(96, 7) })],
+  ["loginFinish", req("loginFinish", { loginId: bytes(16, 8), finishLoginRequest: bytes(64, 9) })],
+  ["loginFinish empty", req("loginFinish", { loginId: empty, finishLoginRequest: empty })],
+  ["resumeSession", req("resumeSession", { sessionToken: bytes(32, 10) })],
+  ["logout", req("logout", undefined)],
   [
     "publishKeyPackages",
-    {
-      type: "publishKeyPackages",
+    req("publishKeyPackages", {
       keyPackages: [bytes(328, 11), empty, bytes(7, 12)],
       lastResort: bytes(328, 13),
-    },
+    }),
   ],
-  ["publishKeyPackages empty", { type: "publishKeyPackages", keyPackages: [], lastResort: empty }],
-  ["fetchKeyPackage", { type: "fetchKeyPackage", identityKey: bytes(32, 14) }],
-  ["resolveUser", { type: "resolveUser", username: "carol" }],
-  ["resolveUser unicode", { type: "resolveUser", username: "ünïcødé \u{1F600}" }],
+  ["publishKeyPackages empty", req("publishKeyPackages", { keyPackages: [], lastResort: empty })],
+  ["fetchKeyPackage", req("fetchKeyPackage", { identityKey: bytes(32, 14) })],
+  ["resolveUser", req("resolveUser", { username: "carol" })],
+  ["resolveUser unicode", req("resolveUser", { username: "ünïcødé \u{1F600}" })],
+  ["publishHybridKey", req("publishHybridKey", { publicKey: bytes(1216, 18), signature: bytes(64, 19) })],
+  ["publishHybridKey empty", req("publishHybridKey", { publicKey: empty, signature: empty })],
+  ["fetchHybridKey", req("fetchHybridKey", { identityKey: bytes(32, 20) })],
   [
-    "enqueue",
-    { type: "enqueue", recipientKey: bytes(32, 15), channelId: bytes(16, 16), payload: bytes(1024, 17) },
-  ],
-  ["enqueue empty", { type: "enqueue", recipientKey: empty, channelId: empty, payload: empty }],
-  ["fetch", { type: "fetch", afterSeq: 41, limit: 100 }],
-  ["fetch zero", { type: "fetch", afterSeq: 0, limit: 0 }],
-  ["fetch max", { type: "fetch", afterSeq: MAX_SAFE, limit: 0xffff_ffff }],
-  ["ack", { type: "ack", upToSeq: 2 ** 32 + 5 }],
-  ["ack max", { type: "ack", upToSeq: MAX_SAFE }],
-  ["subscribe", { type: "subscribe", afterSeq: 0 }],
-  ["subscribe max", { type: "subscribe", afterSeq: MAX_SAFE }],
-  [
-    "enqueue commit",
-    {
-      type: "enqueue",
-      recipientKey: empty,
-      channelId: bytes(16, 40),
-      payload: bytes(900, 41),
-      addMembers: [bytes(32, 42), bytes(32, 43)],
-      removeMembers: [bytes(32, 44)],
-      nextTokenHash: bytes(32, 45),
-    },
-  ],
-  [
-    "enqueue token only",
-    { type: "enqueue", recipientKey: empty, channelId: empty, payload: empty, nextTokenHash: bytes(32, 46) },
-  ],
-  ["fetch channel", { type: "fetch", afterSeq: 3, limit: 10, channelId: bytes(16, 47) }],
-  ["subscribe channel", { type: "subscribe", afterSeq: 9, channelId: bytes(16, 48) }],
-  ["createChannel", { type: "createChannel", peerKey: bytes(32, 49) }],
-  [
-    "createGroupChannel",
-    {
-      type: "createGroupChannel",
+    "createChannel",
+    req("createChannel", {
       groupId: bytes(16, 50),
       members: [bytes(32, 51)],
       epoch: MAX_SAFE,
       tokenHash: bytes(32, 52),
-    },
+    }),
+  ],
+  ["createChannel empty", req("createChannel", { groupId: empty, members: [], epoch: 0, tokenHash: empty })],
+  [
+    "enqueue",
+    req("enqueue", {
+      channelId: bytes(16, 16),
+      payload: bytes(1024, 17),
+      recipientKey: empty,
+      commit: undefined,
+    }),
   ],
   [
-    "createGroupChannel empty",
-    { type: "createGroupChannel", groupId: empty, members: [], epoch: 0, tokenHash: empty },
+    "enqueue to one member",
+    req("enqueue", {
+      channelId: bytes(16, 15),
+      payload: bytes(64, 18),
+      recipientKey: bytes(32, 19),
+      commit: undefined,
+    }),
+  ],
+  [
+    "enqueue empty",
+    req("enqueue", { channelId: empty, payload: empty, recipientKey: empty, commit: undefined }),
+  ],
+  [
+    "enqueue commit",
+    req("enqueue", {
+      channelId: bytes(16, 40),
+      payload: bytes(900, 41),
+      recipientKey: empty,
+      commit: {
+        addMembers: [bytes(32, 42), bytes(32, 43)],
+        removeMembers: [bytes(32, 44)],
+        nextTokenHash: bytes(32, 45),
+      },
+    }),
+  ],
+  [
+    "enqueue empty commit",
+    req("enqueue", {
+      channelId: bytes(16, 46),
+      payload: bytes(10, 47),
+      recipientKey: empty,
+      commit: { addMembers: [], removeMembers: [], nextTokenHash: empty },
+    }),
   ],
   [
     "sealedEnqueue",
-    {
-      type: "sealedEnqueue",
-      channelId: bytes(16, 53),
-      deliveryToken: bytes(32, 54),
-      payload: bytes(300, 55),
-    },
+    req("sealedEnqueue", { channelId: bytes(16, 53), deliveryToken: bytes(32, 54), payload: bytes(300, 55) }),
   ],
-  ["publishHybridKey", { type: "publishHybridKey", publicKey: bytes(1216, 18), signature: bytes(64, 19) }],
-  ["publishHybridKey empty", { type: "publishHybridKey", publicKey: empty, signature: empty }],
-  ["fetchHybridKey", { type: "fetchHybridKey", identityKey: bytes(32, 20) }],
+  ["fetch", req("fetch", { afterSeq: 41, limit: 100, channelId: empty })],
+  ["fetch zero", req("fetch", { afterSeq: 0, limit: 0, channelId: empty })],
+  ["fetch max", req("fetch", { afterSeq: MAX_SAFE, limit: 0xffff_ffff, channelId: empty })],
+  ["fetch channel", req("fetch", { afterSeq: 3, limit: 10, channelId: bytes(16, 47) })],
+  ["ack", req("ack", { upToSeq: 2 ** 32 + 5 })],
+  ["ack max", req("ack", { upToSeq: MAX_SAFE })],
+  ["subscribe", req("subscribe", { afterSeq: 0, channelId: empty })],
+  ["subscribe max", req("subscribe", { afterSeq: MAX_SAFE, channelId: empty })],
+  ["subscribe channel", req("subscribe", { afterSeq: 9, channelId: bytes(16, 48) })],
 ];
 
 export const sampleClientFrames: [string, ClientFrame][] = sampleRequests.map(([name, request], i) => [
@@ -128,77 +155,62 @@ export const sampleBodies: [string, ResponseBody][] = [
   ["error empty", { type: "error", error: { code: 0xffff, message: "", retryAfterMs: 0xffff_ffff } }],
   [
     "hello ok",
-    {
-      type: "hello",
-      result: {
-        type: "ok",
-        version: 1,
-        server: "quicproquo-gateway",
-        maxFrameBytes: 1_114_112,
-        maxPayloadBytes: 1 << 20,
-      },
-    },
+    res("hello", {
+      type: "ok",
+      ok: { version: 2, server: "quicproquo-gateway", maxFrameBytes: 1_114_112, maxPayloadBytes: 1 << 20 },
+    }),
   ],
   [
     "hello clientTooOld",
-    {
-      type: "hello",
-      result: { type: "incompatible", reason: "clientTooOld", serverMinVersion: 2, serverMaxVersion: 3 },
-    },
+    res("hello", {
+      type: "incompatible",
+      incompatible: { reason: "clientTooOld", serverMinVersion: 2, serverMaxVersion: 3 },
+    }),
   ],
   [
     "hello serverTooOld",
-    {
-      type: "hello",
-      result: { type: "incompatible", reason: "serverTooOld", serverMinVersion: 0, serverMaxVersion: 0xffff },
-    },
+    res("hello", {
+      type: "incompatible",
+      incompatible: { reason: "serverTooOld", serverMinVersion: 0, serverMaxVersion: 0xffff },
+    }),
   ],
-  ["health", { type: "health", result: { status: "ok", version: 1, uptimeMs: 123_456_789 } }],
-  ["health max", { type: "health", result: { status: "", version: 0xffff, uptimeMs: MAX_SAFE } }],
-  ["registerStart", { type: "registerStart", result: { registrationResponse: bytes(64, 21) } }],
-  ["registerFinish", { type: "registerFinish", result: {} }],
-  ["loginStart", { type: "loginStart", result: { loginId: bytes(16, 22), loginResponse: bytes(320, 23) } }],
-  ["loginFinish", { type: "loginFinish", result: { sessionToken: bytes(32, 24), session } }],
+  ["health", res("health", { status: "ok", version: 2, uptimeMs: 123_456_789 })],
+  ["health max", res("health", { status: "", version: 0xffff, uptimeMs: MAX_SAFE })],
+  ["registerStart", res("registerStart", { registrationResponse: bytes(64, 21) })],
+  ["registerFinish", res("registerFinish", undefined)],
+  ["loginStart", res("loginStart", { loginId: bytes(16, 22), loginResponse: bytes(320, 23) })],
+  ["loginFinish", res("loginFinish", { sessionToken: bytes(32, 24), session })],
   [
-    "loginFinish empty",
-    {
-      type: "loginFinish",
-      result: { sessionToken: empty, session: { username: "", identityKey: empty, expiresAtMs: 0 } },
-    },
+    "loginFinish empty session",
+    res("loginFinish", {
+      sessionToken: empty,
+      session: { username: "", identityKey: empty, expiresAtMs: 0 },
+    }),
   ],
-  [
-    "resumeSession",
-    { type: "resumeSession", result: { ...session, username: "ålice 🦊", expiresAtMs: MAX_SAFE } },
-  ],
-  ["logout", { type: "logout", result: {} }],
-  ["publishKeyPackages", { type: "publishKeyPackages", result: { available: 0xffff_ffff } }],
-  ["fetchKeyPackage", { type: "fetchKeyPackage", result: { keyPackage: bytes(328, 25), lastResort: true } }],
-  [
-    "fetchKeyPackage not last resort",
-    { type: "fetchKeyPackage", result: { keyPackage: empty, lastResort: false } },
-  ],
-  ["resolveUser", { type: "resolveUser", result: { identityKey: bytes(32, 26) } }],
-  ["enqueue", { type: "enqueue", result: { seq: 42 } }],
-  ["enqueue max", { type: "enqueue", result: { seq: MAX_SAFE } }],
-  ["fetch", { type: "fetch", result: { envelopes: sampleEnvelopes, more: true } }],
-  ["fetch empty", { type: "fetch", result: { envelopes: [], more: false } }],
-  ["ack", { type: "ack", result: { removed: 17 } }],
-  ["createChannel", { type: "createChannel", result: { channelId: bytes(16, 56) } }],
-  ["createGroupChannel", { type: "createGroupChannel", result: { channelId: bytes(16, 57) } }],
-  ["sealedEnqueue", { type: "sealedEnqueue", result: { recipients: 0xffff_ffff } }],
-  ["subscribe", { type: "subscribe", result: { headSeq: 0 } }],
-  ["subscribe max", { type: "subscribe", result: { headSeq: MAX_SAFE } }],
-  ["publishHybridKey", { type: "publishHybridKey", result: {} }],
-  [
-    "fetchHybridKey",
-    { type: "fetchHybridKey", result: { publicKey: bytes(1216, 27), signature: bytes(64, 28) } },
-  ],
+  ["loginFinish no session", res("loginFinish", { sessionToken: bytes(32, 29), session: undefined })],
+  ["resumeSession", res("resumeSession", { ...session, username: "ålice 🦊", expiresAtMs: MAX_SAFE })],
+  ["logout", res("logout", undefined)],
+  ["publishKeyPackages", res("publishKeyPackages", { available: 0xffff_ffff })],
+  ["fetchKeyPackage", res("fetchKeyPackage", { keyPackage: bytes(328, 25), lastResort: true })],
+  ["fetchKeyPackage not last resort", res("fetchKeyPackage", { keyPackage: empty, lastResort: false })],
+  ["resolveUser", res("resolveUser", { identityKey: bytes(32, 26) })],
+  ["publishHybridKey", res("publishHybridKey", undefined)],
+  ["fetchHybridKey", res("fetchHybridKey", { publicKey: bytes(1216, 27), signature: bytes(64, 28) })],
+  ["createChannel", res("createChannel", { channelId: bytes(16, 56) })],
+  ["enqueue", res("enqueue", { seq: 42 })],
+  ["enqueue max", res("enqueue", { seq: MAX_SAFE })],
+  ["sealedEnqueue", res("sealedEnqueue", { recipients: 0xffff_ffff })],
+  ["fetch", res("fetch", { envelopes: sampleEnvelopes, more: true })],
+  ["fetch empty", res("fetch", { envelopes: [], more: false })],
+  ["ack", res("ack", { removed: 17 })],
+  ["subscribe", res("subscribe", { headSeq: 0 })],
+  ["subscribe max", res("subscribe", { headSeq: MAX_SAFE })],
 ];
 
 export const sampleServerFrames: [string, ServerFrame][] = [
-  ...sampleBodies.map(([name, body], i): [string, ServerFrame] => [
+  ...sampleBodies.map(([name, result], i): [string, ServerFrame] => [
     `response ${name}`,
-    { type: "response", response: { requestId: i === 0 ? 0xffff_ffff : i, body } },
+    { type: "response", response: { requestId: i === 0 ? 0xffff_ffff : i, result } },
   ]),
   ...sampleEnvelopes.map((envelope, i): [string, ServerFrame] => [
     `push envelope ${i}`,
@@ -208,7 +220,10 @@ export const sampleServerFrames: [string, ServerFrame][] = [
     "push sessionEnded",
     {
       type: "push",
-      push: { type: "sessionEnded", error: { code: 11, message: "logged out elsewhere", retryAfterMs: 0 } },
+      push: {
+        type: "sessionEnded",
+        sessionEnded: { code: 11, message: "logged out elsewhere", retryAfterMs: 0 },
+      },
     },
   ],
 ];
