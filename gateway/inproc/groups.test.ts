@@ -180,7 +180,11 @@ describe("GroupLifecycle", () => {
     alice.messenger.close();
     await bob.messenger.lifecycle.proposeRemoval(groupId, carol.name);
     await until([carol], "removal by dave's commit", () => carol.messenger.lifecycle.isRemoved(groupId));
-    await until([bob], "three left", async () => (await memberNames(bob, groupId)).length === 3);
+    await until([bob, dave], "three left", async () => {
+      return (
+        (await memberNames(bob, groupId)).length === 3 && (await memberNames(dave, groupId)).length === 3
+      );
+    });
     expect(await memberNames(dave, groupId)).toEqual(sorted(alice, bob, dave));
     await resumeActor(gw, alice);
     await until([alice], "alice catches up", async () => (await memberNames(alice, groupId)).length === 3);

@@ -104,19 +104,19 @@ const hello: Request = {
 };
 
 function errorCode(response: Response | undefined): number | undefined {
-  return response?.body.type === "error" ? response.body.error.code : undefined;
+  return response?.result.type === "error" ? response.result.error.code : undefined;
 }
 
 describe("rpc/connection", { timeout: 5000 }, () => {
   it("refuses requests before hello with E005, and before login with E006; health needs no hello", async () => {
     const s = await rawStream();
-    await s.send({ type: "fetch", afterSeq: 0, limit: 0 });
+    await s.send({ type: "fetch", fetch: { afterSeq: 0, limit: 0, channelId: new Uint8Array(0) } });
     expect(errorCode(await s.next())).toBe(ErrorCode.HelloRequired);
     await s.send({ type: "health" });
-    expect((await s.next())?.body.type).toBe("health");
+    expect((await s.next())?.result.type).toBe("health");
     await s.send(hello);
-    expect((await s.next())?.body.type).toBe("hello");
-    await s.send({ type: "ack", upToSeq: 1 });
+    expect((await s.next())?.result.type).toBe("hello");
+    await s.send({ type: "ack", ack: { upToSeq: 1 } });
     expect(errorCode(await s.next())).toBe(ErrorCode.Unauthenticated);
     s.wt.close();
   });
@@ -126,7 +126,7 @@ describe("rpc/connection", { timeout: 5000 }, () => {
     await s.write(encodeFrame(new Uint8Array([0, 0, 0, 0, 1, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9])));
     expect(errorCode(await s.next())).toBe(ErrorCode.MalformedFrame);
     await s.send(hello);
-    expect((await s.next())?.body.type).toBe("hello");
+    expect((await s.next())?.result.type).toBe("hello");
     s.wt.close();
   });
 
@@ -155,7 +155,7 @@ describe("rpc/connection", { timeout: 5000 }, () => {
     expect(await s.next()).toBeUndefined();
     const other = await rawStream();
     await other.send(hello);
-    expect((await other.next())?.body.type).toBe("hello");
+    expect((await other.next())?.result.type).toBe("hello");
     s.wt.close();
     other.wt.close();
   });
@@ -163,14 +163,16 @@ describe("rpc/connection", { timeout: 5000 }, () => {
   it("holds at most maxInFlightPerConnection requests at once and answers the rest in turn", async () => {
     const s = await rawStream();
     await s.send(hello);
-    await s.send({ type: "resumeSession", sessionToken: token });
-    expect((await s.next())?.body.type).toBe("hello");
-    expect((await s.next())?.body.type).toBe("resumeSession");
+    await s.send({ type: "resumeSession", resumeSession: { sessionToken: token } });
+    expect((await s.next())?.result.type).toBe("hello");
+    expect((await s.next())?.result.type).toBe("resumeSession");
     gated.close();
     const before = gated.started();
     const count = MAX_IN_FLIGHT + 4;
     // Not awaited: once the gateway stops reading, the stream's backpressure holds these writes.
-    const writes = Array.from({ length: count }, () => s.send({ type: "fetch", afterSeq: 0, limit: 1 }));
+    const writes = Array.from({ length: count }, () =>
+      s.send({ type: "fetch", fetch: { afterSeq: 0, limit: 1, channelId: new Uint8Array(0) } }),
+    );
     // Each gated request has reached the store once it is in flight; the rest wait unread.
     for (let spins = 0; gated.started() - before < MAX_IN_FLIGHT && spins < 1000; spins++) {
       await new Promise((resolve) => setImmediate(resolve));
@@ -178,7 +180,7 @@ describe("rpc/connection", { timeout: 5000 }, () => {
     for (let spins = 0; spins < 50; spins++) await new Promise((resolve) => setImmediate(resolve));
     expect(gated.started() - before).toBe(MAX_IN_FLIGHT);
     gated.open();
-    for (let i = 0; i < count; i++) expect((await s.next())?.body.type).toBe("fetch");
+    for (let i = 0; i < count; i++) expect((await s.next())?.result.type).toBe("fetch");
     expect(gated.started() - before).toBe(count);
     await Promise.all(writes);
     s.wt.close();

@@ -168,10 +168,10 @@ describe("RpcClient", () => {
 
   it("drops responses still buffered when close() runs from an earlier response's handler", async () => {
     const t = await setup();
-    const first = t.rpc.call({ type: "health" });
-    const second = t.rpc.call({ type: "health" });
+    const first = t.rpc.call("health", undefined);
+    const second = t.rpc.call("health", undefined);
     const [a, b] = await t.requestsReceived(2);
-    const result: ResponseBody = { type: "health", result: { status: "ok", version: 1, uptimeMs: 1 } };
+    const result: ResponseBody = { type: "health", health: { status: "ok", version: 1, uptimeMs: 1 } };
     // One write, so both responses reach the client in one chunk and decode in one pass.
     t.respond(a!.requestId, result);
     t.respond(b!.requestId, result);
