@@ -86,7 +86,9 @@ export async function converge(world: FuzzWorld, timeoutMs = 15_000): Promise<st
   }
   const names = members.map((v) => v.client.actor.name).sort();
   if (members[0]!.members.join() !== names.join()) {
-    problems.push(`MLS membership [${members[0]!.members}] is not the clients that are members [${names}]`);
+    problems.push(
+      `MLS membership [${members[0]!.members}] is not the clients that are members [${names}]\n${show(last)}`,
+    );
   }
   problems.push(...(await checkMessages(world, members)));
   return problems;

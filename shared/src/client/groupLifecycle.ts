@@ -61,6 +61,9 @@ export class GroupLifecycle {
 
   /** Starts periodic key rotation; rotation also runs once right away for overdue groups. */
   start(): void {
+    // Runs at every (re)connect: a departure dropped while we were offline, or whose resend failed
+    // with the connection, would otherwise wait for an epoch change that may never come.
+    this.resendLostLeaves().catch((error: unknown) => this.session.emit("error", error));
     if (this.keyRotationMs <= 0 || this.rotationTimer !== undefined) return;
     const every = this.options.rotationCheckMs ?? 3600 * 1000;
     const run = () => this.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
@@ -279,6 +282,16 @@ export class GroupLifecycle {
         this.scheduleProposalCommit(groupId, current.state);
       })
       .catch((error: unknown) => this.session.emit("error", error));
+  }
+
+  private async resendLostLeaves(): Promise<void> {
+    for (const group of await this.session.store.listGroups()) {
+      if (this.stopped || group.leftAtMs === undefined) continue;
+      const current = await this.session.groupState(group.id);
+      if (current && this.leaveLost(current.state)) {
+        await this.sendProposal(group.id, (state) => proposeLeave(state, this.session.impl));
+      }
+    }
   }
 
   /**
