@@ -191,6 +191,40 @@ describe("qpq with a real gateway", { timeout: 240_000 }, () => {
     expect((await alice.run(["remove", "ops", carol.name])).code).toBe(ExitCode.NotFound);
   });
 
+  it("usernames are canonical: `invite team BOB` adds bob, and a dm in any spelling is the same", async () => {
+    const [alice, bob] = [CliUser.named("alice"), CliUser.named("bob")];
+    await Promise.all([alice.register(), bob.register()]);
+    await alice.ok(["group", "create", "team"]);
+    const shouted = bob.name.toUpperCase();
+    const invited = await alice.json<{ members: string[] }>(["invite", "team", shouted]);
+    expect(invited.members.sort()).toEqual([alice.name, bob.name].sort());
+    expect((await bob.json<{ members: string[] }>(["members", "team"])).members.sort()).toEqual(
+      [alice.name, bob.name].sort(),
+    );
+    // Already in, under any spelling: refused before any KeyPackage is claimed.
+    const again = await alice.run(["invite", "team", bob.name, "--json"]);
+    expect(again.code).toBe(ExitCode.Rejected);
+    expect(JSON.parse(again.stderr)).toMatchObject({ error: { code: "E007" } });
+    const dm = await alice.json<{ id: string; created: boolean }>(["dm", shouted]);
+    expect(dm.created).toBe(true);
+    const fullwidth = [...bob.name].map((c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)).join("");
+    expect(await alice.json(["dm", fullwidth])).toMatchObject({ id: dm.id, created: false });
+    await alice.ok(["send", shouted, "hi bob"]);
+    expect(parseLines(await bob.ok(["recv", "--json"])).map((m) => m.text)).toEqual(["hi bob"]);
+
+    // Registering in capitals makes the canonical account, which logs in under any spelling.
+    const carol = CliUser.named("carol");
+    const loud = new CliUser(carol.name.toUpperCase());
+    await loud.ok(
+      ["register", loud.name, "--gateway", gateway.baseUrl, "--password-stdin", "--json"],
+      `${loud.password}\n`,
+    );
+    expect(await loud.json(["whoami"])).toMatchObject({ username: carol.name });
+    await loud.ok(["logout"]);
+    await loud.ok(["login", carol.name, "--password-stdin"], `${loud.password}\n`);
+    await alice.ok(["invite", "team", loud.name]);
+  });
+
   it("leave: carol leaves a group of three; she is out at once, and a member online commits it", async () => {
     const [alice, bob, carol] = [CliUser.named("alice"), CliUser.named("bob"), CliUser.named("carol")];
     await Promise.all([alice.register(), bob.register(), carol.register()]);

@@ -3,9 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runClientStoreContract } from "@qpq/shared/client/contract";
-import { AtRestDecryptError } from "@qpq/shared/crypto";
+import { AtRestDecryptError, deriveStateKeyBytes, importStateKey } from "@qpq/shared/crypto";
 import { FileClientStore, StateFileError } from "./fileClientStore.ts";
-import { deriveStateKeyBytes, importStateKey } from "./storeKey.ts";
 
 const root = mkdtempSync(join(tmpdir(), "qpq-filestore-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

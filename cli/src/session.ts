@@ -4,14 +4,14 @@
  * has processed everything queued at the gateway before the command runs.
  */
 import type { GatewayClient } from "@qpq/shared/client";
-import { ConnectionManager, Messenger } from "@qpq/shared/client";
+import { canonicalUsername, ConnectionManager, Messenger } from "@qpq/shared/client";
+import { deriveStateKeyBytes, importStateKey } from "@qpq/shared/crypto";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { CliError, ExitCode } from "./exitCodes.ts";
 import type { Context } from "./context.ts";
 import { FileClientStore } from "./fileClientStore.ts";
 import { acquireStateLock, type StateLock } from "./lock.ts";
 import { readPassword } from "./password.ts";
-import { deriveStateKeyBytes, importStateKey } from "./storeKey.ts";
 import { transportOpener } from "./transport.ts";
 
 export const CLIENT_NAME = "qpq-cli";
@@ -78,7 +78,9 @@ export function resumeSession(ctx: Context): Promise<Session> {
 export function passwordSession(ctx: Context, mode: "register" | "login"): Promise<Session> {
   return locked(ctx, async (lock) => {
     const profile = await ctx.state.readProfile();
-    const username = ctx.args[0] ?? profile?.username;
+    const typed = ctx.args[0];
+    // Canonical before it is compared with the profile's: `qpq login Bob` is bob's login.
+    const username = typed === undefined ? profile?.username : canonicalUsername(typed);
     const gateway = ctx.options.gateway ?? process.env.QPQ_GATEWAY ?? profile?.gateway;
     if (!username) throw new CliError(ExitCode.Usage, "which account? usage: qpq login USERNAME");
     if (!gateway)
@@ -165,12 +167,8 @@ async function ready(
       if (closed) return;
       closed = true;
       try {
-        await messenger.settled();
-        // The core commits others' proposals on a timer that a one-shot command would not outlive.
-        await messenger.lifecycle.commitDue().catch(() => undefined);
-        const cursor = await store.getCursor();
-        // The messenger batches acks on a timer; a one-shot command ends before it fires.
-        if (cursor > 0) await gw.ack(cursor).catch(() => undefined);
+        // The core's timers (commits, key rotation, batched acks) would not outlive a one-shot command.
+        await messenger.flush().catch(() => undefined);
       } finally {
         connection.stop();
         messenger.close();

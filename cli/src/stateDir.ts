@@ -20,7 +20,7 @@ export interface Profile {
 
 export interface SavedSession extends Profile {
   sessionToken: Uint8Array;
-  /** Raw AES-256 key sealing state.qpq (storeKey.ts). */
+  /** Raw AES-256 key sealing state.qpq (deriveStateKeyBytes in shared/src/crypto/atRest.ts). */
   stateKey: Uint8Array;
 }
 

@@ -103,6 +103,8 @@ export function adopt(actor: Actor, messenger: Messenger, client: GatewayClient)
 
 function track(actor: Actor): Actor {
   const messenger = actor.messenger;
+  // Actors are long-running clients: proposal commits and key rotation run in the background.
+  messenger.start();
   messenger.on("message", (m) => {
     if (m.status === "received" && actor.messenger === messenger) actor.received.push(m);
   });

@@ -48,6 +48,8 @@ export async function reconnectActor(gw: GatewayProcess, actor: Actor): Promise<
 }
 
 function track(actor: Actor): Actor {
+  // Long-running actors: proposals are committed and keys rotated on the messenger's own timers.
+  actor.messenger.start();
   actor.messenger.on("message", (m) => {
     if (m.status === "received") actor.received.push(m);
   });

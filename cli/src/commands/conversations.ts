@@ -1,11 +1,6 @@
 /** dm, group create, invite, members, channels, verify. */
 import type { Context } from "../context.ts";
-import {
-  describeConversation,
-  findDirect,
-  listConversations,
-  resolveConversation,
-} from "../conversations.ts";
+import { resolveConversation } from "../conversations.ts";
 import { CliError, ExitCode } from "../exitCodes.ts";
 import { resumeSession, type Session } from "../session.ts";
 
@@ -18,30 +13,9 @@ async function withSession(ctx: Context, fn: (session: Session) => Promise<void>
   }
 }
 
-/**
- * Every user is looked up before anything changes, so a typo fails with E012 and leaves no
- * half-made conversation behind.
- */
-async function requireUsers(session: Session, usernames: string[]): Promise<void> {
-  for (const username of usernames) {
-    if (username === session.messenger.username) {
-      throw new CliError(ExitCode.Usage, "you are always a member of your own conversations");
-    }
-    await session.gw.resolveUser(username);
-  }
-}
-
 export function dm(ctx: Context): Promise<void> {
-  const user = ctx.args[0]!;
   return withSession(ctx, async (session) => {
-    let conversation = await findDirect(session.messenger, user);
-    const created = !conversation;
-    if (!conversation) {
-      await requireUsers(session, [user]);
-      const id = await session.messenger.createConversation("", [user]);
-      const group = (await session.messenger.conversations()).find((g) => g.id === id)!;
-      conversation = await describeConversation(session.messenger, group);
-    }
+    const { conversation, created } = await session.messenger.openDirect(ctx.args[0]!);
     ctx.result(conversation.id, { ...conversation, created });
   });
 }
@@ -50,11 +24,8 @@ export function groupCreate(ctx: Context): Promise<void> {
   const [name, ...users] = ctx.args as [string, ...string[]];
   if (name.trim() === "") throw new CliError(ExitCode.Usage, "a group needs a name");
   return withSession(ctx, async (session) => {
-    await requireUsers(session, users);
     const id = await session.messenger.createConversation(name, users);
-    const group = (await session.messenger.conversations()).find((g) => g.id === id)!;
-    const conversation = await describeConversation(session.messenger, group);
-    ctx.result(id, conversation);
+    ctx.result(id, await session.messenger.conversation(id));
   });
 }
 
@@ -62,12 +33,8 @@ export function invite(ctx: Context): Promise<void> {
   const [ref, ...users] = ctx.args as [string, ...string[]];
   return withSession(ctx, async (session) => {
     const target = await resolveConversation(session.messenger, ref);
-    const already = users.filter((u) => target.members.includes(u));
-    if (already.length > 0) throw new CliError(ExitCode.Usage, `already a member: ${already.join(", ")}`);
-    await requireUsers(session, users);
     await session.messenger.invite(target.id, users);
-    const group = (await session.messenger.conversations()).find((g) => g.id === target.id)!;
-    const conversation = await describeConversation(session.messenger, group);
+    const conversation = (await session.messenger.conversation(target.id))!;
     ctx.result(`invited ${users.join(", ")} to ${conversation.title}`, conversation);
   });
 }
@@ -85,7 +52,7 @@ export function members(ctx: Context): Promise<void> {
 
 export function channels(ctx: Context): Promise<void> {
   return withSession(ctx, async (session) => {
-    const all = await listConversations(session.messenger);
+    const all = await session.messenger.listConversations();
     ctx.result(
       all.map(
         (c) =>
@@ -115,8 +82,8 @@ export function verify(ctx: Context): Promise<void> {
         : contact.verified
           ? "verified"
           : "not verified";
-    ctx.result([`safety number with ${user}:`, contact.safetyNumber, status], {
-      username: user,
+    ctx.result([`safety number with ${contact.username}:`, contact.safetyNumber, status], {
+      username: contact.username,
       safetyNumber: contact.safetyNumber,
       verified: contact.verified,
       keyChanged: contact.keyChanged,

@@ -1,7 +1,7 @@
 /** send and recv. */
-import type { MessageRecord } from "@qpq/shared/client";
+import type { Conversation, MessageRecord } from "@qpq/shared/client";
 import type { Context } from "../context.ts";
-import { listConversations, resolveConversation, type ConversationInfo } from "../conversations.ts";
+import { resolveConversation } from "../conversations.ts";
 import { CliError, ExitCode } from "../exitCodes.ts";
 import { readAll } from "../password.ts";
 import { resumeSession, type Session } from "../session.ts";
@@ -71,6 +71,8 @@ async function follow(ctx: Context, session: Session, interrupted: Promise<"sign
   const offError = session.messenger.on("error", (error) => ctx.notice(`qpq: ${String(error)}`));
   schedule();
   session.connection.keep(session.messenger, session.gw, session.messenger.login.sessionToken);
+  // Running until interrupted, it does the periodic work (key rotation, commits) a long-lived client does.
+  session.messenger.start();
   const expired = new Promise<"expired">((resolve) => {
     session.connection.onStatus((status, detail) => {
       if (status === "expired") resolve("expired");
@@ -93,8 +95,8 @@ async function printNew(ctx: Context, session: Session): Promise<void> {
   const mark = store.getMeta<number>(RECV_MARK) ?? 0;
   const { messages, upTo } = await store.messagesAfter(mark);
   const incoming = messages.filter((m) => m.sender !== messenger.username);
-  let titles: Map<string, ConversationInfo> | undefined;
-  if (incoming.length > 0) titles = new Map((await listConversations(messenger)).map((c) => [c.id, c]));
+  let titles: Map<string, Conversation> | undefined;
+  if (incoming.length > 0) titles = new Map((await messenger.listConversations()).map((c) => [c.id, c]));
   for (const message of incoming) {
     const conversation = titles?.get(message.groupId);
     if (ctx.json) process.stdout.write(JSON.stringify(messageJson(message, conversation)) + "\n");
@@ -103,14 +105,14 @@ async function printNew(ctx: Context, session: Session): Promise<void> {
   if (upTo !== mark) await store.putMeta(RECV_MARK, upTo);
 }
 
-function humanLine(message: MessageRecord, conversation: ConversationInfo | undefined): string {
+function humanLine(message: MessageRecord, conversation: Conversation | undefined): string {
   const when = new Date(message.sentAtMs).toISOString().replace("T", " ").slice(0, 19);
   const where = conversation?.direct ? "" : `[${conversation?.title ?? message.groupId.slice(0, 12)}] `;
   const text = message.status === "undecryptable" ? "(a message that could not be decrypted)" : message.text;
   return `${when} ${where}${message.sender}: ${text}`;
 }
 
-function messageJson(message: MessageRecord, conversation: ConversationInfo | undefined) {
+function messageJson(message: MessageRecord, conversation: Conversation | undefined) {
   return {
     conversation: message.groupId,
     title: conversation?.title ?? "",

@@ -2,22 +2,8 @@
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import type { AuthenticatedSession, ConnectionState, Services } from "./context.ts";
 
-const USERNAME = /^[a-z0-9][a-z0-9._-]{0,31}$/;
-
-/**
- * Usernames are compared after NFKC normalization and lowercasing, so "Alice" and "alice" (or
- * look-alike compatibility forms) cannot be registered as two different people.
- */
-export function normalizeUsername(raw: string): string {
-  const name = raw.normalize("NFKC").toLowerCase();
-  if (!USERNAME.test(name)) {
-    throw new QpqError(
-      ErrorCode.InvalidArgument,
-      "username must be 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
-    );
-  }
-  return name;
-}
+/** Usernames are canonicalized by the rule every client applies too (NFKC, lowercase, a-z0-9._-). */
+export { canonicalUsername as normalizeUsername } from "@qpq/shared/username";
 
 export function requireLength(name: string, bytes: Uint8Array, length: number): Uint8Array {
   if (bytes.length !== length) {

@@ -4,6 +4,7 @@
  * substituting a key), the change is recorded and reported so the UI can warn loudly until the user
  * verifies again.
  */
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { bytesEqual } from "../util/bytes.ts";
 import { safetyNumber } from "./safetyNumber.ts";
 import type { ClientSession } from "./session.ts";
@@ -75,7 +76,7 @@ export class Contacts {
   /** The user compared safety numbers and they matched. */
   async verify(username: string): Promise<ContactView> {
     const contact = await this.session.store.getContact(username);
-    if (!contact) throw new Error(`no key known for ${username}`);
+    if (!contact) throw new QpqError(ErrorCode.InvalidArgument, `no key known for ${username}`);
     const verified: ContactRecord = {
       username: contact.username,
       identityKey: contact.identityKey,

@@ -2,7 +2,7 @@
  * Finds the gateway from its web address: GET /.well-known/qpq.json names the WebTransport URL and,
  * for a development certificate, the SHA-256 hashes to pin (WebTransport's serverCertificateHashes).
  */
-import { PROTOCOL_VERSION } from "../protocol/index.ts";
+import { ErrorCode, PROTOCOL_VERSION, QpqError } from "../protocol/index.ts";
 import type { CertificateHash } from "../transport/webtransport.ts";
 import { fromBase64Url } from "../util/bytes.ts";
 
@@ -15,7 +15,7 @@ export interface GatewayLocation {
 export function parseDiscovery(json: unknown): GatewayLocation {
   const doc = json as { protocolVersion?: unknown; webtransport?: unknown; certificateHashes?: unknown };
   if (typeof doc?.webtransport !== "string" || !/^https:\/\//.test(doc.webtransport)) {
-    throw new Error("discovery document has no https WebTransport URL");
+    throw new QpqError(ErrorCode.Unavailable, "discovery document has no https WebTransport URL");
   }
   const hashes = Array.isArray(doc.certificateHashes) ? doc.certificateHashes : [];
   return {
@@ -33,6 +33,8 @@ export async function discoverGateway(
 ): Promise<GatewayLocation> {
   const url = new URL("/.well-known/qpq.json", baseUrl);
   const response = await fetchImpl(url, { cache: "no-store" });
-  if (!response.ok) throw new Error(`discovery failed: HTTP ${response.status} from ${url.href}`);
+  if (!response.ok) {
+    throw new QpqError(ErrorCode.Unavailable, `discovery failed: HTTP ${response.status} from ${url.href}`);
+  }
   return parseDiscovery(await response.json());
 }

@@ -95,7 +95,11 @@ export class GroupCommits {
           return;
         }
         if (record) await this.sendWelcome(record, pending);
-        else this.session.emit("error", new Error(`a change to conversation ${group.id} lost its epoch`));
+        else
+          this.session.emit(
+            "error",
+            new QpqError(ErrorCode.CommitConflict, `a change to conversation ${group.id} lost its epoch`),
+          );
       });
     }
   }

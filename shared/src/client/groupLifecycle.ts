@@ -28,6 +28,7 @@ import type { GroupCommits } from "./groupCommits.ts";
 import type { HybridKeys } from "./hybridKeys.ts";
 import type { ClientSession } from "./session.ts";
 import type { GroupRecord } from "./storage.ts";
+import { canonicalUsername } from "./username.ts";
 
 export const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -45,6 +46,7 @@ export class GroupLifecycle {
   private readonly fallbackStepMs: number;
   private readonly proposalTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private rotationTimer: ReturnType<typeof setInterval> | undefined;
+  private started = false;
   private stopped = false;
 
   constructor(
@@ -59,16 +61,25 @@ export class GroupLifecycle {
     session.on("conversation", (group) => this.onGroupChanged(group.id));
   }
 
-  /** Starts periodic key rotation; rotation also runs once right away for overdue groups. */
+  /**
+   * Starts the background work of a long-running client: periodic key rotation (once right away for
+   * overdue groups) and committing others' proposals when this member's turn comes. Until then
+   * nothing runs on a timer; a short-lived client calls commitDue and rotateOverdue itself.
+   */
   start(): void {
-    // Runs at every (re)connect: a departure dropped while we were offline, or whose resend failed
-    // with the connection, would otherwise wait for an epoch change that may never come.
-    this.resendLostLeaves().catch((error: unknown) => this.session.emit("error", error));
-    if (this.keyRotationMs <= 0 || this.rotationTimer !== undefined) return;
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.scheduleAll().catch((error: unknown) => this.session.emit("error", error));
+    if (this.keyRotationMs <= 0) return;
     const every = this.options.rotationCheckMs ?? 3600 * 1000;
     const run = () => this.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
     this.rotationTimer = setInterval(() => void run(), every);
     void run();
+  }
+
+  /** Proposals that arrived before start() get their commit timers now. */
+  private async scheduleAll(): Promise<void> {
+    for (const group of await this.session.store.listGroups()) this.onGroupChanged(group.id);
   }
 
   stop(): void {
@@ -120,7 +131,8 @@ export class GroupLifecycle {
   }
 
   /** Removes every device of a user from the group; after it they cannot read the group's new messages. */
-  async remove(groupId: string, username: string): Promise<void> {
+  async remove(groupId: string, name: string): Promise<void> {
+    const username = canonicalUsername(name);
     await this.assertMember(groupId);
     await this.commits.commitChange(groupId, async (state) => {
       const removed = leavesOf(state, username).map((m) => m.signatureKey);
@@ -133,7 +145,8 @@ export class GroupLifecycle {
    * Asks the group to remove a user without committing it ourselves: the member first in the commit
    * order commits it (committerRule.ts). Until then this device cannot send application messages there.
    */
-  async proposeRemoval(groupId: string, username: string): Promise<void> {
+  async proposeRemoval(groupId: string, name: string): Promise<void> {
+    const username = canonicalUsername(name);
     await this.assertMember(groupId);
     await this.sendProposal(groupId, (state) => proposeRemove(state, this.session.impl, username));
   }
@@ -161,7 +174,8 @@ export class GroupLifecycle {
    * Asks the group to add a user; the member first in the commit order commits it and sends the
    * Welcome. The KeyPackage must carry the identity key and name the directory gave for the user.
    */
-  async proposeAddition(groupId: string, username: string): Promise<void> {
+  async proposeAddition(groupId: string, name: string): Promise<void> {
+    const username = canonicalUsername(name);
     const { gw } = this.session;
     const identityKey = await gw.resolveUser(username);
     const { keyPackage } = await gw.fetchKeyPackage(identityKey);
@@ -270,7 +284,7 @@ export class GroupLifecycle {
   }
 
   private onGroupChanged(groupId: string): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     this.session
       .groupState(groupId)
       .then(async (current) => {
@@ -284,7 +298,12 @@ export class GroupLifecycle {
       .catch((error: unknown) => this.session.emit("error", error));
   }
 
-  private async resendLostLeaves(): Promise<void> {
+  /**
+   * Sends again every departure of ours that no commit took (Messenger.attach runs it): one dropped
+   * while we were offline, or whose resend failed with the connection, would otherwise wait for an
+   * epoch change that may never come.
+   */
+  async resendLostLeaves(): Promise<void> {
     for (const group of await this.session.store.listGroups()) {
       if (this.stopped || group.leftAtMs === undefined) continue;
       const current = await this.session.groupState(group.id);

@@ -26,7 +26,7 @@ import {
   welcomeRecipients,
   type OwnKeyPackage,
 } from "../mls/index.ts";
-import type { Envelope } from "../protocol/index.ts";
+import { ErrorCode, QpqError, type Envelope } from "../protocol/index.ts";
 import { bytesEqual, toHex } from "../util/bytes.ts";
 import { decodeAppMessage } from "./appMessage.ts";
 import type { HybridKeys } from "./hybridKeys.ts";
@@ -92,7 +92,10 @@ export class InboundProcessor {
       const waiting = await store.listPending();
       if (waiting.length >= MAX_PENDING) {
         outcome.removePending = waiting.slice(0, waiting.length - MAX_PENDING + 1).map((p) => p.seq);
-        this.session.emit("error", new Error("too many undeliverable envelopes; dropped the oldest"));
+        this.session.emit(
+          "error",
+          new QpqError(ErrorCode.QueueFull, "too many undeliverable envelopes; dropped the oldest"),
+        );
       }
     }
     await store.applyEnvelope(outcome);
@@ -117,7 +120,10 @@ export class InboundProcessor {
     }
     const target = groupIdOfMessage(message);
     if (!target) {
-      this.session.emit("error", new Error(`unexpected ${message.wireformat} in the queue`));
+      this.session.emit(
+        "error",
+        new QpqError(ErrorCode.MlsMessageInvalid, `unexpected ${message.wireformat} in the queue`),
+      );
       return undefined;
     }
     const groupId = toHex(target.groupId);
@@ -188,7 +194,13 @@ export class InboundProcessor {
       if (record) candidates.set(ref, this.session.ownKeyPackage(record));
     }
     if (candidates.size === 0) {
-      this.session.emit("error", new Error("a Welcome for none of this device's KeyPackages was dropped"));
+      this.session.emit(
+        "error",
+        new QpqError(
+          ErrorCode.MlsMessageInvalid,
+          "a Welcome for none of this device's KeyPackages was dropped",
+        ),
+      );
       return undefined;
     }
     try {

@@ -11,3 +11,11 @@ export { safetyNumber } from "./safetyNumber.ts";
 export type { ContactView } from "./contacts.ts";
 export { conversationTitle } from "./titles.ts";
 export { GroupLifecycle, WEEK_MS, type LifecycleOptions } from "./groupLifecycle.ts";
+export {
+  Conversations,
+  isDirect,
+  byActivity,
+  type Conversation,
+  type ConversationView,
+} from "./conversations.ts";
+export { canonicalUsername, sameUsername } from "./username.ts";

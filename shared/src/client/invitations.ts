@@ -16,6 +16,7 @@
  * The signature is over SIGNATURE_LABEL || 0x00 || joiner identity key (32) || joiner hybrid key
  * || every byte of the plaintext before the signature.
  */
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import {
   HYBRID_ENVELOPE_VERSION,
@@ -36,8 +37,12 @@ const MAX_USERNAME_BYTES = 256;
 /** Type byte, envelope version, X-Wing ciphertext (1120) and AEAD tag (16): anything shorter is not one. */
 export const MIN_INVITATION_BYTES = 1 + 1 + 1120 + 16;
 
-export class InvitationError extends Error {
+export class InvitationError extends QpqError {
   override readonly name = "InvitationError";
+
+  constructor(detail: string) {
+    super(ErrorCode.InvitationInvalid, detail);
+  }
 }
 
 export interface Invitation {

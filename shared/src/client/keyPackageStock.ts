@@ -35,6 +35,11 @@ export class KeyPackageStock {
     this.replenish().catch((error: unknown) => this.session.emit("error", error));
   }
 
+  /** Resolves once a top-up under way (if any) has finished; failures were already reported. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
   stop(): void {
     this.stopped = true;
   }

@@ -32,6 +32,8 @@ import { KeyPackageStock } from "./keyPackageStock.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
+import { Conversations, type Conversation, type ConversationView } from "./conversations.ts";
+import { canonicalUsername } from "./username.ts";
 
 /** A device store, or how to open it once the OPAQUE export key is known (encrypted stores). */
 export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientStore>);
@@ -56,8 +58,12 @@ export class Messenger {
   readonly commits: GroupCommits;
   /** This account's X-Wing key for sealing to users outside any group. */
   readonly hybridKeys: HybridKeys;
-  /** Removing members, rotating keys, committing proposals, noticing our own removal. */
+  /**
+   * Removing members, rotating keys, committing proposals, noticing our own removal. UIs use the
+   * Messenger's own methods (remove, leave, rotateKeys); this is for tests and finer control.
+   */
   readonly lifecycle: GroupLifecycle;
+  private readonly book: Conversations;
   private ackedUpTo = 0;
   private pendingAck = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -74,6 +80,7 @@ export class Messenger {
     this.commits = new GroupCommits(session, this.hybridKeys, () => this.sync());
     this.lifecycle = new GroupLifecycle(session, this.commits, this.hybridKeys, options);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
+    this.book = new Conversations(session.store, session.identity.username, (r) => session.stateOf(r));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
       this.observeMembers(group.id).catch((error: unknown) => session.emit("error", error));
@@ -97,6 +104,9 @@ export class Messenger {
     opts: MessengerOptions,
   ): Promise<Messenger> {
     const suite = opts.suite ?? DEFAULT_SUITE;
+    // The credential must carry the name the gateway stores, or others' clients would take every
+    // KeyPackage of ours for a forgery.
+    username = canonicalUsername(username);
     const identity = await createIdentity(username, await suiteImpl(suite));
     await gw.register(username, password, identity.signaturePublicKey, opts.keyStretching);
     const login = await gw.login(username, password, opts.keyStretching);
@@ -120,7 +130,7 @@ export class Messenger {
     password: string,
     opts: MessengerOptions,
   ): Promise<Messenger> {
-    const login = await gw.login(username, password, opts.keyStretching);
+    const login = await gw.login(canonicalUsername(username), password, opts.keyStretching);
     return Messenger.open(gw, login, await openStore(opts.store, login), opts);
   }
 
@@ -181,6 +191,7 @@ export class Messenger {
   /**
    * Uses a (new) gateway connection: tops up KeyPackages, then subscribes from the last processed
    * envelope, which first delivers everything that arrived while offline, then new envelopes live.
+   * Timers run only after start().
    */
   async attach(gw: GatewayClient): Promise<void> {
     this.session.setGateway(gw);
@@ -195,7 +206,31 @@ export class Messenger {
     await this.commits.resumePending();
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
+    this.lifecycle.resendLostLeaves().catch((error: unknown) => this.session.emit("error", error));
+  }
+
+  /**
+   * For a long-running client (the web app, `qpq recv --follow`): from now on the messenger does its
+   * periodic work on its own timers: weekly key rotation, committing others' proposals when this
+   * member's turn comes. A short-lived client instead calls flush() before it closes.
+   */
+  start(): void {
     this.lifecycle.start();
+  }
+
+  /**
+   * Does now what the timers would do later, for a client about to close (a one-shot CLI command):
+   * finishes processing what arrived, commits proposals it is this member's turn to commit, rotates
+   * keys that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures
+   * are reported as "error" events, like the timers' would be.
+   */
+  async flush(): Promise<void> {
+    await this.settled();
+    await this.lifecycle.commitDue();
+    await this.lifecycle.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
+    await this.settled();
+    await this.stock.idle();
+    await this.acknowledgeNow();
   }
 
   detach(): void {
@@ -216,8 +251,36 @@ export class Messenger {
     return this.inbound.deliver([]);
   }
 
+  /** The stored group records (epoch, channel, pending commit): for tests and diagnostics. */
   conversations(): Promise<GroupRecord[]> {
     return this.session.store.listGroups();
+  }
+
+  /** The conversation list, most recently active first. */
+  listConversations(): Promise<Conversation[]> {
+    return this.book.list();
+  }
+
+  conversation(groupId: string): Promise<Conversation | undefined> {
+    return this.book.get(groupId);
+  }
+
+  /** A conversation with its messages and their delivery states. */
+  conversationView(groupId: string): Promise<ConversationView | undefined> {
+    return this.book.view(groupId);
+  }
+
+  /** The direct conversation with a user that this device still takes part in, if any. */
+  findDirect(username: string): Promise<Conversation | undefined> {
+    return this.book.findDirect(canonicalUsername(username));
+  }
+
+  /** The direct conversation with a user: the existing one, or a new one (created: true). */
+  async openDirect(username: string): Promise<{ conversation: Conversation; created: boolean }> {
+    const existing = await this.findDirect(username);
+    if (existing) return { conversation: existing, created: false };
+    const id = await this.createConversation("", [username]);
+    return { conversation: (await this.book.get(id))!, created: true };
   }
 
   messages(groupId: string): Promise<MessageRecord[]> {
@@ -234,6 +297,10 @@ export class Messenger {
    */
   async createConversation(name: string, usernames: string[] = []): Promise<string> {
     const { impl, gw } = this.session;
+    const invited = this.inviteeNames(usernames);
+    // Every name is looked up before anything changes, so a typo (E012) leaves no half-made
+    // conversation behind.
+    const keys = await this.resolveAll(invited);
     const state = await createGroup(this.session.identity, impl);
     const groupId = groupIdHex(state);
     const tokenHash = deliveryTokenHash(await deliveryToken(state, impl));
@@ -241,21 +308,50 @@ export class Messenger {
     const record = this.session.groupRecord(undefined, groupId, state, name, toHex(channelId));
     await this.session.store.putGroup(record);
     this.session.emit("conversation", record);
-    if (usernames.length > 0) await this.invite(groupId, usernames);
+    if (invited.length > 0) await this.addUsers(groupId, invited, keys);
     return groupId;
+  }
+
+  /** Identity keys by username, all looked up before any is used. */
+  private async resolveAll(usernames: string[]): Promise<Map<string, Uint8Array>> {
+    const keys = new Map<string, Uint8Array>();
+    for (const username of usernames) keys.set(username, await this.session.gw.resolveUser(username));
+    return keys;
+  }
+
+  /** Canonical, distinct names; this account is refused (it is always a member). */
+  private inviteeNames(usernames: string[]): string[] {
+    const names = [...new Set(usernames.map(canonicalUsername))];
+    if (names.includes(this.username)) {
+      throw new QpqError(ErrorCode.InvalidArgument, "you are always a member of your own conversations");
+    }
+    return names;
   }
 
   /**
    * Adds users: claims one KeyPackage each, commits the additions, sends the commit to the existing
    * members and the Welcome to the new ones, then tells everyone the conversation's name.
    */
-  async invite(groupId: string, usernames: string[]): Promise<void> {
+  async invite(groupId: string, names: string[]): Promise<void> {
+    const usernames = this.inviteeNames(names);
+    const current = await this.requireGroup(groupId);
+    await this.lifecycle.assertMember(groupId);
+    const already = groupMembers(current.state)
+      .map((m) => m.username ?? "")
+      .filter((u) => usernames.includes(u));
+    if (already.length > 0) {
+      throw new QpqError(ErrorCode.InvalidArgument, `already a member: ${already.join(", ")}`);
+    }
+    // Before any KeyPackage is claimed: a typo in the last name must not use up the others'.
+    await this.addUsers(groupId, usernames, await this.resolveAll(usernames));
+  }
+
+  private async addUsers(groupId: string, usernames: string[], keys: Map<string, Uint8Array>): Promise<void> {
     const { gw } = this.session;
-    await this.requireGroup(groupId);
     const keyPackages: ReturnType<typeof decodeKeyPackage>[] = [];
     const added: Uint8Array[] = [];
     for (const username of usernames) {
-      const identityKey = await gw.resolveUser(username);
+      const identityKey = keys.get(username)!;
       const { keyPackage } = await gw.fetchKeyPackage(identityKey);
       const info = inspectKeyPackage(keyPackage);
       // The directory could lie: the KeyPackage must carry the identity and name we resolved.
@@ -285,6 +381,24 @@ export class Messenger {
     });
     const record = await this.requireGroup(groupId);
     await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.record.name }));
+  }
+
+  /** Removes every device of a user; after it they cannot read the conversation's new messages. */
+  remove(groupId: string, username: string): Promise<void> {
+    return this.lifecycle.remove(groupId, username);
+  }
+
+  /**
+   * Leaves the conversation: proposes our own removal, which another member's client commits (MLS
+   * does not let a member commit its own removal). The conversation turns read-only here at once.
+   */
+  leave(groupId: string): Promise<void> {
+    return this.lifecycle.leave(groupId);
+  }
+
+  /** A self-update: new leaf keys for this device in the conversation (also done weekly). */
+  rotateKeys(groupId: string): Promise<void> {
+    return this.lifecycle.rotateKeys(groupId);
   }
 
   /**
@@ -358,12 +472,12 @@ export class Messenger {
 
   /** The key this device knows for a user, whether it is verified, and the safety number to compare. */
   contact(username: string): Promise<ContactView | undefined> {
-    return this.contacts.get(username);
+    return this.contacts.get(canonicalUsername(username));
   }
 
   /** Marks a contact verified after the safety numbers matched. */
   verifyContact(username: string): Promise<ContactView> {
-    return this.contacts.verify(username);
+    return this.contacts.verify(canonicalUsername(username));
   }
 
   private async observeMembers(groupId: string): Promise<void> {
@@ -404,6 +518,20 @@ export class Messenger {
    * ACK_DELAY_MS, covering everything processed by then. An unacknowledged envelope is only delivered
    * again (and dropped by seq), so the delay costs nothing but a little gateway storage.
    */
+  /** Sends the batched acknowledgement now instead of when its timer fires. */
+  private async acknowledgeNow(): Promise<void> {
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const upTo = Math.max(this.pendingAck, await this.session.store.getCursor());
+    if (upTo <= this.ackedUpTo || !this.session.connected) return;
+    try {
+      await this.session.gw.ack(upTo);
+      this.ackedUpTo = upTo;
+    } catch (error) {
+      this.session.emit("error", error);
+    }
+  }
+
   private acknowledge(cursor: number): void {
     this.pendingAck = Math.max(this.pendingAck, cursor);
     if (this.ackTimer !== undefined) return;

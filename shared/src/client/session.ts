@@ -94,12 +94,17 @@ export class ClientSession {
   async groupState(groupId: string): Promise<{ record: GroupRecord; state: ClientState } | undefined> {
     const record = await this.store.getGroup(groupId);
     if (!record) return undefined;
-    let state = this.states.get(groupId);
+    return { record, state: this.stateOf(record) };
+  }
+
+  /** The decoded state of a stored record, through the same cache. */
+  stateOf(record: GroupRecord): ClientState {
+    let state = this.states.get(record.id);
     if (!state) {
       state = decodeState(record.state);
-      this.states.set(groupId, state);
+      this.states.set(record.id, state);
     }
-    return { record, state };
+    return state;
   }
 
   /** The decoded state last seen for a group, without touching the store. */

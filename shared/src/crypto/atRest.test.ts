@@ -1,12 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { ErrorCode } from "../protocol/errors.ts";
 import { bytesEqual, toHex, utf8 } from "../util/bytes.ts";
 import {
   AtRestDecryptError,
   blindId,
   decodeRecord,
   deriveBlindingKey,
+  deriveStateKeyBytes,
   deriveStorageKey,
   encodeRecord,
+  importStateKey,
   open,
   seal,
   sha256,
@@ -123,5 +126,27 @@ describe("record encoding", () => {
     expect(() => encodeRecord({ $b: "abc" })).toThrow(/reserved/);
     expect(() => encodeRecord({ x: Number.NaN })).toThrow(/non-finite/);
     expect(() => encodeRecord(undefined)).toThrow(/not serializable/);
+  });
+});
+
+describe("state key bytes (kept between runs by the CLI)", () => {
+  it("is the derivation existing state files were sealed with", async () => {
+    expect(toHex(await deriveStateKeyBytes(exportKeyA, "alice"))).toBe(
+      "7db58942fcc4dd01fdc30cadf6d5481bd4cdaf0ef549352f1a021ce1414e062b",
+    );
+  });
+
+  it("differs per user and per export key, and seals once imported", async () => {
+    const a = await deriveStateKeyBytes(exportKeyA, "alice");
+    expect(bytesEqual(a, await deriveStateKeyBytes(exportKeyA, "bob"))).toBe(false);
+    expect(bytesEqual(a, await deriveStateKeyBytes(exportKeyB, "alice"))).toBe(false);
+    const key = await importStateKey(a);
+    expect(toHex(await open(key, await seal(key, utf8("x"), "aad"), "aad"))).toBe("78");
+  });
+
+  it("refuses an export key too short to derive from", async () => {
+    await expect(deriveStateKeyBytes(new Uint8Array(16), "alice")).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+    });
   });
 });

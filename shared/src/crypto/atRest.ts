@@ -5,17 +5,20 @@
  * storage (a browser profile, a backup) is useless without the password. The username salts the
  * derivation so two accounts never share keys even if their export keys collided.
  */
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { concatBytes, fromBase64Url, toBase64Url, toHex, utf8, fromUtf8 } from "../util/bytes.ts";
 
 const STORAGE_INFO = "quicproquo/v1/at-rest";
 const BLIND_INFO = "quicproquo/v1/at-rest-blind-id";
+// The CLI was first to keep a raw key between runs; its label stays so existing state files open.
+const STATE_KEY_INFO = "quicproquo/v1/cli-state-key";
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** Thrown when sealed data does not decrypt: wrong key, tampering, or a record moved to another slot. */
-export class AtRestDecryptError extends Error {
-  constructor(message = "at-rest decryption failed: wrong key, or the data was tampered with or moved") {
-    super(message);
+export class AtRestDecryptError extends QpqError {
+  constructor(detail = "at-rest decryption failed: wrong key, or the data was tampered with or moved") {
+    super(ErrorCode.StorageUnreadable, detail);
     this.name = "AtRestDecryptError";
   }
 }
@@ -46,8 +49,10 @@ function hkdfParams(username: string, info: string): Promise<HkdfParams> {
 }
 
 async function hkdfBase(exportKey: Uint8Array): Promise<CryptoKey> {
-  if (exportKey.length < 32) throw new Error("export key too short for at-rest key derivation");
-  return crypto.subtle.importKey("raw", buf(exportKey), "HKDF", false, ["deriveKey"]);
+  if (exportKey.length < 32) {
+    throw new QpqError(ErrorCode.InvalidArgument, "export key too short for at-rest key derivation");
+  }
+  return crypto.subtle.importKey("raw", buf(exportKey), "HKDF", false, ["deriveKey", "deriveBits"]);
 }
 
 /** AES-256-GCM key for sealing records; non-extractable so page scripts cannot exfiltrate it as bytes. */
@@ -59,6 +64,26 @@ export async function deriveStorageKey(exportKey: Uint8Array, username: string):
     false,
     ["encrypt", "decrypt"],
   );
+}
+
+/**
+ * The raw bytes of a 256-bit AES-GCM key for a device's state, for a client that must keep the key
+ * between runs without the password (the CLI keeps it in its session file while logged in, never
+ * the export key itself). A separate HKDF output from deriveStorageKey's; import it with
+ * importStateKey.
+ */
+export async function deriveStateKeyBytes(exportKey: Uint8Array, username: string): Promise<Uint8Array> {
+  const bits = await crypto.subtle.deriveBits(
+    await hkdfParams(username, STATE_KEY_INFO),
+    await hkdfBase(exportKey),
+    256,
+  );
+  return new Uint8Array(bits);
+}
+
+/** The AES-GCM key of deriveStateKeyBytes' output, non-extractable, for seal and open. */
+export function importStateKey(raw: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", buf(raw), { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
 }
 
 /**
@@ -133,15 +158,20 @@ export function encodeRecord(value: unknown): Uint8Array {
       const raw = this[key];
       if (raw instanceof Uint8Array) return { [BYTES_TAG]: toBase64Url(raw) };
       if (typeof raw === "number" && !Number.isFinite(raw)) {
-        throw new Error(`encodeRecord: non-finite number at "${key}" would not survive JSON`);
+        throw new QpqError(
+          ErrorCode.InvalidArgument,
+          `encodeRecord: non-finite number at "${key}" would not survive JSON`,
+        );
       }
       if (replaced !== null && typeof replaced === "object" && Object.hasOwn(replaced, BYTES_TAG)) {
-        throw new Error(`encodeRecord: the key "${BYTES_TAG}" is reserved`);
+        throw new QpqError(ErrorCode.InvalidArgument, `encodeRecord: the key "${BYTES_TAG}" is reserved`);
       }
       return replaced;
     },
   );
-  if (json === undefined) throw new Error("encodeRecord: value is not serializable");
+  if (json === undefined) {
+    throw new QpqError(ErrorCode.InvalidArgument, "encodeRecord: value is not serializable");
+  }
   return utf8(json);
 }
 

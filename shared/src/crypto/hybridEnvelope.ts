@@ -9,6 +9,7 @@
  * the caller's context, so an envelope made for one purpose never opens as another. Each envelope
  * has a fresh KEM secret and so a fresh key, which is why a fixed nonce is safe.
  */
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -27,8 +28,12 @@ const KEY_LABEL = "quicproquo/v1/hybrid-envelope";
 const SEED_LABEL = "quicproquo/v1/hybrid-kem-seed";
 const NONCE = new Uint8Array(12);
 
-export class HybridEnvelopeError extends Error {
+export class HybridEnvelopeError extends QpqError {
   override readonly name = "HybridEnvelopeError";
+
+  constructor(detail: string) {
+    super(ErrorCode.SealedEnvelopeInvalid, detail);
+  }
 }
 
 export interface HybridKeyPair {

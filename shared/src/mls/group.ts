@@ -2,6 +2,7 @@
  * MLS group operations (RFC 9420) over ts-mls, as pure functions from one ClientState to the next.
  * Nothing here touches the network or storage: the messenger decides when to send and persist.
  */
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import {
   createApplicationMessage,
   createCommit,
@@ -49,8 +50,12 @@ export type Incoming =
     }
   | { kind: "handshake"; state: ClientState; commit: boolean };
 
-export class GroupFormatError extends Error {
+export class GroupFormatError extends QpqError {
   override readonly name: string = "GroupFormatError";
+
+  constructor(detail: string) {
+    super(ErrorCode.MlsMessageInvalid, detail);
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
  * published to the gateway; the private half stays on the device, found again through the
  * KeyPackageRef that a Welcome names.
  */
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import {
   decodeMlsMessage,
   defaultCapabilities,
@@ -52,6 +53,7 @@ export async function generateKeyPackage(
 /** Decodes a KeyPackage fetched from the gateway; throws on anything else. */
 export function decodeKeyPackage(bytes: Uint8Array): KeyPackage {
   const decoded = decodeMlsMessage(bytes, 0);
-  if (!decoded || decoded[0].wireformat !== "mls_key_package") throw new Error("not a KeyPackage");
+  if (!decoded || decoded[0].wireformat !== "mls_key_package")
+    throw new QpqError(ErrorCode.InvalidArgument, "not a KeyPackage");
   return decoded[0].keyPackage;
 }

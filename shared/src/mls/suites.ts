@@ -3,6 +3,7 @@
  * group secrets resist "harvest now, decrypt later". Signatures stay Ed25519 in every suite we use,
  * so one identity key serves all of them.
  */
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { extract, expand } from "@noble/hashes/hkdf.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import {
@@ -34,7 +35,9 @@ function nobleKdf(alg: KdfAlgorithm): Kdf {
       // key, which HMAC pads to the same zero block as RFC 5869's default of HashLen zeros; any other
       // length is rejected, as @hpke/core does.
       if (salt.length !== 0 && salt.length !== hash.outputLen) {
-        return Promise.reject(new Error(`HKDF salt must be empty or ${hash.outputLen} bytes`));
+        return Promise.reject(
+          new QpqError(ErrorCode.InvalidArgument, `HKDF salt must be empty or ${hash.outputLen} bytes`),
+        );
       }
       return Promise.resolve(extract(hash, ikm, salt));
     },

@@ -69,6 +69,14 @@ export const ErrorCode = {
   RemovedFromGroup: 28,
   /** An MLS proposal was refused: an unsupported type, a non-member target, or a wrong suite. */
   ProposalRejected: 29,
+  /** Data sealed on this device does not open: a wrong key, or it was tampered with or moved. */
+  StorageUnreadable: 30,
+  /** An MLS message, Welcome or group state that does not decode, or does not belong where it came. */
+  MlsMessageInvalid: 31,
+  /** An invitation that is malformed, not signed by the inviter it names, or not meant for us. */
+  InvitationInvalid: 32,
+  /** A hybrid (X-Wing) envelope that is malformed or does not open: wrong key, context, or tampering. */
+  SealedEnvelopeInvalid: 33,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -2,7 +2,7 @@
  * Framing: every message travels as a 4-byte little-endian length followed by that many bytes of one
  * unpacked Cap'n Proto message (segment table + segments). Streams carry any number of frames back to back.
  */
-import { ErrorCode } from "./errors.ts";
+import { ErrorCode, QpqError } from "./errors.ts";
 import { DecodeError } from "./decodeError.ts";
 import { resolveFrameLimits, type FrameLimits } from "./limits.ts";
 
@@ -31,7 +31,8 @@ export function encodeFrames(messages: readonly Uint8Array[]): Uint8Array {
 }
 
 function writeLength(out: Uint8Array, offset: number, length: number): void {
-  if (length > 0xffff_ffff) throw new RangeError(`frame of ${length} bytes does not fit the length prefix`);
+  if (length > 0xffff_ffff)
+    throw new QpqError(ErrorCode.FrameTooLarge, `frame of ${length} bytes does not fit the length prefix`);
   out[offset] = length & 0xff;
   out[offset + 1] = (length >>> 8) & 0xff;
   out[offset + 2] = (length >>> 16) & 0xff;

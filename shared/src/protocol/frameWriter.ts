@@ -3,6 +3,7 @@
  * microtask checkpoint) into one chunk: one stream write, typically one QUIC packet train instead of one
  * per frame. Used by RpcClient for requests and by the gateway for responses and pushes.
  */
+import { ErrorCode, QpqError } from "./errors.ts";
 import { encodeFrames } from "./frame.ts";
 
 export interface FrameWriterOptions {
@@ -53,7 +54,7 @@ export class FrameWriter {
    */
   write(message: Uint8Array): void {
     if (this.failure) throw this.failure.error;
-    if (this.closing) throw new TypeError("FrameWriter is closed");
+    if (this.closing) throw new QpqError(ErrorCode.Unavailable, "FrameWriter is closed");
     this.batch.push(message);
     this.batchBytes += 4 + message.byteLength;
     if (this.batchBytes >= this.maxBatchBytes) {

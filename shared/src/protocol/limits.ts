@@ -2,6 +2,7 @@
  * Size limits applied to every frame before it is decoded. Both sides use the same defaults; the gateway
  * announces its own values in HelloOk (maxFrameBytes, maxPayloadBytes).
  */
+import { ErrorCode, QpqError } from "./errors.ts";
 export interface FrameLimits {
   /** Largest accepted Cap'n Proto message in bytes: the value of the 4-byte length prefix, excluding it. */
   maxFrameBytes: number;
@@ -23,10 +24,16 @@ export function resolveFrameLimits(limits?: Partial<FrameLimits>): FrameLimits {
   const maxFrameBytes = limits?.maxFrameBytes ?? DEFAULT_FRAME_LIMITS.maxFrameBytes;
   const maxSegments = limits?.maxSegments ?? DEFAULT_FRAME_LIMITS.maxSegments;
   if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 16 || maxFrameBytes > 0xffff_ffff) {
-    throw new RangeError(`maxFrameBytes must be an integer in [16, 2^32-1], got ${maxFrameBytes}`);
+    throw new QpqError(
+      ErrorCode.InvalidArgument,
+      `maxFrameBytes must be an integer in [16, 2^32-1], got ${maxFrameBytes}`,
+    );
   }
   if (!Number.isInteger(maxSegments) || maxSegments < 1 || maxSegments > 0x1_0000) {
-    throw new RangeError(`maxSegments must be an integer in [1, 65536], got ${maxSegments}`);
+    throw new QpqError(
+      ErrorCode.InvalidArgument,
+      `maxSegments must be an integer in [1, 65536], got ${maxSegments}`,
+    );
   }
   return { maxFrameBytes, maxSegments };
 }

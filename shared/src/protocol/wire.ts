@@ -8,7 +8,7 @@
  * bytes that passed guard.ts (segment table and every pointer checked), resolves near, far and double-far
  * pointers, reads missing data-section fields as 0 (structs written by older peers) and copies Data out.
  */
-import { ErrorCode } from "./errors.ts";
+import { ErrorCode, QpqError } from "./errors.ts";
 import { DecodeError } from "./decodeError.ts";
 import type { SegmentTable } from "./guard.ts";
 
@@ -78,7 +78,8 @@ export class WireBuilder {
   setData(ptr: number, bytes: Uint8Array): void {
     const n = bytes.byteLength;
     if (n === 0) return;
-    if (n >= 0x2000_0000) throw new RangeError(`Data of ${n} bytes exceeds the Cap'n Proto list limit`);
+    if (n >= 0x2000_0000)
+      throw new QpqError(ErrorCode.PayloadTooLarge, `Data of ${n} bytes exceeds the Cap'n Proto list limit`);
     const at = this.alloc(n);
     this.buf.set(bytes, at);
     this.listPointer(ptr, at, LIST_BYTE, n);

@@ -96,7 +96,8 @@ export class RpcClient {
     this.wt = wt;
     this.limits = resolveFrameLimits(options?.limits);
     const maxInFlight = options?.maxInFlight ?? 256;
-    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError("maxInFlight must be >= 1");
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1)
+      throw new QpqError(ErrorCode.InvalidArgument, "maxInFlight must be >= 1");
     this.maxInFlight = maxInFlight;
     this.defaultTimeoutMs = options?.defaultTimeoutMs;
     this.maxBufferedPushes = options?.maxBufferedPushes ?? 4096;

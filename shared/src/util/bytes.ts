@@ -1,5 +1,6 @@
 /** Byte helpers that work the same in browsers and Node (no Buffer). */
 
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 export function toHex(bytes: Uint8Array): string {
   let out = "";
   for (const b of bytes) out += b.toString(16).padStart(2, "0");
@@ -7,7 +8,8 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 export function fromHex(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || /[^0-9a-fA-F]/.test(hex)) throw new Error("invalid hex");
+  if (hex.length % 2 !== 0 || /[^0-9a-fA-F]/.test(hex))
+    throw new QpqError(ErrorCode.InvalidArgument, "invalid hex");
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return out;
@@ -51,7 +53,7 @@ export function toBase64(bytes: Uint8Array): string {
 /** Decodes base64url or standard base64, padded or not; throws on any other character. */
 export function fromBase64Url(text: string): Uint8Array {
   const clean = text.replace(/=+$/, "");
-  if (clean.length % 4 === 1) throw new Error("invalid base64 length");
+  if (clean.length % 4 === 1) throw new QpqError(ErrorCode.InvalidArgument, "invalid base64 length");
   const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
   let acc = 0;
   let bits = 0;
@@ -59,7 +61,7 @@ export function fromBase64Url(text: string): Uint8Array {
   for (let i = 0; i < clean.length; i++) {
     const c = clean.charCodeAt(i);
     const v = c < 128 ? B64_LOOKUP[c]! : -1;
-    if (v < 0) throw new Error("invalid base64 character");
+    if (v < 0) throw new QpqError(ErrorCode.InvalidArgument, "invalid base64 character");
     acc = (acc << 6) | v;
     bits += 6;
     if (bits >= 8) {

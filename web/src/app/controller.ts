@@ -4,24 +4,26 @@
  * the keys or the core) and mirrors what the UI needs into the zustand store.
  */
 import {
+  byActivity,
+  canonicalUsername,
   ConnectionManager,
-  conversationTitle,
+  Conversations,
   Messenger,
   type ContactView,
-  type GroupRecord,
   type MessageRecord,
 } from "@qpq/shared/client";
-import { decodeState, members as groupMembers, wasRemoved } from "@qpq/shared/mls";
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 import { IdbClientStore } from "../storage/idbClientStore.ts";
 import { describeError } from "./errors.ts";
 import { rememberForOffline, unlockOffline } from "./offlineUnlock.ts";
-import { useApp, type ConversationView } from "./store.ts";
+import { useApp } from "./store.ts";
 
 let messenger: Messenger | undefined;
 let connection: ConnectionManager | undefined;
 let store: IdbClientStore | undefined;
+/** Reading stored history without the gateway (no messenger then). */
+let offlineBook: Conversations | undefined;
 const unsubscribe: (() => void)[] = [];
 
 function openTransport(url: string, hashes: CertificateHash[]): WebTransportLike {
@@ -55,7 +57,7 @@ export async function signIn(mode: "login" | "register", username: string, passw
     } catch (error) {
       if (mode === "login" && error instanceof QpqError && error.code === ErrorCode.Unavailable) {
         cm.stop();
-        if (await openOffline(username.trim().toLowerCase(), password)) return;
+        if (await openOffline(canonicalUsername(username.trim()), password)) return;
       }
       throw error;
     }
@@ -77,6 +79,7 @@ export async function signIn(mode: "login" | "register", username: string, passw
     connection = cm;
     cm.keep(messenger, gw, messenger.login.sessionToken);
     wire(messenger);
+    messenger.start();
     useApp.setState({ phase: "ready", readOnly: false, me: messenger.username, selectedId: undefined });
     await refreshConversations();
     rememberForOffline(messenger.username, password, messenger.login.exportKey).catch((error: unknown) =>
@@ -99,26 +102,12 @@ async function openOffline(username: string, password: string): Promise<boolean>
   const exportKey = await unlockOffline(username, password);
   if (!exportKey) return false;
   store = await IdbClientStore.open({ username, exportKey });
-  const groups = await store.listGroups();
-  const views = groups.map((g) => {
-    const state = decodeState(g.state);
-    const memberList = groupMembers(state);
-    return {
-      id: g.id,
-      name: g.name,
-      title: conversationTitle(g.name, memberList, username),
-      memberNames: memberList.map((x) => x.username ?? "?"),
-      updatedAtMs: g.updatedAtMs,
-      removed: wasRemoved(state) || g.leftAtMs !== undefined,
-      left: g.leftAtMs !== undefined,
-    };
-  });
-  views.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
+  offlineBook = new Conversations(store, username);
   useApp.setState({
     phase: "ready",
     readOnly: true,
     me: username,
-    conversations: views,
+    conversations: await offlineBook.list(),
     selectedId: undefined,
     connection: "offline",
     connectionDetail: "gateway unreachable",
@@ -154,6 +143,7 @@ export async function signOut(reason?: string): Promise<void> {
   }
   store?.close();
   store = undefined;
+  offlineBook = undefined;
   useApp.setState({
     phase: "signedOut",
     readOnly: false,
@@ -170,26 +160,9 @@ export async function signOut(reason?: string): Promise<void> {
 async function refreshConversations(): Promise<void> {
   const m = messenger;
   if (!m) return;
-  const groups = await m.conversations();
-  const views: ConversationView[] = await Promise.all(groups.map((g) => view(m, g)));
-  views.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
-  useApp.setState({ conversations: views });
+  useApp.setState({ conversations: await m.listConversations() });
   const selected = useApp.getState().selectedId;
   if (selected) await refreshMessages(selected);
-}
-
-async function view(m: Messenger, group: GroupRecord): Promise<ConversationView> {
-  const members = await m.members(group.id);
-  const memberNames = members.map((x) => x.username ?? "?");
-  return {
-    id: group.id,
-    name: group.name,
-    title: conversationTitle(group.name, members, m.username),
-    memberNames,
-    updatedAtMs: group.updatedAtMs,
-    removed: await m.lifecycle.isRemoved(group.id),
-    left: group.leftAtMs !== undefined,
-  };
 }
 
 /**
@@ -202,7 +175,7 @@ function upsertMessage(message: MessageRecord): void {
     const conversations = s.conversations.map((c) =>
       c.id === message.groupId ? { ...c, updatedAtMs: Math.max(c.updatedAtMs, message.receivedAtMs) } : c,
     );
-    conversations.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
+    conversations.sort(byActivity);
     if (!list) return { conversations };
     const index = list.findIndex((m) => m.id === message.id);
     const next = index >= 0 ? list.map((m, i) => (i === index ? message : m)) : [...list, message];
@@ -211,11 +184,9 @@ function upsertMessage(message: MessageRecord): void {
 }
 
 async function refreshMessages(groupId: string): Promise<void> {
-  let list: MessageRecord[];
-  if (messenger) list = await messenger.messages(groupId);
-  else if (store) list = await store.listMessages(groupId);
-  else return;
-  useApp.setState((s) => ({ messages: { ...s.messages, [groupId]: list } }));
+  const view = messenger ? await messenger.conversationView(groupId) : await offlineBook?.view(groupId);
+  if (!view) return;
+  useApp.setState((s) => ({ messages: { ...s.messages, [groupId]: view.messages } }));
 }
 
 export async function selectConversation(groupId: string): Promise<void> {
@@ -243,7 +214,7 @@ async function loadContacts(groupId: string): Promise<void> {
   const m = messenger;
   const conversation = useApp.getState().conversations.find((c) => c.id === groupId);
   if (!m || !conversation) return;
-  for (const name of conversation.memberNames) {
+  for (const name of conversation.members) {
     if (name === m.username) continue;
     const contact = await m.contact(name);
     if (contact) showContact(contact);
@@ -275,24 +246,16 @@ function requireMessenger(): Messenger {
 
 export function startDirect(username: string): Promise<boolean> {
   return attempt(async () => {
-    const m = requireMessenger();
-    const name = username.trim().toLowerCase();
-    const existing = useApp
-      .getState()
-      .conversations.find((c) => !c.name && c.memberNames.length === 2 && c.memberNames.includes(name));
-    const id = existing?.id ?? (await m.createConversation("", [name]));
+    const { conversation } = await requireMessenger().openDirect(username.trim());
     await refreshConversations();
-    await selectConversation(id);
+    await selectConversation(conversation.id);
   });
 }
 
 export function createGroup(name: string, usernames: string[]): Promise<boolean> {
   return attempt(async () => {
     const m = requireMessenger();
-    const id = await m.createConversation(
-      name.trim(),
-      usernames.map((u) => u.trim().toLowerCase()).filter(Boolean),
-    );
+    const id = await m.createConversation(name.trim(), usernames.map((u) => u.trim()).filter(Boolean));
     await refreshConversations();
     await selectConversation(id);
   });
@@ -300,14 +263,14 @@ export function createGroup(name: string, usernames: string[]): Promise<boolean>
 
 export function invite(groupId: string, username: string): Promise<boolean> {
   return attempt(async () => {
-    await requireMessenger().invite(groupId, [username.trim().toLowerCase()]);
+    await requireMessenger().invite(groupId, [username.trim()]);
     await refreshConversations();
   });
 }
 
 export function removeMember(groupId: string, username: string): Promise<boolean> {
   return attempt(async () => {
-    await requireMessenger().lifecycle.remove(groupId, username);
+    await requireMessenger().remove(groupId, username);
     await refreshConversations();
   });
 }
@@ -318,7 +281,7 @@ export function removeMember(groupId: string, username: string): Promise<boolean
  */
 export function leaveConversation(groupId: string): Promise<boolean> {
   return attempt(async () => {
-    await requireMessenger().lifecycle.leave(groupId);
+    await requireMessenger().leave(groupId);
     await refreshConversations();
   });
 }
@@ -326,7 +289,7 @@ export function leaveConversation(groupId: string): Promise<boolean> {
 /** A self-update: new leaf keys for this device in the conversation (also done weekly on its own). */
 export function rotateKeys(groupId: string): Promise<boolean> {
   return attempt(async () => {
-    await requireMessenger().lifecycle.rotateKeys(groupId);
+    await requireMessenger().rotateKeys(groupId);
     await refreshConversations();
   });
 }

@@ -1,17 +1,5 @@
 import { create } from "zustand";
-import type { ConnectionStatus, MessageRecord } from "@qpq/shared/client";
-
-export interface ConversationView {
-  id: string;
-  name: string;
-  title: string;
-  memberNames: string[];
-  updatedAtMs: number;
-  /** Someone removed us, or we left: the history stays readable, nothing new can be sent or read. */
-  removed: boolean;
-  /** We left it ourselves (removed is then true too); only the notice differs. */
-  left: boolean;
-}
+import type { ConnectionStatus, Conversation, MessageRecord } from "@qpq/shared/client";
 
 export interface ContactState {
   verified: boolean;
@@ -27,7 +15,8 @@ export interface AppState {
   me: string | undefined;
   connection: ConnectionStatus;
   connectionDetail: string | undefined;
-  conversations: ConversationView[];
+  /** The core's conversation list (title, members, direct, removed/left), newest activity first. */
+  conversations: Conversation[];
   selectedId: string | undefined;
   messages: Record<string, MessageRecord[]>;
   contacts: Record<string, ContactState>;

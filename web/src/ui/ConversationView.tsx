@@ -40,7 +40,7 @@ export function ConversationView() {
         >
           Members
         </button>
-        {!readOnly && !conversation.removed && conversation.memberNames.length > 1 && (
+        {!readOnly && !conversation.removed && conversation.members.length > 1 && (
           <button type="button" className="secondary" onClick={() => void leaveConversation(selectedId)}>
             Leave
           </button>
@@ -52,11 +52,11 @@ export function ConversationView() {
           can still read what was said before, but you cannot send here, and new messages no longer reach you.
         </p>
       )}
-      <KeyChangeWarning names={conversation.memberNames} />
+      <KeyChangeWarning names={conversation.members} />
       {showMembers && (
         <Members
           groupId={selectedId}
-          names={conversation.memberNames}
+          names={conversation.members}
           me={me ?? ""}
           canChange={!readOnly && !conversation.removed}
         />

@@ -3,6 +3,7 @@
  * helpers that hand a message to each member the way the delivery service would. Real ts-mls
  * throughout; only the network is left out.
  */
+import { ErrorCode, QpqError } from "../../protocol/errors.ts";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { fromUtf8, utf8 } from "../../util/bytes.ts";
 import {
@@ -30,7 +31,7 @@ export class GroupHarness {
   static async create(impl: CiphersuiteImpl, names: string[]): Promise<GroupHarness> {
     const harness = new GroupHarness(impl);
     const [creator, ...rest] = names;
-    if (creator === undefined) throw new Error("a group needs a creator");
+    if (creator === undefined) throw new QpqError(ErrorCode.InvalidArgument, "a group needs a creator");
     const identity = await createIdentity(creator, impl);
     harness.identities.set(creator, identity);
     harness.states.set(creator, await createGroup(identity, impl));
@@ -40,7 +41,7 @@ export class GroupHarness {
 
   state(name: string): ClientState {
     const state = this.states.get(name);
-    if (!state) throw new Error(`${name} is not in the harness`);
+    if (!state) throw new QpqError(ErrorCode.InvalidArgument, `${name} is not in the harness`);
     return state;
   }
 
