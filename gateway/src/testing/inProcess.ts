@@ -6,7 +6,7 @@
  * the process-based tests under gateway/test.
  */
 import { randomBytes } from "node:crypto";
-import { createMemoryTransportPair, type MemoryTransport } from "@qpq/shared/rpc";
+import { createMemoryTransportPair, type MemoryTransport } from "@qpq/shared/rpc/testing";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 import { defaultLimits, loadConfig, type GatewayConfig, type Limits } from "../config.ts";
 import { discoveryDocument } from "../http/discovery.ts";

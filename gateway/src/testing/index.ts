@@ -1,6 +1,6 @@
 export { startGatewayProcess, type GatewayProcess, type StartOptions } from "./gatewayProcess.ts";
 export { connectGateway } from "./connect.ts";
-export { generateSelfSigned } from "../tls/selfSigned.ts";
+export { generateSelfSigned } from "@qpq/transport/certificates";
 export {
   IN_PROCESS_BASE_URL,
   inProcessGateway,
