@@ -14,31 +14,15 @@ import {
 } from "@qpq/shared/protocol";
 import { createMemoryTransportPair, type MemoryTransport } from "@qpq/shared/rpc/testing";
 import { loadConfig, type Limits } from "../../config.ts";
-import { Delivery } from "../../delivery/delivery.ts";
-import { LoginRegistry } from "../../services/loginRegistry.ts";
-import { createOpaqueServer } from "../../services/opaque.ts";
-import { SessionRegistry } from "../../services/sessionRegistry.ts";
-import { Throttle } from "../../services/throttle.ts";
+import { createServices } from "../../services/createServices.ts";
 import type { Services } from "../../services/index.ts";
 import { MemoryStore } from "../../store/memoryStore.ts";
 import { ClientConnection } from "../connection.ts";
 
 export async function createTestServices(limits: Partial<Limits> = {}): Promise<Services> {
-  const store = new MemoryStore();
   const config = loadConfig({}, "/");
   config.limits = { ...config.limits, rateLimits: false, ...limits };
-  const now = () => Date.now();
-  return {
-    config,
-    store,
-    opaque: await createOpaqueServer(store),
-    logins: new LoginRegistry(config.limits.maxPendingLogins, now),
-    delivery: new Delivery(store, config.limits, now),
-    throttle: new Throttle(now, false),
-    sessions: new SessionRegistry(),
-    now,
-    startedAtMs: now(),
-  };
+  return createServices(config, new MemoryStore());
 }
 
 export interface TestConnection {
