@@ -17,6 +17,16 @@ export interface PushSink {
 
 const PAGE = 128;
 
+export interface SubscriptionOptions {
+  /** Only this channel's envelopes; the others stay queued for a subscription without a filter. */
+  channelId?: Uint8Array;
+  /**
+   * Bytes of envelopes read from the store at once (in addition to the count limit): a backlog of
+   * large envelopes is pushed a frame's worth at a time instead of being loaded whole.
+   */
+  maxPageBytes: number;
+}
+
 export class Subscription {
   private pumping = false;
   private dirty = false;
@@ -29,9 +39,12 @@ export class Subscription {
     private lastSeq: number,
     private readonly sink: PushSink,
     private readonly onError: (error: unknown) => void,
-    /** Only this channel's envelopes; the others stay queued for a subscription without a filter. */
-    private readonly channelId?: Uint8Array,
-  ) {}
+    private readonly options: SubscriptionOptions,
+  ) {
+    this.channelId = options.channelId;
+  }
+
+  private readonly channelId: Uint8Array | undefined;
 
   /** Starts by pushing the backlog after the client's position. */
   start(): void {
@@ -70,13 +83,17 @@ export class Subscription {
       // Cleared before reading, so an envelope committed during the read sets it again.
       this.dirty = false;
       for (;;) {
-        const page = await this.store.fetch(this.recipientKey, this.lastSeq, PAGE, this.channelId);
-        for (const envelope of page) {
+        const page = await this.store.fetchPage(this.recipientKey, this.lastSeq, {
+          limit: PAGE,
+          maxBytes: this.options.maxPageBytes,
+          channelId: this.channelId,
+        });
+        for (const envelope of page.envelopes) {
           if (this.closed) return;
           await this.sink.send(envelope);
           this.lastSeq = envelope.seq;
         }
-        if (page.length < PAGE) break;
+        if (!page.more) break;
       }
     }
   }
