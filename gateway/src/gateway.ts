@@ -40,7 +40,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     config,
     store,
     opaque: await createOpaqueServer(store),
-    logins: new LoginRegistry(config.limits.maxPendingLogins, now),
+    logins: new LoginRegistry(config.limits.maxPendingLogins, now, config.limits.maxPendingLoginsPerAddress),
     delivery: new Delivery(store, config.limits, now),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),
@@ -63,9 +63,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     health: () => ({
       status: "ok",
       uptimeMs: now() - services.startedAtMs,
-      connections: connections.size,
-      subscribers: services.delivery.subscriberCount,
       certificate: certificateHealth(certs, acme),
+      ...(config.healthDetails
+        ? { connections: connections.size, subscribers: services.delivery.subscriberCount }
+        : {}),
     }),
     acmeChallenge: acme ? (token) => acme.challengeResponse(token) : undefined,
   });
