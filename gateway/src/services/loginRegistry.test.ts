@@ -12,7 +12,7 @@ const rateLimited = expect.objectContaining({ code: ErrorCode.RateLimited });
 
 describe("LoginRegistry", () => {
   it("a flood from one address ends nobody else's pending login", () => {
-    let now = 0;
+    const now = 0;
     const registry = new LoginRegistry(1000, () => now, 10);
     const alice = registry.add(login(now), "198.51.100.1");
     for (let i = 0; i < 10; i++) registry.add(login(now, "mallory"), "203.0.113.9");
