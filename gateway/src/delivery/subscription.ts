@@ -40,11 +40,7 @@ export class Subscription {
     private readonly sink: PushSink,
     private readonly onError: (error: unknown) => void,
     private readonly options: SubscriptionOptions,
-  ) {
-    this.channelId = options.channelId;
-  }
-
-  private readonly channelId: Uint8Array | undefined;
+  ) {}
 
   /** Starts by pushing the backlog after the client's position. */
   start(): void {
@@ -53,7 +49,8 @@ export class Subscription {
 
   offer(envelope: Envelope): void {
     if (this.closed || envelope.seq <= this.lastSeq) return;
-    if (this.channelId !== undefined && !bytesEqual(envelope.channelId, this.channelId)) return;
+    if (this.options.channelId !== undefined && !bytesEqual(envelope.channelId, this.options.channelId))
+      return;
     if (!this.pumping && envelope.seq === this.lastSeq + 1 && !this.sink.congested()) {
       this.lastSeq = envelope.seq;
       this.sink.send(envelope).catch((error: unknown) => this.fail(error));
@@ -86,7 +83,7 @@ export class Subscription {
         const page = await this.store.fetchPage(this.recipientKey, this.lastSeq, {
           limit: PAGE,
           maxBytes: this.options.maxPageBytes,
-          channelId: this.channelId,
+          channelId: this.options.channelId,
         });
         for (const envelope of page.envelopes) {
           if (this.closed) return;
