@@ -18,7 +18,7 @@ import type { Services } from "./services/index.ts";
 import { openStore } from "./store/index.ts";
 import { AcmeCertificates } from "./tls/acme.ts";
 import { CertificateManager } from "./tls/certManager.ts";
-import { startWebTransportServer, type WebTransportServer } from "./transport/index.ts";
+import { startWebTransportServer, type WebTransportServer } from "@qpq/transport";
 
 export interface RunningGateway {
   httpPort: number;

@@ -1,3 +1,3 @@
 export { startGatewayProcess, type GatewayProcess, type StartOptions } from "./gatewayProcess.ts";
 export { connectGateway } from "./connect.ts";
-export { generateSelfSigned } from "../tls/selfSigned.ts";
+export { generateSelfSigned } from "@qpq/transport/certificates";
