@@ -88,13 +88,13 @@ function createPrivateFile(path: string): void {
   }
 }
 
-/** An envelope's payload is inline, or shared in payloads when a fan-out stored it once. */
 interface SizeRow {
   seq: number;
   channel_bytes: number;
   payload_bytes: number;
 }
 
+/** An envelope's payload is inline, or shared in payloads when a fan-out stored it once. */
 const ENVELOPE_COLUMNS =
   "q.seq AS seq, q.channel_id AS channel_id, coalesce(p.payload, q.payload) AS payload, " +
   "q.enqueued_at_ms AS enqueued_at_ms";
