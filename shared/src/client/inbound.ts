@@ -219,7 +219,9 @@ export class InboundProcessor {
         );
       }
       const groupId = toHex(state.groupContext.groupId);
-      const previous = await store.getGroup(groupId);
+      const stored = await store.getGroup(groupId);
+      // Joining again after leaving: the departure (and any commit of ours from then) is over.
+      const previous = stored && { ...stored, leftAtMs: undefined, pendingCommit: undefined };
       // The group channel is the one the Welcome came through (and the inviter signed): the gateway let
       // it in only from a member, after the commit that made us one.
       const record = this.session.groupRecord(previous, groupId, state, undefined, channelId);
