@@ -20,20 +20,20 @@ import { MemoryStore } from "../src/store/memoryStore.ts";
 import type { Store } from "../src/store/types.ts";
 import { inProcessGateway, type InProcessGateway } from "../src/testing/index.ts";
 
-/** A store whose fetch waits while the gate is closed, to hold requests in flight. */
+/** A store whose fetchPage (what a fetch request reads) waits while the gate is closed, to hold requests in flight. */
 function gatedStore(): { store: Store; started: () => number; close(): void; open(): void } {
   const inner = new MemoryStore();
   let gate: Promise<void> | undefined;
   let release = () => {};
   let started = 0;
-  const fetch: Store["fetch"] = async (...args) => {
+  const fetchPage: Store["fetchPage"] = async (...args) => {
     started++;
     await gate;
-    return inner.fetch(...args);
+    return inner.fetchPage(...args);
   };
   const store = new Proxy(inner, {
     get(target, prop) {
-      if (prop === "fetch") return fetch;
+      if (prop === "fetchPage") return fetchPage;
       const value = Reflect.get(target, prop) as unknown;
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import type { BucketRule } from "./services/throttle.ts";
+import { maxDeliverablePayload } from "./delivery/frameBudget.ts";
 
 export interface Limits {
   maxFrameBytes: number;
@@ -27,8 +28,10 @@ export interface Limits {
   frameDeadlineMs: number;
   /** How long a new connection may take to complete hello. */
   helloDeadlineMs: number;
-  /** OPAQUE logins started but not finished, kept in memory. */
+  /** OPAQUE logins started but not finished, kept in memory; beyond it new ones are refused. */
   maxPendingLogins: number;
+  /** Of those, from one source address (an IPv6 /64), so one source cannot take them all. */
+  maxPendingLoginsPerAddress: number;
   loginTimeoutMs: number;
   sessionTtlMs: number;
   /** Members of one group channel (each commit's fan-out writes one row per member). */
@@ -89,6 +92,11 @@ export interface GatewayConfig {
   webRoot: string;
   limits: Limits;
   channels: ChannelPolicy;
+  /**
+   * Whether /healthz also reports connection and subscriber counts. Off by default: the probe is
+   * public, and the counts tell anyone how busy the gateway is and when its users are online.
+   */
+  healthDetails: boolean;
 }
 
 /** How the gateway treats payloads of a channel's MLS group. */
@@ -114,6 +122,8 @@ export const defaultLimits: Limits = {
   frameDeadlineMs: 30_000,
   helloDeadlineMs: 10_000,
   maxPendingLogins: 10_000,
+  // A NAT of many people logging in at once, not a flood: loginStart is also throttled per address.
+  maxPendingLoginsPerAddress: 64,
   loginTimeoutMs: 60_000,
   sessionTtlMs: 30 * 24 * 3600 * 1000,
   maxGroupMembers: 1000,
@@ -202,6 +212,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     frameDeadlineMs: int(env, "QPQ_FRAME_DEADLINE_MS", defaultLimits.frameDeadlineMs, 1),
     helloDeadlineMs: int(env, "QPQ_HELLO_DEADLINE_MS", defaultLimits.helloDeadlineMs, 1),
     maxPendingLogins: int(env, "QPQ_MAX_PENDING_LOGINS", defaultLimits.maxPendingLogins, 1),
+    maxPendingLoginsPerAddress: int(
+      env,
+      "QPQ_MAX_PENDING_LOGINS_PER_ADDRESS",
+      defaultLimits.maxPendingLoginsPerAddress,
+      1,
+    ),
     loginTimeoutMs: int(env, "QPQ_LOGIN_TIMEOUT_MS", defaultLimits.loginTimeoutMs, 1000),
     sessionTtlMs: int(env, "QPQ_SESSION_TTL_MS", defaultLimits.sessionTtlMs, 1000),
     maxGroupMembers: int(env, "QPQ_MAX_GROUP_MEMBERS", defaultLimits.maxGroupMembers, 2),
@@ -226,6 +242,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     ),
     sealedPerAddress: rule(env, "QPQ_SEALED_PER_ADDRESS", defaultLimits.sealedPerAddress),
   };
+  // A payload that fits no frame would be stored and then break every fetch and push of its recipient.
+  const deliverable = maxDeliverablePayload(limits.maxFrameBytes);
+  if (limits.maxPayloadBytes > deliverable) {
+    throw new Error(
+      `QPQ_MAX_PAYLOAD_BYTES (${limits.maxPayloadBytes}) must leave room for the envelope in a frame: ` +
+        `at most ${deliverable} with QPQ_MAX_FRAME_BYTES=${limits.maxFrameBytes}`,
+    );
+  }
   return {
     host,
     httpPort: int(env, "QPQ_HTTP_PORT", 8080, 0, 65535),
@@ -244,6 +268,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     channels: {
       epochWindow: int(env, "QPQ_EPOCH_WINDOW", 3, 0, 1000),
     },
+    healthDetails: oneOf(env, "QPQ_HEALTH_DETAILS", ["on", "off"] as const, "off") === "on",
   };
 }
 

@@ -48,9 +48,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     health: () => ({
       status: "ok",
       uptimeMs: now() - services.startedAtMs,
-      connections: connections.size,
-      subscribers: services.delivery.subscriberCount,
       certificate: certificateHealth(certs, acme),
+      ...(config.healthDetails
+        ? { connections: connections.size, subscribers: services.delivery.subscriberCount }
+        : {}),
     }),
     acmeChallenge: acme ? (token) => acme.challengeResponse(token) : undefined,
   });

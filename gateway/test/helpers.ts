@@ -110,7 +110,10 @@ export function privateMessage(groupId: Uint8Array, epoch = 0n, ciphertextBytes 
   out.set(groupId, 5);
   new DataView(out.buffer).setBigUint64(5 + groupId.length, epoch);
   out[headerBytes - 1] = 1; // application
-  out.set(crypto.getRandomValues(new Uint8Array(ciphertextBytes)), headerBytes);
+  // getRandomValues fills at most 64 KiB at a time; tests also need payloads near the 1 MiB limit.
+  for (let at = headerBytes; at < out.length; at += 65_536) {
+    crypto.getRandomValues(out.subarray(at, Math.min(out.length, at + 65_536)));
+  }
   return out;
 }
 

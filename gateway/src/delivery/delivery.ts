@@ -6,7 +6,8 @@
 import { ErrorCode, QpqError, type Envelope } from "@qpq/shared/protocol";
 import { toHex } from "@qpq/shared/bytes";
 import type { Limits } from "../config.ts";
-import type { ChannelCommit, CommitOutcome, NewEnvelope, Store, StoredEnvelope } from "../store/types.ts";
+import type { ChannelCommit, CommitOutcome, EnvelopePage, NewEnvelope, Store } from "../store/types.ts";
+import { envelopeBudget } from "./frameBudget.ts";
 import { GroupCommitter } from "./groupCommit.ts";
 import { Subscription, type PushSink } from "./subscription.ts";
 
@@ -96,13 +97,18 @@ export class Delivery {
     return outcome;
   }
 
-  fetch(
+  /**
+   * One fetch response's worth of the queue: at most `limit` envelopes, cut so that the encoded
+   * response stays within the frame limit (a client refuses a larger frame and loses its stream).
+   */
+  fetchPage(
     recipientKey: Uint8Array,
     afterSeq: number,
     limit: number,
     channelId?: Uint8Array,
-  ): Promise<StoredEnvelope[]> {
-    return this.store.fetch(recipientKey, afterSeq, limit, channelId);
+  ): Promise<EnvelopePage> {
+    const maxBytes = envelopeBudget(this.limits.maxFrameBytes);
+    return this.store.fetchPage(recipientKey, afterSeq, { limit, maxBytes, channelId });
   }
 
   async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {
@@ -125,7 +131,10 @@ export class Delivery {
     channelId?: Uint8Array,
   ): () => void {
     const key = toHex(recipientKey);
-    const subscription = new Subscription(this.store, recipientKey, afterSeq, sink, onError, channelId);
+    const subscription = new Subscription(this.store, recipientKey, afterSeq, sink, onError, {
+      channelId,
+      maxPageBytes: envelopeBudget(this.limits.maxFrameBytes),
+    });
     let set = this.subscribers.get(key);
     if (!set) this.subscribers.set(key, (set = new Set()));
     set.add(subscription);

@@ -30,7 +30,9 @@ describe("Subscription", () => {
       drained: () => new Promise<void>((resolve) => (drain = resolve)),
     };
     const errors: unknown[] = [];
-    const subscription = new Subscription(store, recipientKey, 0, sink, (e) => errors.push(e));
+    const subscription = new Subscription(store, recipientKey, 0, sink, (e) => errors.push(e), {
+      maxPageBytes: 1 << 20,
+    });
     subscription.start();
     await vi.waitFor(() => expect(drain).toBeDefined());
     // Nothing is sent into a congested sink (and the page it had read is no longer held).

@@ -22,6 +22,16 @@ export interface PushSink {
 
 const PAGE = 128;
 
+export interface SubscriptionOptions {
+  /** Only this channel's envelopes; the others stay queued for a subscription without a filter. */
+  channelId?: Uint8Array;
+  /**
+   * Bytes of envelopes read from the store at once (in addition to the count limit): a backlog of
+   * large envelopes is pushed a frame's worth at a time instead of being loaded whole.
+   */
+  maxPageBytes: number;
+}
+
 export class Subscription {
   private pumping = false;
   private dirty = false;
@@ -34,8 +44,7 @@ export class Subscription {
     private lastSeq: number,
     private readonly sink: PushSink,
     private readonly onError: (error: unknown) => void,
-    /** Only this channel's envelopes; the others stay queued for a subscription without a filter. */
-    private readonly channelId?: Uint8Array,
+    private readonly options: SubscriptionOptions,
   ) {}
 
   /** Starts by pushing the backlog after the client's position. */
@@ -45,7 +54,8 @@ export class Subscription {
 
   offer(envelope: Envelope): void {
     if (this.closed || envelope.seq <= this.lastSeq) return;
-    if (this.channelId !== undefined && !bytesEqual(envelope.channelId, this.channelId)) return;
+    if (this.options.channelId !== undefined && !bytesEqual(envelope.channelId, this.options.channelId))
+      return;
     if (!this.pumping && envelope.seq === this.lastSeq + 1 && !this.sink.congested()) {
       this.lastSeq = envelope.seq;
       this.sink.send(envelope).catch((error: unknown) => this.fail(error));
@@ -86,14 +96,18 @@ export class Subscription {
   /** Pushes pages until the queue is exhausted (true) or the sink is congested (false). */
   private async pushPages(): Promise<boolean> {
     for (;;) {
-      const page = await this.store.fetch(this.recipientKey, this.lastSeq, PAGE, this.channelId);
-      for (const envelope of page) {
+      const page = await this.store.fetchPage(this.recipientKey, this.lastSeq, {
+        limit: PAGE,
+        maxBytes: this.options.maxPageBytes,
+        channelId: this.options.channelId,
+      });
+      for (const envelope of page.envelopes) {
         if (this.closed) return true;
         if (this.sink.congested()) return false;
         await this.sink.send(envelope);
         this.lastSeq = envelope.seq;
       }
-      if (page.length < PAGE) return true;
+      if (!page.more) return true;
     }
   }
 

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { precompressDir } from "../../../scripts/precompress.ts";
-import { acceptedCodings, startHttpServer } from "./httpServer.ts";
+import { acceptedCodings, contentSecurityPolicy, startHttpServer } from "./httpServer.ts";
+import type { DiscoveryDocument } from "./discovery.ts";
 
 interface Reply {
   status: number;
@@ -21,6 +22,7 @@ let dir: string;
 let root: string;
 let server: Server;
 let port: number;
+let discovery: DiscoveryDocument | undefined;
 
 const APP_JS = Buffer.from(
   Array.from({ length: 2000 }, (_, i) => `export const value${i} = "item ${i % 37}";\n`).join(""),
@@ -77,7 +79,7 @@ beforeAll(async () => {
   writeFileSync(join(root, "assets", "late-Zz98Yy76.js"), APP_JS);
   ({ server, port } = await startHttpServer("127.0.0.1", 0, {
     webRoot: root,
-    discovery: () => undefined,
+    discovery: () => discovery,
     health: () => ({ ok: true }),
   }));
 });
@@ -265,5 +267,50 @@ describe("static files", () => {
     expect(head.headers["content-length"]).toBe(get1.headers["content-length"]);
     expect(head.headers["content-encoding"]).toBe("br");
     expect(head.headers.etag).toBe(get1.headers.etag);
+  });
+});
+
+describe("content security policy", () => {
+  const connectSrc = (csp: string) =>
+    csp
+      .split(";")
+      .map((d) => d.trim())
+      .find((d) => d.startsWith("connect-src "))!
+      .split(" ")
+      .slice(1);
+
+  it("lets the page connect only to itself and the gateway's WebTransport origin", async () => {
+    discovery = {
+      protocolVersion: 2,
+      webtransport: "https://gw.example:4433/wt",
+      certificateHashes: [],
+    };
+    try {
+      for (const path of ["/", "/assets/app-Ab12Cd34.js", "/healthz", "/missing.js"]) {
+        const reply = await get(path);
+        expect(connectSrc(String(reply.headers["content-security-policy"])), path).toEqual([
+          "'self'",
+          "https://gw.example:4433",
+        ]);
+      }
+    } finally {
+      discovery = undefined;
+    }
+    // Before the endpoint is up there is nothing to connect to but the page's own origin.
+    expect(connectSrc(String((await get("/")).headers["content-security-policy"]))).toEqual(["'self'"]);
+  });
+
+  it("names IPv6 and default-port origins exactly, and never a bare scheme", () => {
+    const doc = (webtransport: string) => ({ protocolVersion: 2, webtransport, certificateHashes: [] });
+    expect(connectSrc(contentSecurityPolicy(doc("https://[2001:db8::1]:4433/wt")))).toEqual([
+      "'self'",
+      "https://[2001:db8::1]:4433",
+    ]);
+    expect(connectSrc(contentSecurityPolicy(doc("https://chat.example/wt")))).toEqual([
+      "'self'",
+      "https://chat.example",
+    ]);
+    expect(connectSrc(contentSecurityPolicy(doc("not a url")))).toEqual(["'self'"]);
+    expect(connectSrc(contentSecurityPolicy(doc("http://gw.example:4433/wt")))).toEqual(["'self'"]);
   });
 });

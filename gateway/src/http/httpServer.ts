@@ -39,37 +39,62 @@ const TYPES: Record<string, string> = {
 
 /**
  * The OPAQUE WASM is compiled at run time, hence 'wasm-unsafe-eval'; nothing else is loosened and no
- * third-party origin is allowed. connect-src needs https: because WebTransport URLs are https URLs on
- * another port (a different origin than this page).
+ * third-party origin is allowed. The page talks to two origins only: its own ('self': discovery) and
+ * the WebTransport endpoint, an https origin on another port. That one is named exactly: "https:"
+ * would let injected script send what it read to any https server.
  */
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' https:",
-  "worker-src 'self'",
-  "manifest-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'self'",
-].join("; ");
+export function contentSecurityPolicy(discovery: DiscoveryDocument | undefined): string {
+  const connect = ["'self'"];
+  const webtransport = discovery && webTransportOrigin(discovery.webtransport);
+  if (webtransport) connect.push(webtransport);
+  return [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src ${connect.join(" ")}`,
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+  ].join("; ");
+}
+
+/** The origin of the WebTransport URL, or undefined when it is not an https URL. */
+function webTransportOrigin(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" ? parsed.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const SECURITY_HEADERS: Record<string, string> = {
-  "Content-Security-Policy": CSP,
   "X-Content-Type-Options": "nosniff",
   "Referrer-Policy": "no-referrer",
   "Cross-Origin-Opener-Policy": "same-origin",
   "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 };
 
+/**
+ * Set on every response before anything else, so that each path (errors included) has them. The CSP
+ * is computed per request: the endpoint's origin is known only once it is up (and its port may be 0
+ * until then).
+ */
+function setSecurityHeaders(deps: HttpDeps, res: ServerResponse): void {
+  res.setHeader("Content-Security-Policy", contentSecurityPolicy(deps.discovery()));
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+}
+
 const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>quicproquo</title></head>
 <body><main><h1>quicproquo gateway</h1><p>The gateway is running. The web app has not been built yet
 (<code>npm run build:web</code>).</p></main></body></html>`;
 
 function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": type, "Cache-Control": "no-store" });
+  res.writeHead(status, { "Content-Type": type, "Cache-Control": "no-store" });
   res.end(body);
 }
 
@@ -200,7 +225,6 @@ async function serveStatic(
     // Decided on the resolved file, so an encoded "/assets/..%2findex.html" cannot pin the shell forever.
     const immutable = file.startsWith(join(root, "assets") + sep);
     const headers: Record<string, string> = {
-      ...SECURITY_HEADERS,
       "Cache-Control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
       // Sent even for identity: a shared cache must not hand this response to a client that negotiated
       // differently.
@@ -225,6 +249,7 @@ async function serveStatic(
 }
 
 async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  setSecurityHeaders(deps, res);
   if (req.method !== "GET" && req.method !== "HEAD") {
     send(res, 405, "text/plain", "method not allowed");
     return;

@@ -24,10 +24,10 @@ async function queueEnvelopes(services: Services, identityKey: Uint8Array, count
 
 function countFetches(services: Services): { readonly count: number } {
   const counter = { count: 0 };
-  const fetch = services.delivery.fetch.bind(services.delivery);
-  services.delivery.fetch = (...args) => {
+  const fetchPage = services.delivery.fetchPage.bind(services.delivery);
+  services.delivery.fetchPage = (...args) => {
     counter.count++;
-    return fetch(...args);
+    return fetchPage(...args);
   };
   return counter;
 }

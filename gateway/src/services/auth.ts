@@ -75,18 +75,23 @@ export const loginStart: Handler<"loginStart"> = async (req, conn, services) => 
     ],
     "login",
   );
+  const source = addressKey(conn.remoteAddress);
+  services.logins.checkRoom(source, services.config.limits.loginTimeoutMs);
   const user = await services.store.getUserByName(username);
   const { serverLoginState, loginResponse } = services.opaque.startLogin(
     username,
     user?.opaqueRecord,
     opaqueText("startLoginRequest", req.startLoginRequest),
   );
-  const loginId = services.logins.add({
-    username,
-    userExists: user !== undefined,
-    serverLoginState,
-    expiresAtMs: services.now() + services.config.limits.loginTimeoutMs,
-  });
+  const loginId = services.logins.add(
+    {
+      username,
+      userExists: user !== undefined,
+      serverLoginState,
+      expiresAtMs: services.now() + services.config.limits.loginTimeoutMs,
+    },
+    source,
+  );
   return { loginId, loginResponse: fromBase64Url(loginResponse) };
 };
 

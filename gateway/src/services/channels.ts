@@ -10,8 +10,9 @@ import { FramingError, parseMlsFraming, WireFormat, type MlsFraming } from "../c
 import type { AuthenticatedSession, Handler, Services } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 import { addressKey, sessionKey } from "./throttle.ts";
+import { CHANNEL_ID_BYTES, maxDeliverablePayload } from "../delivery/frameBudget.ts";
+import type { Limits } from "../config.ts";
 
-export const CHANNEL_ID_BYTES = 16;
 const TOKEN_BYTES = 32;
 const MAX_GROUP_ID_BYTES = 255;
 
@@ -82,7 +83,7 @@ export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, conn, service
   );
   const channelId = requireLength("channelId", req.channelId, CHANNEL_ID_BYTES);
   const token = requireLength("deliveryToken", req.deliveryToken, TOKEN_BYTES);
-  checkPayloadSize(req.payload, services.config.limits.maxPayloadBytes);
+  checkPayloadSize(req.payload, services.config.limits);
   // Everything about the channel (whether it exists, its group, its epoch) is checked only after the
   // token: until then the caller is a stranger and gets the same answer for any refused channel.
   const framing = sealedFraming(req.payload);
@@ -121,7 +122,15 @@ function sealedFraming(payload: Uint8Array): { epoch: number } {
   return framing;
 }
 
-export function checkPayloadSize(payload: Uint8Array, max: number): void {
+/**
+ * Refuses a payload that is empty, above the configured maximum, or too large to ever be delivered in
+ * one frame (loadConfig keeps the maximum below that, but limits built in code skip loadConfig).
+ */
+export function checkPayloadSize(
+  payload: Uint8Array,
+  limits: Pick<Limits, "maxPayloadBytes" | "maxFrameBytes">,
+): void {
+  const max = Math.min(limits.maxPayloadBytes, maxDeliverablePayload(limits.maxFrameBytes));
   if (payload.length === 0) throw new QpqError(ErrorCode.InvalidArgument, "payload is empty");
   if (payload.length > max) {
     throw new QpqError(ErrorCode.PayloadTooLarge, `payload is ${payload.length} bytes; the limit is ${max}`);

@@ -32,7 +32,7 @@ export async function createServices(
     config,
     store,
     opaque: await createOpaqueServer(store),
-    logins: new LoginRegistry(config.limits.maxPendingLogins, now),
+    logins: new LoginRegistry(config.limits.maxPendingLogins, now, config.limits.maxPendingLoginsPerAddress),
     delivery: new Delivery(store, config.limits, now),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),

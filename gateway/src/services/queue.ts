@@ -6,7 +6,8 @@
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import { enqueueToGroup } from "../channels/groupDelivery.ts";
 import type { ChannelRecord } from "../store/types.ts";
-import { CHANNEL_ID_BYTES, checkPayloadSize } from "./channels.ts";
+import { CHANNEL_ID_BYTES } from "../delivery/frameBudget.ts";
+import { checkPayloadSize } from "./channels.ts";
 import type { Handler, Services } from "./context.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 
@@ -29,7 +30,7 @@ async function authorizeChannel(
 
 export const enqueue: Handler<"enqueue"> = async (req, conn, services) => {
   const session = requireSession(conn, services);
-  checkPayloadSize(req.payload, services.config.limits.maxPayloadBytes);
+  checkPayloadSize(req.payload, services.config.limits);
   const channel = await authorizeChannel(services, req.channelId, session.identityKey);
   if (req.recipientKey.length !== 0) requireLength("recipientKey", req.recipientKey, IDENTITY_KEY_BYTES);
   const seq = await enqueueToGroup(services, channel, session.identityKey, req.recipientKey, req.payload, {
@@ -45,10 +46,7 @@ export const fetch: Handler<"fetch"> = async (req, conn, services) => {
   const channelId = await channelFilter(services, req.channelId, session.identityKey);
   const page = services.config.limits.maxFetchPage;
   const limit = req.limit === 0 ? page : Math.min(req.limit, page);
-  // One extra row tells whether more wait, without a second query.
-  const rows = await services.delivery.fetch(session.identityKey, req.afterSeq, limit + 1, channelId);
-  const more = rows.length > limit;
-  return { envelopes: more ? rows.slice(0, limit) : rows, more };
+  return services.delivery.fetchPage(session.identityKey, req.afterSeq, limit, channelId);
 };
 
 export const ack: Handler<"ack"> = async (req, conn, services) => {

@@ -75,11 +75,68 @@ export class Throttle {
   }
 }
 
-/** IPv6 clients own whole /64s, so they are throttled per /64, not per address. */
+/**
+ * IPv6 clients own whole /64s, so they are throttled per /64, not per address. The address is
+ * expanded to its eight groups first: a /64 read off the text would give every compressed spelling
+ * (and every position of the "::") its own bucket. IPv4-mapped addresses are IPv4 clients.
+ */
 export function addressKey(address: string): string {
-  if (!address.includes(":") || address.startsWith("::ffff:")) return address.replace(/^::ffff:/, "");
-  const groups = address.split("%")[0]!.split(":");
-  return groups.slice(0, 4).join(":") + "::/64";
+  const host = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  if (!host.includes(":")) return host;
+  const groups = parseIPv6(host.split("%")[0]!);
+  // Not an address (the transport always gives one): its own key, as before.
+  if (!groups) return host.toLowerCase();
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6]! >>> 8, groups[6]! & 0xff, groups[7]! >>> 8, groups[7]! & 0xff].join(".");
+  }
+  return (
+    groups
+      .slice(0, 4)
+      .map((g) => g.toString(16))
+      .join(":") + "::/64"
+  );
+}
+
+/** The eight 16-bit groups of an IPv6 address in any RFC 4291 text form, or undefined. */
+export function parseIPv6(text: string): number[] | undefined {
+  const lastColon = text.lastIndexOf(":");
+  if (lastColon < 0) return undefined;
+  let body = text;
+  const tail: number[] = [];
+  if (text.includes(".", lastColon)) {
+    const v4 = parseIPv4(text.slice(lastColon + 1));
+    if (!v4) return undefined;
+    tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+    // "::1.2.3.4" keeps its "::"; "::ffff:1.2.3.4" loses the colon before the dotted part.
+    const before = text.slice(0, lastColon + 1);
+    body = before.endsWith("::") ? before : text.slice(0, lastColon);
+  }
+  const halves = body.split("::");
+  if (halves.length > 2) return undefined;
+  const head = hexGroups(halves[0]!);
+  const after = halves.length === 2 ? hexGroups(halves[1]!) : [];
+  if (!head || !after) return undefined;
+  const explicit = head.length + after.length + tail.length;
+  // "::" stands for at least one group of zeros; without it all eight are spelled out.
+  if (halves.length === 2 ? explicit > 7 : explicit !== 8) return undefined;
+  return [...head, ...new Array<number>(8 - explicit).fill(0), ...after, ...tail];
+}
+
+function hexGroups(part: string): number[] | undefined {
+  if (part === "") return [];
+  const out: number[] = [];
+  for (const group of part.split(":")) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
+    out.push(parseInt(group, 16));
+  }
+  return out;
+}
+
+function parseIPv4(text: string): number[] | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  const octets = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
+  return octets.every((o) => o <= 255) ? octets : undefined;
 }
 
 /** A bucket name for a session: a prefix of its token hash is unique enough and never the token. */

@@ -3,14 +3,17 @@
  * storeContract.ts), nothing survives close. Byte arrays are copied on the way in and out.
  */
 import { compareBytes, TOKEN_EPOCHS_KEPT } from "./channelRules.ts";
+import { envelopeBytes } from "../delivery/frameBudget.ts";
 import type {
   ChannelCommit,
   ChannelRecord,
   ClaimedKeyPackage,
   CommitOutcome,
+  EnvelopePage,
   HybridKeyRecord,
   NewEnvelope,
   NewChannel,
+  PageLimits,
   SessionRecord,
   Store,
   StoredEnvelope,
@@ -249,6 +252,29 @@ export class MemoryStore implements Store {
       channelId: copy(e.channelId),
       payload: copy(e.payload),
     }));
+  }
+
+  async fetchPage(recipientKey: Uint8Array, afterSeq: number, page: PageLimits): Promise<EnvelopePage> {
+    this.live();
+    if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
+      throw new RangeError(`invalid page limit: ${page.limit}`);
+    }
+    if (!(page.maxBytes >= 0)) throw new RangeError(`invalid page byte budget: ${page.maxBytes}`);
+    const queue = this.queues.get(hex(recipientKey));
+    let list = queue ? queue.envelopes.slice(firstAbove(queue.envelopes, afterSeq)) : [];
+    if (page.channelId !== undefined) {
+      const channelId = page.channelId;
+      list = list.filter((e) => compareBytes(e.channelId, channelId) === 0);
+    }
+    let count = 0;
+    let used = 0;
+    for (const e of list) {
+      used += envelopeBytes(e.channelId.length, e.payload.length);
+      if (count === page.limit || (count > 0 && used > page.maxBytes)) break;
+      count++;
+    }
+    const envelopes = await this.fetch(recipientKey, afterSeq, count, page.channelId);
+    return { envelopes, more: list.length > count };
   }
 
   async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {

@@ -13,13 +13,16 @@ import type {
   HybridKeyRecord,
   ClaimedKeyPackage,
   CommitOutcome,
+  EnvelopePage,
   NewEnvelope,
   NewChannel,
+  PageLimits,
   SessionRecord,
   Store,
   StoredEnvelope,
   UserRecord,
 } from "./types.ts";
+import { envelopeBytes } from "../delivery/frameBudget.ts";
 
 export interface SqliteStoreOptions {
   /** File path, or ":memory:" for a private in-memory database. */
@@ -66,6 +69,13 @@ function checkLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`invalid fetch limit: ${limit}`);
 }
 
+function checkPage(page: PageLimits): void {
+  if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
+    throw new RangeError(`invalid page limit: ${page.limit}`);
+  }
+  if (!(page.maxBytes >= 0)) throw new RangeError(`invalid page byte budget: ${page.maxBytes}`);
+}
+
 function isFilePath(path: string): boolean {
   return path !== ":memory:" && path !== "" && !path.startsWith("file:");
 }
@@ -76,6 +86,12 @@ function createPrivateFile(path: string): void {
   for (const p of [path, `${path}-wal`, `${path}-shm`]) {
     if (existsSync(p)) chmodSync(p, 0o600);
   }
+}
+
+interface SizeRow {
+  seq: number;
+  channel_bytes: number;
+  payload_bytes: number;
 }
 
 /** An envelope's payload is inline, or shared in payloads when a fan-out stored it once. */
@@ -144,6 +160,20 @@ function prepareStatements(db: Database.Database) {
     ),
     fetchChannel: s<EnvelopeRow>(
       `SELECT ${ENVELOPE_COLUMNS} FROM queue q LEFT JOIN payloads p ON p.id = q.payload_id ` +
+        "WHERE q.recipient_key = ? AND q.channel_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
+    ),
+    // length() of a column reads the blob's size from the record header, not the blob itself: a page
+    // is cut by size before any payload past the cut is loaded.
+    fetchSizes: s<SizeRow>(
+      "SELECT q.seq AS seq, length(q.channel_id) AS channel_bytes, " +
+        "coalesce(length(p.payload), length(q.payload)) AS payload_bytes " +
+        "FROM queue q LEFT JOIN payloads p ON p.id = q.payload_id " +
+        "WHERE q.recipient_key = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
+    ),
+    fetchChannelSizes: s<SizeRow>(
+      "SELECT q.seq AS seq, length(q.channel_id) AS channel_bytes, " +
+        "coalesce(length(p.payload), length(q.payload)) AS payload_bytes " +
+        "FROM queue q LEFT JOIN payloads p ON p.id = q.payload_id " +
         "WHERE q.recipient_key = ? AND q.channel_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
     ),
     ack: s<{ payload_id: number | null }>(
@@ -370,6 +400,33 @@ export class SqliteStore implements Store {
       payload: bytes(r.payload),
       enqueuedAtMs: r.enqueued_at_ms,
     }));
+  }
+
+  async fetchPage(recipientKey: Uint8Array, afterSeq: number, page: PageLimits): Promise<EnvelopePage> {
+    checkPage(page);
+    const { channelId } = page;
+    // One row past the limit tells whether more wait. Iterated, so that reading stops at the first
+    // row over the budget.
+    const sizes = (
+      channelId === undefined
+        ? this.q.fetchSizes.iterate(recipientKey, afterSeq, page.limit + 1)
+        : this.q.fetchChannelSizes.iterate(recipientKey, channelId, afterSeq, page.limit + 1)
+    ) as IterableIterator<SizeRow>;
+    let count = 0;
+    let used = 0;
+    let more = false;
+    for (const row of sizes) {
+      used += envelopeBytes(row.channel_bytes, row.payload_bytes);
+      if (count === page.limit || (count > 0 && used > page.maxBytes)) {
+        more = true;
+        break;
+      }
+      count++;
+    }
+    // The same query cut at the same row: better-sqlite3 is synchronous, so nothing was written in
+    // between.
+    const envelopes = await this.fetch(recipientKey, afterSeq, count, channelId);
+    return { envelopes, more };
   }
 
   async ack(recipientKey: Uint8Array, upToSeq: number): Promise<number> {

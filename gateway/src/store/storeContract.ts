@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runChannelContract } from "./channelContract.ts";
 import type { NewEnvelope, SessionRecord, Store, UserRecord } from "./types.ts";
+import { envelopeBytes } from "../delivery/frameBudget.ts";
 
 export interface StoreContractOptions {
   /** Closes the store and opens a new one on the same data; enables the durability checks. */
@@ -369,6 +370,35 @@ export function runStoreContract(
         expect(await store.fetch(B, 0, 10)).toEqual([]);
         await expect(store.fetch(A, 0, -1)).rejects.toThrow(RangeError);
         await expect(store.fetch(A, 0, 1.5)).rejects.toThrow(RangeError);
+      });
+
+      it("cuts a page by bytes, never below one envelope, and says whether more wait", async () => {
+        const channel = rand(16);
+        const big = (n: number) => env(A, new Uint8Array(n).fill(n % 251), channel);
+        // The same array for A and B: a fan-out, stored once (its size must still count).
+        const shared = new Uint8Array(600).fill(7);
+        await store.enqueue([big(600), big(600), env(A, shared, channel), env(B, shared, channel), big(10)]);
+        const each = (n: number) => envelopeBytes(16, n);
+        const page = async (after: number, limit: number, maxBytes: number, channelId?: Uint8Array) => {
+          const got = await store.fetchPage(A, after, { limit, maxBytes, channelId });
+          return { seqs: got.envelopes.map((e) => e.seq), more: got.more };
+        };
+        expect(await page(0, 10, 2 * each(600))).toEqual({ seqs: [1, 2], more: true });
+        expect(await page(0, 10, 2 * each(600) - 1)).toEqual({ seqs: [1], more: true });
+        // An envelope larger than the whole budget still comes alone: a page is never empty.
+        expect(await page(0, 10, 1)).toEqual({ seqs: [1], more: true });
+        expect(await page(2, 10, each(600) + each(10))).toEqual({ seqs: [3, 4], more: false });
+        expect(await page(2, 10, each(600) + each(10) - 1)).toEqual({ seqs: [3], more: true });
+        expect(await page(0, 2, 1_000_000)).toEqual({ seqs: [1, 2], more: true });
+        expect(await page(0, 4, 1_000_000)).toEqual({ seqs: [1, 2, 3, 4], more: false });
+        expect(await page(4, 4, 1_000_000)).toEqual({ seqs: [], more: false });
+        expect(await page(0, 10, each(600), channel)).toEqual({ seqs: [1], more: true });
+        expect(await page(0, 10, 1_000_000, rand(16))).toEqual({ seqs: [], more: false });
+        const full = await store.fetchPage(A, 2, { limit: 1, maxBytes: 1 });
+        expect(full.envelopes[0]!.payload).toEqual(shared);
+        await expect(store.fetchPage(A, 0, { limit: 0, maxBytes: 10 })).rejects.toThrow(RangeError);
+        await expect(store.fetchPage(A, 0, { limit: 1.5, maxBytes: 10 })).rejects.toThrow(RangeError);
+        await expect(store.fetchPage(A, 0, { limit: 1, maxBytes: NaN })).rejects.toThrow(RangeError);
       });
 
       it("ack deletes up to seq and returns the count; beyond head is harmless", async () => {

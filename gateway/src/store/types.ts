@@ -44,6 +44,20 @@ export interface StoredEnvelope {
   enqueuedAtMs: number;
 }
 
+export interface PageLimits {
+  /** At most this many envelopes (a positive integer). */
+  limit: number;
+  /** Their envelopeBytes add up to at most this, apart from a first envelope larger than it alone. */
+  maxBytes: number;
+  /** Only this channel's envelopes. */
+  channelId?: Uint8Array;
+}
+
+export interface EnvelopePage {
+  envelopes: StoredEnvelope[];
+  more: boolean;
+}
+
 /**
  * A channel: who may send into it and receive from it. Every channel follows one MLS group (a
  * conversation of two is a group of two), whose membership changes only with an accepted commit.
@@ -148,6 +162,14 @@ export interface Store {
     limit: number,
     channelId?: Uint8Array,
   ): Promise<StoredEnvelope[]>;
+  /**
+   * A page of envelopes with seq > afterSeq, oldest first: at most `limit`, and only as many as fit
+   * `maxBytes` counted with envelopeBytes (delivery/frameBudget.ts), except that the first envelope is
+   * always included so that a page is never empty while envelopes wait. `more` says whether envelopes
+   * beyond the page wait. Payloads past the cut are not read, so a page costs memory in proportion to
+   * `maxBytes`, not to `limit`.
+   */
+  fetchPage(recipientKey: Uint8Array, afterSeq: number, page: PageLimits): Promise<EnvelopePage>;
   /** Deletes envelopes with seq <= upToSeq; returns how many were deleted. */
   ack(recipientKey: Uint8Array, upToSeq: number): Promise<number>;
   /** Number of envelopes waiting for the recipient. */
