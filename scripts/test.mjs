@@ -13,6 +13,7 @@ const hasChromium = ensureDebianPackage("chromium", "chromium");
 if (!ensureDebianPackage("pebble", "pebble")) console.warn("note: the ACME tests will be skipped");
 
 const steps = [
+  ["architecture doc matches the tree", ["node", "scripts/check-architecture.mjs"]],
   ["typecheck", ["npm", "run", "--silent", "typecheck"]],
   ["lint", ["npm", "run", "--silent", "lint"]],
   ["format", ["npm", "run", "--silent", "format:check"]],

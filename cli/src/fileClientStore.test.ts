@@ -1,3 +1,4 @@
+import type { webcrypto } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let counter = 0;
 const exportKey = new Uint8Array(64).fill(7);
 
-async function keyFor(username: string, secret = exportKey): Promise<CryptoKey> {
+async function keyFor(username: string, secret = exportKey): Promise<webcrypto.CryptoKey> {
   return importStateKey(await deriveStateKeyBytes(secret, username));
 }
 

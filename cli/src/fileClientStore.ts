@@ -8,6 +8,7 @@
  * The file is bound to its username by the AES-GCM associated data, so a state file copied into
  * another account's directory does not open.
  */
+import type { webcrypto } from "node:crypto";
 import { MemoryClientStore, type ClientStoreSnapshot, type MessageRecord } from "@qpq/shared/client";
 import { decodeRecord, encodeRecord, open, seal } from "@qpq/shared/crypto";
 import { bytesEqual, utf8 } from "@qpq/shared/bytes";
@@ -32,7 +33,7 @@ const copy = <T>(value: T): T => structuredClone(value);
 
 export interface FileClientStoreOptions {
   path: string;
-  key: CryptoKey;
+  key: webcrypto.CryptoKey;
   username: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * How the CLI reaches a gateway: the Node WebTransport client of @qpq/gateway (client side only; the
+ * How the CLI reaches a gateway: the Node WebTransport client of @qpq/transport (client side only; the
  * server is not loaded). A development gateway publishes its self-signed certificate's hash in
  * /.well-known/qpq.json and the connection is pinned to it, as browsers do with
  * serverCertificateHashes. Otherwise the certificate is verified normally against Node's bundled
@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as tls from "node:tls";
-import { connectWebTransport } from "@qpq/gateway/webtransport-client";
+import { connectWebTransport } from "@qpq/transport/client";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 
 export function trustedRoots(caFile?: string): string {

@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { chromium, type Browser, type BrowserContext, type Page, type Response } from "@playwright/test";
 import { startGatewayProcess } from "@qpq/gateway/testing";
-import { writeBenchSection } from "@qpq/gateway/bench-doc";
+import { writeBenchSection } from "../../scripts/benchDoc.ts";
 import config from "../playwright.config.ts";
 
 const root = join(fileURLToPath(new URL(".", import.meta.url)), "..", "..");

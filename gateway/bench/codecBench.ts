@@ -20,7 +20,7 @@ import {
   refDecodeServerFrame,
   refEncodeClientFrame,
   refEncodeServerFrame,
-} from "../../shared/src/protocol/testing/referenceCodec.ts";
+} from "@qpq/shared/protocol/reference";
 
 export interface CodecBenchRow {
   frame: string;

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Push } from "@qpq/shared/protocol";
 import { startGatewayProcess } from "../src/testing/index.ts";
-import { writeBenchSection } from "./benchDoc.ts";
+import { writeBenchSection } from "../../scripts/benchDoc.ts";
 import { groupMessage, makeUsers, pairChannel, type BenchUser } from "./deliveryBench.ts";
 
 const SECTION = "## Group channel fan-out";

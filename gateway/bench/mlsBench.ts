@@ -44,7 +44,7 @@ import {
   suiteImpl,
   type OwnKeyPackage,
 } from "@qpq/shared/mls";
-import { writeBenchSection } from "./benchDoc.ts";
+import { writeBenchSection } from "../../scripts/benchDoc.ts";
 
 const SECTION = "## MLS group operations (ts-mls, one Node process)";
 const quick = process.argv.includes("--quick");

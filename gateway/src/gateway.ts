@@ -5,20 +5,15 @@
  */
 import { isIP } from "node:net";
 import type { GatewayConfig } from "./config.ts";
-import { Delivery } from "./delivery/delivery.ts";
 import { discoveryDocument } from "./http/discovery.ts";
 import { startHttpServer } from "./http/httpServer.ts";
 import { errorFields, log } from "./log.ts";
 import { ClientConnection, type ServedSession } from "./rpc/connection.ts";
-import { LoginRegistry } from "./services/loginRegistry.ts";
-import { createOpaqueServer } from "./services/opaque.ts";
-import { SessionRegistry } from "./services/sessionRegistry.ts";
-import { Throttle } from "./services/throttle.ts";
-import type { Services } from "./services/index.ts";
+import { createServices } from "./services/createServices.ts";
 import { openStore } from "./store/index.ts";
 import { AcmeCertificates } from "./tls/acme.ts";
 import { CertificateManager } from "./tls/certManager.ts";
-import { startWebTransportServer, type WebTransportServer } from "./transport/index.ts";
+import { startWebTransportServer, type WebTransportServer } from "@qpq/transport";
 
 export interface RunningGateway {
   httpPort: number;
@@ -35,18 +30,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     dataDir: config.dataDir,
     synchronous: config.sqliteSynchronous,
   });
-  const now = () => Date.now();
-  const services: Services = {
-    config,
-    store,
-    opaque: await createOpaqueServer(store),
-    logins: new LoginRegistry(config.limits.maxPendingLogins, now),
-    delivery: new Delivery(store, config.limits, now),
-    throttle: new Throttle(now, config.limits.rateLimits),
-    sessions: new SessionRegistry(),
-    now,
-    startedAtMs: now(),
-  };
+  const services = await createServices(config, store);
+  const now = services.now;
 
   const acme = config.acme ? await AcmeCertificates.create(config.acme, config.dataDir) : undefined;
   const connections = new Set<ClientConnection>();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayClient } from "@qpq/shared/client";
 import { directorySlug } from "../src/tls/acmeStore.ts";
-import { connectWebTransport } from "../src/transport/client.ts";
+import { connectWebTransport } from "@qpq/transport/client";
 import { startGatewayProcess, type GatewayProcess } from "./helpers.ts";
 import { findPebble, freePort, startPebble, type Pebble } from "./pebble.ts";
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, PROTOCOL_VERSION, QpqError } from "@qpq/shared/protocol";
 import { discoverGateway } from "@qpq/shared/client";
 import { RpcClient } from "@qpq/shared/rpc";
-import { connectWebTransport } from "../src/transport/client.ts";
+import { connectWebTransport } from "@qpq/transport/client";
 import {
   connectGateway,
   FAST,

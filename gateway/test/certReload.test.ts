@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { GatewayClient } from "@qpq/shared/client";
-import { generateSelfSigned } from "../src/tls/selfSigned.ts";
-import { connectWebTransport } from "../src/transport/client.ts";
+import { generateSelfSigned } from "@qpq/transport/certificates";
+import { connectWebTransport } from "@qpq/transport/client";
 import { startGatewayProcess, type GatewayProcess } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qpq-certs-"));

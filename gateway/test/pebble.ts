@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
-import { generateSelfSigned } from "../src/tls/selfSigned.ts";
+import { generateSelfSigned } from "@qpq/transport/certificates";
 
 export interface Pebble {
   directoryUrl: string;

@@ -1,6 +1,6 @@
 import { FrameDecoder } from "@qpq/shared/protocol";
 import { discoverGateway } from "@qpq/shared/client";
-import { connectWebTransport } from "../src/transport/client.ts";
+import { connectWebTransport } from "@qpq/transport/client";
 
 /**
  * One request stream to the gateway spoken raw: write any bytes, read back whole frames. For tests that

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { ConnectionManager, MemoryClientStore, Messenger, type ConnectionStatus } from "@qpq/shared/client";
-import { connectWebTransport } from "../src/transport/client.ts";
+import { connectWebTransport } from "@qpq/transport/client";
 import {
   FAST,
   uniqueName,

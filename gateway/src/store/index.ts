@@ -16,7 +16,6 @@ export type {
 export { MemoryStore } from "./memoryStore.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqliteStore.ts";
 export { SchemaTooNewError, latestVersion, migrations, type Migration } from "./migrations.ts";
-export { benchStore, type BenchOptions, type BenchResult } from "./storeBench.ts";
 
 export interface StoreConfig {
   kind: "sqlite" | "memory";

@@ -8,7 +8,7 @@ import { openStore, SQLITE_FILE_NAME } from "./index.ts";
 import { currentVersion, latestVersion, migrate, migrations, SchemaTooNewError } from "./migrations.ts";
 import type { Migration } from "./migrations.ts";
 import { SqliteStore } from "./sqliteStore.ts";
-import { benchStore } from "./storeBench.ts";
+import { benchStore } from "../../bench/storeBench.ts";
 import { runHybridKeyContract } from "./hybridKeyContract.ts";
 import { runStoreContract } from "./storeContract.ts";
 import type { Store } from "./types.ts";

@@ -1,5 +1,5 @@
 import { GatewayClient, discoverGateway } from "@qpq/shared/client";
-import { connectWebTransport } from "../transport/client.ts";
+import { connectWebTransport } from "@qpq/transport/client";
 
 /** Discovers the gateway at baseUrl and opens a client connection pinned to its certificate hash. */
 export async function connectGateway(baseUrl: string, clientName = "qpq-test"): Promise<GatewayClient> {

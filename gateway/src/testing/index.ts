@@ -1,3 +1,12 @@
 export { startGatewayProcess, type GatewayProcess, type StartOptions } from "./gatewayProcess.ts";
 export { connectGateway } from "./connect.ts";
-export { generateSelfSigned } from "../tls/selfSigned.ts";
+export { generateSelfSigned } from "@qpq/transport/certificates";
+export {
+  IN_PROCESS_BASE_URL,
+  inProcessGateway,
+  testConfig,
+  type ConnectOptions,
+  type InProcessGateway,
+  type InProcessOptions,
+} from "./inProcess.ts";
+export { createServices, type Clock } from "../services/createServices.ts";

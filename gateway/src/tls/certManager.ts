@@ -16,7 +16,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { X509Certificate, createHash, createPrivateKey } from "node:crypto";
 import { join } from "node:path";
 import { log } from "../log.ts";
-import { generateSelfSigned } from "./selfSigned.ts";
+import { generateSelfSigned } from "@qpq/transport/certificates";
 
 export interface ActiveCertificate {
   certPem: string;

@@ -37,7 +37,7 @@ export interface CommittedChange extends CommitChange {
 
 export type BuildCommit = (state: ClientState, record: GroupRecord) => Promise<CommitChange>;
 
-type Outcome = "accepted" | "conflict";
+type Outcome = "accepted" | "conflict" | "refused";
 
 /** Joiners' verified hybrid public keys by hex identity key, fetched before their commit is sent. */
 type JoinerKeys = Map<string, Uint8Array>;
@@ -85,7 +85,15 @@ export class GroupCommits {
         const current = await this.session.groupState(group.id);
         const pending = current?.record.pendingCommit;
         if (!current || !pending) return;
-        const record = await this.settle(current.record, pending);
+        let record: GroupRecord | undefined;
+        try {
+          record = await this.settle(current.record, pending);
+        } catch (error) {
+          // Refused for good (e.g. we are no longer in the channel): reported, no reason to stay offline.
+          if (!isRefusal(error)) throw error;
+          this.session.emit("error", error);
+          return;
+        }
         if (record) await this.sendWelcome(record, pending);
         else
           this.session.emit(
@@ -138,10 +146,21 @@ export class GroupCommits {
    * before), the old state without the pending commit on a conflict. Other errors leave it pending.
    */
   private async settle(record: GroupRecord, pending: PendingCommit): Promise<GroupRecord | undefined> {
-    const outcome = await this.send(record, pending);
-    if (outcome === "conflict") {
+    let outcome: Outcome;
+    let refusal: unknown;
+    try {
+      outcome = await this.send(record, pending);
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      outcome = "refused";
+      refusal = error;
+    }
+    if (outcome !== "accepted") {
+      // A refused commit can never be accepted: kept pending, it would be sent again at every attach
+      // and fail it, so a member removed while its commit was in flight could never reconnect.
       const { pendingCommit: _dropped, ...without } = record;
       await this.session.store.putGroup(without);
+      if (outcome === "refused") throw refusal;
       return undefined;
     }
     const adopted = this.session.groupRecord(record, record.id, decodeState(pending.state));
@@ -198,4 +217,21 @@ export class GroupCommits {
       }),
     );
   }
+}
+
+/**
+ * Answers that judge the commit itself (the sender is no longer in the channel, its membership claims
+ * do not match the channel's, it is too large) and so will never change for this commit. Transport,
+ * session and load errors leave the outcome unknown: the commit stays pending and is sent again.
+ */
+const REFUSALS: ReadonlySet<number> = new Set([
+  ErrorCode.ChannelForbidden,
+  ErrorCode.InvalidArgument,
+  ErrorCode.UnknownRecipient,
+  ErrorCode.PayloadTooLarge,
+  ErrorCode.StaleEpoch,
+]);
+
+function isRefusal(error: unknown): boolean {
+  return error instanceof QpqError && REFUSALS.has(error.code);
 }

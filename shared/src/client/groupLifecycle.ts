@@ -10,6 +10,7 @@ import {
   commitPendingProposals,
   hasPendingProposals,
   leavesOf,
+  pendingProposals,
   decodeKeyPackage,
   inspectKeyPackage,
   members,
@@ -286,8 +287,46 @@ export class GroupLifecycle {
     if (!this.started || this.stopped) return;
     this.session
       .groupState(groupId)
-      .then((current) => current && this.scheduleProposalCommit(groupId, current.state))
+      .then(async (current) => {
+        if (!current) return;
+        if (current.record.leftAtMs !== undefined && this.leaveLost(current.state)) {
+          await this.sendProposal(groupId, (state) => proposeLeave(state, this.session.impl));
+          return;
+        }
+        this.scheduleProposalCommit(groupId, current.state);
+      })
       .catch((error: unknown) => this.session.emit("error", error));
+  }
+
+  /**
+   * Sends again every departure of ours that no commit took (Messenger.attach runs it): one dropped
+   * while we were offline, or whose resend failed with the connection, would otherwise wait for an
+   * epoch change that may never come.
+   */
+  async resendLostLeaves(): Promise<void> {
+    for (const group of await this.session.store.listGroups()) {
+      if (this.stopped || group.leftAtMs === undefined) continue;
+      const current = await this.session.groupState(group.id);
+      if (current && this.leaveLost(current.state)) {
+        await this.sendProposal(group.id, (state) => proposeLeave(state, this.session.impl));
+      }
+    }
+  }
+
+  /**
+   * A proposal lives only in its epoch: a commit that did not include our departure (a rival commit
+   * of the same epoch) dropped it, and nobody else will ever propose it. Still in the group, with no
+   * departure of ours pending, we must send it again, or we would stay a member who thinks it left.
+   */
+  private leaveLost(state: ClientState): boolean {
+    if (!this.session.connected || wasRemoved(state)) return false;
+    const own = state.privatePath.leafIndex;
+    return !pendingProposals(state).some(
+      (p) =>
+        p.senderLeafIndex === own &&
+        p.proposal.proposalType === "remove" &&
+        p.proposal.remove.removed === own,
+    );
   }
 
   private scheduleProposalCommit(groupId: string, state: ClientState): void {

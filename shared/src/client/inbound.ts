@@ -280,14 +280,16 @@ export class InboundProcessor {
         );
       }
       const groupId = toHex(state.groupContext.groupId);
-      const previous = await store.getGroup(groupId);
+      const stored = await store.getGroup(groupId);
       // Joining again is right only into a later epoch (we were removed and invited back); the same or
       // an earlier one is a replayed invitation that would undo every commit since.
-      if (previous && BigInt(previous.epoch) >= state.groupContext.epoch) {
+      if (stored && BigInt(stored.epoch) >= state.groupContext.epoch) {
         throw new StaleWelcomeError(
-          `an invitation into group ${groupId.slice(0, 8)} at epoch ${state.groupContext.epoch}, which this device holds at epoch ${previous.epoch}, was dropped`,
+          `an invitation into group ${groupId.slice(0, 8)} at epoch ${state.groupContext.epoch}, which this device holds at epoch ${stored.epoch}, was dropped`,
         );
       }
+      // Joining again after leaving: the departure (and any commit of ours from then) is over.
+      const previous = stored && { ...stored, leftAtMs: undefined, pendingCommit: undefined };
       // The group channel is the one the Welcome came through (and the inviter signed): the gateway let
       // it in only from a member, after the commit that made us one.
       const record = this.session.groupRecord(previous, groupId, state, undefined, channelId);

@@ -13,6 +13,7 @@ import {
   deliveryTokenHash,
   groupIdHex,
   inspectKeyPackage,
+  leavesOf,
   members as groupMembers,
   suiteImpl,
   type GroupMember,
@@ -205,6 +206,7 @@ export class Messenger {
     await this.commits.resumePending();
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
+    this.lifecycle.resendLostLeaves().catch((error: unknown) => this.session.emit("error", error));
   }
 
   /**
@@ -368,6 +370,12 @@ export class Messenger {
     }
     // The claimed KeyPackages stay valid if the commit loses its epoch: a rebuild reuses them.
     await this.commits.commitChange(groupId, async (state) => {
+      // Checked on the state each attempt builds on: a rival commit that won the epoch may have added
+      // the same user, and a second leaf for them would split the group's view of who is in it.
+      const already = usernames.filter((u) => leavesOf(state, u).length > 0);
+      if (already.length > 0) {
+        throw new QpqError(ErrorCode.InvalidArgument, `already a member: ${already.join(", ")}`);
+      }
       const result = await addMembers(state, this.session.impl, keyPackages);
       return { commit: result.commit, welcome: result.welcome, newState: result.state, added, removed: [] };
     });

@@ -9,7 +9,7 @@
  * block. Large payloads (pasted documents) would waste up to a block each with no gain; Padmé
  * (Nikitin et al., PETS 2019) caps the overhead at 12% while leaking only O(log log n) bits of the size.
  */
-import type { PaddingConfig } from "ts-mls/paddingConfig.js";
+import type { PaddingConfig } from "ts-mls";
 
 export type PaddingScheme =
   | { kind: "off" }

@@ -166,6 +166,21 @@ describe("RpcClient", () => {
     expect(t.isEnded()).toBe(true);
   });
 
+  it("drops responses still buffered when close() runs from an earlier response's handler", async () => {
+    const t = await setup();
+    const first = t.rpc.call("health", undefined);
+    const second = t.rpc.call("health", undefined);
+    const [a, b] = await t.requestsReceived(2);
+    const result: ResponseBody = { type: "health", health: { status: "ok", version: 1, uptimeMs: 1 } };
+    // One write, so both responses reach the client in one chunk and decode in one pass.
+    t.respond(a!.requestId, result);
+    t.respond(b!.requestId, result);
+    await first.then(() => t.rpc.close());
+    await expect(second).rejects.toMatchObject({ code: ErrorCode.Unavailable });
+    await tick(5);
+    expect(t.errors).toEqual([]);
+  });
+
   it("rejects pending calls with Unavailable when the session closes", async () => {
     const t = await setup({ rpc: { maxInFlight: 1 } });
     const sent = t.rpc.call("health", undefined);

@@ -348,6 +348,8 @@ export class RpcClient {
   }
 
   private onFrame(frame: ServerFrame): void {
+    // Frames decoded from a chunk read before close() belong to calls close() already rejected.
+    if (this.closeError) return;
     if (frame.type === "response") this.onResponse(frame.response);
     else this.deliver(frame.push);
   }

@@ -1,6 +1,6 @@
 /**
  * The part of the W3C WebTransport API that quicproquo uses. The browser's WebTransport satisfies it
- * structurally, and so do the gateway's Node client and server sessions (gateway/src/transport), so
+ * structurally, and so do the Node client and server sessions of @qpq/transport, so
  * framing, RPC and the client core are written once against this shape.
  */
 export interface BidiStream {

@@ -9,11 +9,15 @@ import type { BidiStream, CloseInfo, WebTransportLike } from "../../transport/we
 export interface MemoryTransportOptions {
   /** Split every chunk into pieces of at most this many bytes (default: deliver chunks whole). */
   maxChunkBytes?: number;
+  /** What the server side reports as the peer's address (a gateway keys rate limits on it). */
+  remoteAddress?: string;
 }
 
 export interface MemoryTransport extends WebTransportLike {
   /** The close info of the side that closed first, once closed. */
   readonly closeInfo: CloseInfo | undefined;
+  /** The other side's address, as a gateway's served session reports it. */
+  readonly remoteAddress: string;
 }
 
 interface Shared {
@@ -32,11 +36,14 @@ class Side implements MemoryTransport {
   private bidiController!: ReadableStreamDefaultController<BidiStream>;
   private uniController!: ReadableStreamDefaultController<ReadableStream<Uint8Array>>;
   peer!: Side;
+  readonly remoteAddress: string;
 
   constructor(
     private readonly shared: Shared,
     private readonly options: MemoryTransportOptions,
+    remoteAddress: string,
   ) {
+    this.remoteAddress = remoteAddress;
     this.incomingBidirectionalStreams = new ReadableStream<BidiStream>({
       start: (c) => void (this.bidiController = c),
     });
@@ -127,8 +134,8 @@ export function createMemoryTransportPair(options: MemoryTransportOptions = {}):
     closedPromise,
     streams: new Set(),
   };
-  const client = new Side(shared, options);
-  const server = new Side(shared, options);
+  const client = new Side(shared, options, "gateway.memory");
+  const server = new Side(shared, options, options.remoteAddress ?? "127.0.0.1");
   client.peer = server;
   server.peer = client;
   return { client, server };

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, Page } from "@playwright/test";
-import { generateSelfSigned, type SelfSignedCertificate } from "../tls/selfSigned.ts";
+import { generateSelfSigned, type SelfSignedCertificate } from "./tls/selfSigned.ts";
 import { startWebTransportServer, type WebTransportServer, type WebTransportServerSession } from "./index.ts";
 import { readAll, waitFor, writeAll } from "./testHelpers.ts";
 

@@ -1,5 +1,5 @@
 /** WebTransport server: a QUIC endpoint whose connections speak HTTP/3 and accept extended CONNECT. */
-import type { CloseInfo, WebTransportLike } from "../../../shared/src/transport/webtransport.ts";
+import type { CloseInfo, WebTransportLike } from "@qpq/shared/transport";
 import type { Config } from "@matrixai/quic/native/types.js";
 import { buildQuicheConfig, resolveLimits, type TransportLimits } from "./config.ts";
 import { H3Connection } from "./h3Connection.ts";

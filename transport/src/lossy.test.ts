@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { generateSelfSigned, type SelfSignedCertificate } from "../tls/selfSigned.ts";
+import { generateSelfSigned, type SelfSignedCertificate } from "./tls/selfSigned.ts";
 import type { TransportLimits } from "./config.ts";
 import {
   connectWebTransport,

@@ -1,5 +1,5 @@
 /**
- * The gateway's transport seam. Everything above it sees sessions as WebTransportLike (plus who the
+ * The transport seam of the gateway. Everything above it sees sessions as WebTransportLike (plus who the
  * peer is); this implementation is WebTransport over HTTP/3 on quiche, and another one (WebSocket,
  * a native WebTransport addon) can be swapped in behind the same two functions.
  */

@@ -2,7 +2,7 @@
  * A WebTransport session as the W3C-shaped object the rest of quicproquo codes against. The HTTP/3
  * connection drives it through the underscore methods; applications only see WebTransportLike.
  */
-import type { BidiStream, CloseInfo, WebTransportLike } from "../../../shared/src/transport/webtransport.ts";
+import type { BidiStream, CloseInfo, WebTransportLike } from "@qpq/shared/transport";
 import { H3, WebTransportError } from "./errors.ts";
 import type { QuicWebStream } from "./streamIo.ts";
 

@@ -3,9 +3,9 @@
  * one bidirectional stream each, an echo server returns them, and we time every round trip. Everything
  * runs in this process (server and clients share its event loop and CPU).
  */
-import { generateSelfSigned } from "../tls/selfSigned.ts";
-import { connectWebTransport } from "./client.ts";
-import { startWebTransportServer } from "./server.ts";
+import { generateSelfSigned } from "../src/tls/selfSigned.ts";
+import { connectWebTransport } from "../src/client.ts";
+import { startWebTransportServer } from "../src/server.ts";
 
 export interface EchoBenchOptions {
   clients: number;

@@ -7,7 +7,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { rootCertificates } from "node:tls";
 import type { Connection } from "@matrixai/quic/native/types.js";
-import type { CertificateHash, WebTransportLike } from "../../../shared/src/transport/webtransport.ts";
+import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 import { buildQuicheConfig, resolveLimits, type TransportLimits } from "./config.ts";
 import { WebTransportError } from "./errors.ts";
 import { H3Connection } from "./h3Connection.ts";

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { NewEnvelope, Store } from "./types.ts";
+import type { NewEnvelope, Store } from "../src/store/types.ts";
 
 export interface BenchOptions {
   messages: number;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { generateSelfSigned, type SelfSignedCertificate } from "../tls/selfSigned.ts";
+import { generateSelfSigned, type SelfSignedCertificate } from "./tls/selfSigned.ts";
 import { H3 } from "./errors.ts";
 import { encodeFrame, encodeSettings, FrameType } from "./h3frames.ts";
 import { connectWebTransport, startWebTransportServer, type WebTransportServer } from "./index.ts";

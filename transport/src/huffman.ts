@@ -3,10 +3,10 @@
  * comes from hpack.js (a data table, not its decoder, whose tree format is opaque); the decoder here
  * walks a binary tree built from it, which is plenty for header blocks of a few hundred bytes.
  */
-import huffman from "hpack.js/lib/hpack/huffman.js";
+import hpack from "hpack.js";
 
 const EOS = 256;
-const CODES: ReadonlyArray<readonly [number, number]> = huffman.encode;
+const CODES: ReadonlyArray<readonly [number, number]> = hpack.huffman.encode;
 
 // Tree nodes as two child arrays: a child >= 0 is another node, a child < 0 is ~symbol, 0 means "none"
 // (node 0 is the root, which is never anyone's child).

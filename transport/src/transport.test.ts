@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { generateSelfSigned, type SelfSignedCertificate } from "../tls/selfSigned.ts";
+import { generateSelfSigned, type SelfSignedCertificate } from "./tls/selfSigned.ts";
 import {
   connectWebTransport,
   startWebTransportServer,
@@ -153,7 +153,7 @@ describe("WebTransport server and Node client", () => {
       await w.write(new TextEncoder().encode("ping"));
       got = await Promise.race([
         r.read().then((x) => x.value),
-        new Promise<undefined>((res) => setTimeout(res, 100)),
+        new Promise<undefined>((res) => setTimeout(() => res(undefined), 100)),
       ]);
     }
     expect(new TextDecoder().decode(got)).toBe("ping");
