@@ -14,4 +14,9 @@ describe("terminalSafe", () => {
     expect(terminalSafe("invoice\u202Efdp.exe")).toBe("invoice\\u{202e}fdp.exe");
     expect(terminalSafe("\u009b2J")).toBe("\\u{9b}2J");
   });
+
+  it("shows zero-width and other invisible characters, so a look-alike name does not read as the real one", () => {
+    expect(terminalSafe("bo\u200bb")).toBe("bo\\u{200b}b");
+    expect(terminalSafe("\ufeffalice\u200d\u2060\u00ad")).toBe("\\u{feff}alice\\u{200d}\\u{2060}\\u{ad}");
+  });
 });

@@ -6,9 +6,12 @@
  * JSON output needs none of this (JSON.stringify escapes control characters, and programs read it).
  */
 
-// C0 controls, DEL, C1 controls, and the Unicode bidi embedding/override/isolate characters.
-// eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// C0 controls, DEL, C1 controls, the Unicode bidi embedding/override/isolate characters, and the
+// invisible ones (soft hyphen, zero-width space/joiners, word joiner and invisible operators, BOM,
+// Mongolian vowel separator): printed raw, "bo\u200bb" reads as "bob" and hides that it is not.
+const UNSAFE =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 export function terminalSafe(text: string): string {
   return text.replace(UNSAFE, (char) => {

@@ -90,7 +90,15 @@ function message(groupId: string, id: string, receivedAtMs: number, text = `text
 }
 
 function pending(seq: number, groupId = GROUP_A): PendingRecord {
-  return { seq, payload: pattern(50, seq), groupId, epoch: 3, receivedAtMs: T0 + seq };
+  return {
+    seq,
+    payload: pattern(50, seq),
+    groupId,
+    epoch: 3,
+    receivedAtMs: T0 + seq,
+    // Every other record says which channel it came through, so both shapes round-trip.
+    ...(seq % 2 === 0 ? { channelId: pattern(16, seq + 100) } : {}),
+  };
 }
 
 const byRef = (a: KeyPackageRecord, b: KeyPackageRecord) => a.ref.localeCompare(b.ref);
@@ -197,6 +205,21 @@ export function runClientStoreContract(
       await store.putMessage(message(GROUP_B, "m1", T0));
       expect(await store.listMessages(GROUP_A)).toHaveLength(1);
       expect(await store.listMessages(GROUP_B)).toEqual([message(GROUP_B, "m1", T0)]);
+    });
+
+    it("keeps the first message when another sender reuses its id, by putMessage or applyEnvelope", async () => {
+      const store = await make();
+      const alices: MessageRecord = { ...message(GROUP_A, "m1", T0, "from alice"), sender: "alice" };
+      await store.putMessage(alices);
+      const carols: MessageRecord = { ...message(GROUP_A, "m1", T0 + 1, "from carol"), sender: "carol" };
+      await store.putMessage(carols);
+      await store.applyEnvelope({ seq: 1, messages: [carols, message(GROUP_A, "m2", T0 + 2)] });
+      expect(await store.listMessages(GROUP_A)).toEqual([alices, message(GROUP_A, "m2", T0 + 2)]);
+      expect(await store.getMessage(GROUP_A, "m1")).toEqual(alices);
+      expect(await store.getMessage(GROUP_A, "nope")).toBeUndefined();
+      expect(await store.getMessage(GROUP_B, "m1")).toBeUndefined();
+      // The cursor moved all the same: the envelope was processed, only the record was refused.
+      expect(await store.getCursor()).toBe(1);
     });
 
     it("lists a group's messages by receivedAtMs, then insertion order, kept on overwrite", async () => {
@@ -362,11 +385,14 @@ export function runClientStoreContract(
         expect(await store.listPending()).toEqual([pending(4, ""), pending(11)]);
         expect(await store.getCursor()).toBe(12);
 
-        // Insertion order and the cursor keep working on top of reopened data.
+        // Insertion order, the cursor and the first sender's claim on an id keep working on top of
+        // reopened data.
         await store.putMessage(message(GROUP_A, "tie-3", T0 + 10));
+        await store.putMessage({ ...message(GROUP_A, "first", T0, "overwritten"), sender: "carol" });
         await store.applyEnvelope({ seq: 11, removePending: [4] });
         store = await reopen(store);
         expect(ids(await store.listMessages(GROUP_A))).toEqual(["first", "tie-1", "tie-2", "tie-3"]);
+        expect(await store.getMessage(GROUP_A, "first")).toEqual(message(GROUP_A, "first", T0));
         expect(await store.getCursor()).toBe(12);
         expect(await store.listPending()).toEqual([pending(11)]);
       });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CLASSICAL_SUITE, createIdentity, suiteImpl } from "../mls/index.ts";
+import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { Contacts, type ContactView } from "./contacts.ts";
 import { MemoryClientStore } from "./memoryClientStore.ts";
 import { ClientSession } from "./session.ts";
@@ -13,7 +14,8 @@ async function setup() {
   const directory = new Map<string, Uint8Array>([["bob", new Uint8Array(32).fill(1)]]);
   const lookup = async (name: string) => {
     const key = directory.get(name);
-    if (!key) throw new Error("no such user");
+    if (name === "offline") throw new Error("connection lost");
+    if (!key) throw new QpqError(ErrorCode.UserNotFound, "no such user");
     return key;
   };
   return { contacts: new Contacts(session, lookup), events };
@@ -71,5 +73,28 @@ describe("contacts", () => {
     await contacts.checkMember("bob", key2);
     expect(await contacts.get("bob")).toMatchObject({ identityKey: key1, impostor: true });
     expect(events.at(-1)).toMatchObject({ username: "bob", impostor: true });
+  });
+
+  it("flags look-alike and unknown names as impostors instead of failing the check", async () => {
+    const { contacts, events } = await setup();
+    // Cyrillic "а", a zero-width space, capitals: none is a canonical name, so none is bob or alice.
+    for (const name of ["\u0430lice", "bo\u200bb", "Bob"]) {
+      await contacts.checkMember(name, key2);
+      expect(events.at(-1)).toMatchObject({ username: name, impostor: true, identityKey: key2 });
+      expect(await contacts.get(name)).toBeUndefined();
+    }
+    // Canonical, but no directory entry: nobody's name, so nobody's key.
+    await contacts.checkMember("bob_", key2);
+    expect(events.at(-1)).toMatchObject({ username: "bob_", impostor: true });
+    expect(await contacts.get("bob_")).toBeUndefined();
+    const reported = events.length;
+    await contacts.checkMember("bob_", key2);
+    expect(events).toHaveLength(reported);
+  });
+
+  it("does not take a failed lookup for an answer", async () => {
+    const { contacts, events } = await setup();
+    await expect(contacts.checkMember("offline", key1)).rejects.toThrow("connection lost");
+    expect(events).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@
 import { ErrorCode, QpqError } from "../protocol/errors.ts";
 import { bytesEqual } from "../util/bytes.ts";
 import { safetyNumber } from "./safetyNumber.ts";
+import { canonicalUsername } from "./username.ts";
 import type { ClientSession } from "./session.ts";
 import type { ContactRecord } from "./storage.ts";
 
@@ -34,12 +35,32 @@ export class Contacts {
   /**
    * Checks a group member's claimed name against what this device knows, learning unknown names from
    * the directory rather than from the group: any member can put any name in a credential, so a name
-   * first met in a group must not be trusted on first use.
+   * first met in a group must not be trusted on first use. A credential holds the canonical form, so a
+   * name that is not canonical (a Cyrillic "а", a zero-width space, capitals) can only be a look-alike,
+   * and a name the directory does not know was never anyone's: both are flagged, never skipped, since
+   * an error here would leave the impostor looking like an ordinary member.
    */
   async checkMember(username: string, memberKey: Uint8Array): Promise<void> {
     if (username === this.session.identity.username) return;
+    let canonical: string | undefined;
+    try {
+      canonical = canonicalUsername(username);
+    } catch {
+      canonical = undefined;
+    }
+    if (canonical !== username) return this.flagUnresolved(username, memberKey);
     if (!(await this.session.store.getContact(username))) {
-      await this.observe(username, await this.lookup(username));
+      let directoryKey: Uint8Array;
+      try {
+        directoryKey = await this.lookup(username);
+      } catch (error) {
+        // Only "no such user" is an answer; a lost connection says nothing about the name.
+        if (error instanceof QpqError && error.code === ErrorCode.UserNotFound) {
+          return this.flagUnresolved(username, memberKey);
+        }
+        throw error;
+      }
+      await this.observe(username, directoryKey);
     }
     const contact = (await this.session.store.getContact(username))!;
     const mismatch = !bytesEqual(contact.identityKey, memberKey);
@@ -47,6 +68,22 @@ export class Contacts {
     if (mismatch) this.impostors.add(username);
     else this.impostors.delete(username);
     this.session.emit("contact", await this.view(contact));
+  }
+
+  /**
+   * A name that no directory entry backs: reported as an impostor without storing a contact for it (a
+   * stored key would be trusted on first use, which is exactly what the credential must not get).
+   */
+  private async flagUnresolved(username: string, memberKey: Uint8Array): Promise<void> {
+    if (this.impostors.has(username)) return;
+    this.impostors.add(username);
+    const claimed: ContactRecord = {
+      username,
+      identityKey: memberKey,
+      verified: false,
+      firstSeenAtMs: this.session.now(),
+    };
+    this.session.emit("contact", await this.view(claimed));
   }
 
   /** Records the key seen for a username; reports a change of a verified contact's key. */

@@ -6,27 +6,32 @@ import {
   createGroup,
   createIdentity,
   decodeKeyPackage,
+  decodeMessage,
   encryptApplication,
   generateKeyPackage,
+  joinFromWelcome,
+  policyForSuite,
   suiteImpl,
 } from "../mls/index.ts";
 import type { Envelope } from "../protocol/index.ts";
 import { encodeAppMessage } from "./appMessage.ts";
 import { hybridKeyPairFromIdentity } from "../crypto/hybridEnvelope.ts";
 import { HybridKeys } from "./hybridKeys.ts";
-import { InboundProcessor } from "./inbound.ts";
+import { InboundProcessor, MessageIdTakenError, StaleWelcomeError, WrongChannelError } from "./inbound.ts";
 import { sealInvitation } from "./invitations.ts";
 import { MemoryClientStore } from "./memoryClientStore.ts";
 import { ClientSession } from "./session.ts";
 
 /** The channel the conversation travels in (every delivery has one). */
 const CHANNEL = new Uint8Array(16).fill(7);
+/** Another channel bob shares with a member (a direct conversation, say). */
+const OTHER_CHANNEL = new Uint8Array(16).fill(8);
 
 const text = (t: string, id: string) =>
   encodeAppMessage({ kind: "text", id: id.padStart(32, "0"), text: t, sentAtMs: 1 });
 
 describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suite) => {
-  async function scenario() {
+  async function scenario(bobKeyPackageLastResort = false) {
     const impl = await suiteImpl(suite);
     const alice = await createIdentity("alice", impl);
     const bob = await createIdentity("bob", impl);
@@ -41,7 +46,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
         encoded: bobKp.encoded,
         initPrivateKey: bobKp.privatePackage.initPrivateKey,
         hpkePrivateKey: bobKp.privatePackage.hpkePrivateKey,
-        lastResort: false,
+        lastResort: bobKeyPackageLastResort,
         createdAtMs: 0,
       },
     ]);
@@ -74,6 +79,12 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
     const addCarol = await addMembers(state, impl, [decodeKeyPackage(carolKp.encoded)]);
     state = addCarol.state;
     const second = await encryptApplication(state, impl, text("epoch 2", "2"));
+    const carolJoined = await joinFromWelcome(
+      decodeMessage(addCarol.welcome!),
+      () => carolKp,
+      impl,
+      policyForSuite(suite),
+    );
     const env = (seq: number, payload: Uint8Array): Envelope => ({
       seq,
       payload,
@@ -94,6 +105,7 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
       epoch1: env(2, first.message),
       commit: env(3, addCarol.commit),
       epoch2: env(4, second.message),
+      carolState: carolJoined.state,
     };
   }
 
@@ -146,6 +158,57 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
     const groupId = (await s.store.listGroups())[0]!.id;
     expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 2"]);
     expect(await s.store.getCursor()).toBe(4);
+  });
+
+  describe("channels", () => {
+    it("drops a group's commit and messages that come through another channel, and goes on", async () => {
+      const s = await scenario();
+      const elsewhere = (e: Envelope, seq: number): Envelope => ({ ...e, seq, channelId: OTHER_CHANNEL });
+      // A member forking bob off: its own commit for the epoch, sent to bob alone by another way.
+      await s.inbound.deliver([s.welcome, elsewhere(s.epoch1, 2), elsewhere(s.commit, 3)]);
+      const groupId = (await s.store.listGroups())[0]!.id;
+      expect((await s.store.getGroup(groupId))!.epoch).toBe(1);
+      expect(await s.store.listMessages(groupId)).toEqual([]);
+      expect(s.errors).toEqual([expect.any(WrongChannelError), expect.any(WrongChannelError)]);
+      expect(await s.store.getCursor()).toBe(3);
+
+      // The group's own channel still carries everything.
+      await s.inbound.deliver([
+        { ...s.epoch1, seq: 4 },
+        { ...s.commit, seq: 5 },
+        { ...s.epoch2, seq: 6 },
+      ]);
+      expect((await s.store.getGroup(groupId))!.epoch).toBe(2);
+      expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 1", "epoch 2"]);
+      expect(s.errors).toHaveLength(2);
+    });
+
+    it("checks the channel of a message that waited for its group's Welcome", async () => {
+      const s = await scenario();
+      const early = { ...s.epoch1, seq: 1, channelId: OTHER_CHANNEL };
+      await s.inbound.deliver([early, { ...s.welcome, seq: 2 }]);
+      const groupId = (await s.store.listGroups())[0]!.id;
+      expect(await s.store.listMessages(groupId)).toEqual([]);
+      expect(await s.store.listPending()).toEqual([]);
+      expect(s.errors).toEqual([expect.any(WrongChannelError)]);
+    });
+  });
+
+  it("keeps the first message when another member reuses its id, and reports it", async () => {
+    const s = await scenario();
+    // carol picks the id of alice's "epoch 1" message, hoping to replace it in bob's history.
+    const forged = await encryptApplication(s.carolState, s.impl, text("forged", "1"));
+    await s.inbound.deliver([s.welcome, s.epoch1, s.commit, s.env(4, forged.message)]);
+    const groupId = (await s.store.listGroups())[0]!.id;
+    expect(await s.store.listMessages(groupId)).toEqual([
+      expect.objectContaining({ sender: "alice", text: "epoch 1" }),
+    ]);
+    expect(s.errors).toEqual([expect.any(MessageIdTakenError)]);
+    expect(String(s.errors[0])).toMatch(/carol .* alice/);
+    // The forged message still used up its key, so carol's next message reads fine.
+    const next = await encryptApplication(forged.state, s.impl, text("hello", "3"));
+    await s.inbound.deliver([s.env(5, next.message)]);
+    expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 1", "hello"]);
   });
 
   describe("invitations", () => {
@@ -208,6 +271,20 @@ describe.each([DEFAULT_SUITE, CLASSICAL_SUITE])("inbound processing (%s)", (suit
         expect.stringMatching(/not a member/),
         expect.stringMatching(/not a member/),
       ]);
+    });
+
+    it("drops a replayed invitation instead of rolling the group back", async () => {
+      // A last-resort KeyPackage outlives its use, so the replayed Welcome still opens.
+      const s = await scenario(true);
+      await s.inbound.deliver([s.welcome, s.epoch1, { ...s.welcome, seq: 3 }]);
+      const groupId = (await joined(s))[0]!.id;
+      await s.inbound.deliver([s.env(4, s.commit.payload), { ...s.welcome, seq: 5 }]);
+      expect((await s.store.getGroup(groupId))!.epoch).toBe(2);
+      expect(s.errors).toEqual([expect.any(StaleWelcomeError), expect.any(StaleWelcomeError)]);
+      // Nothing waits for an epoch we were rolled back from: later messages read at once.
+      await s.inbound.deliver([s.env(6, s.epoch2.payload)]);
+      expect((await s.store.listMessages(groupId)).map((m) => m.text)).toEqual(["epoch 1", "epoch 2"]);
+      expect(await s.store.listPending()).toEqual([]);
     });
 
     it("drops an invitation delivered through another channel than it names", async () => {

@@ -10,6 +10,12 @@
  * by a member of the group it leads to. A bare Welcome is dropped, so the gateway cannot pull us into
  * a group of its making by encrypting a Welcome to one of our public KeyPackages, nor downgrade an
  * invitation to a bare Welcome to hide who sent it.
+ *
+ * Everything else of a group is taken only from the group's channel. The gateway orders a channel's
+ * commits (one per epoch) and fans each out to every member; a member who also shares another channel
+ * with some of us could send those a second commit for the same epoch through it and fork the group
+ * into two halves that can no longer read each other. An envelope names the channel it came through,
+ * so a group's message from any other channel is reported and dropped.
  */
 import type { MLSMessage } from "ts-mls";
 import {
@@ -39,6 +45,41 @@ import type { EnvelopeOutcome, MessageRecord, PendingRecord } from "./storage.ts
  * Welcome never comes must not pile up forever. Beyond it the oldest are dropped.
  */
 const MAX_PENDING = 1000;
+
+/** A group's commit or message that came through another channel than the group's own. */
+export class WrongChannelError extends QpqError {
+  override readonly name = "WrongChannelError";
+
+  constructor(detail: string) {
+    super(ErrorCode.MlsMessageInvalid, detail);
+  }
+}
+
+/**
+ * A message whose sender-chosen id is already taken in its conversation by another sender's message:
+ * the first one stays, so no member can replace what someone else said.
+ */
+export class MessageIdTakenError extends QpqError {
+  override readonly name = "MessageIdTakenError";
+
+  constructor(detail: string) {
+    super(ErrorCode.MlsMessageInvalid, detail);
+  }
+}
+
+/**
+ * An invitation into a group this device already holds at the Welcome's epoch or a later one: a
+ * replay (or a stale copy), which would roll the group back and strand every later message.
+ */
+export class StaleWelcomeError extends QpqError {
+  override readonly name = "StaleWelcomeError";
+
+  constructor(detail: string) {
+    super(ErrorCode.InvitationInvalid, detail);
+  }
+}
+
+type Delivered = { seq: number; payload: Uint8Array; enqueuedAtMs: number; channelId?: Uint8Array };
 
 export class InboundProcessor {
   private chain: Promise<void> = Promise.resolve();
@@ -105,7 +146,7 @@ export class InboundProcessor {
 
   /** Applies one message to the outcome; returns the group id whose state moved, if any. */
   private async apply(
-    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number; channelId?: Uint8Array },
+    envelope: Delivered,
     message: MLSMessage,
     outcome: EnvelopeOutcome,
     invitation?: Invitation,
@@ -130,6 +171,16 @@ export class InboundProcessor {
     const current = await this.session.groupState(groupId);
     // Removed: nothing of this group can be read any more, and nothing needs to wait for it.
     if (current && wasRemoved(current.state)) return undefined;
+    // A group not joined yet cannot be checked: its envelopes wait with their channel, checked on retry.
+    if (current && !this.fromGroupChannel(envelope, current.record.channelId)) {
+      this.session.emit(
+        "error",
+        new WrongChannelError(
+          `a ${message.wireformat} of group ${groupId.slice(0, 8)} that came through another channel was dropped`,
+        ),
+      );
+      return undefined;
+    }
     if (!current || target.epoch > current.state.groupContext.epoch) {
       outcome.addPending!.push(this.pending(envelope, groupId, target.epoch));
       return undefined;
@@ -147,10 +198,20 @@ export class InboundProcessor {
       if (app?.kind === "groupInfo") name = app.name;
       outcome.groups!.push(this.session.groupRecord(current.record, groupId, result.state, name));
       if (app?.kind === "text") {
+        const sender = result.sender.username ?? "?";
+        const taken = await this.session.store.getMessage(groupId, app.id);
+        if (taken && taken.sender !== sender) {
+          // The state still moves on (the message's key is used up); only the record is refused.
+          this.session.emit(
+            "error",
+            new MessageIdTakenError(`${sender} sent a message under an id already taken by ${taken.sender}`),
+          );
+          return undefined;
+        }
         outcome.messages!.push({
           id: app.id,
           groupId,
-          sender: result.sender.username ?? "?",
+          sender,
           text: app.text,
           sentAtMs: app.sentAtMs,
           receivedAtMs: this.session.now(),
@@ -173,7 +234,7 @@ export class InboundProcessor {
   }
 
   private async applyWelcome(
-    envelope: { seq: number; payload: Uint8Array; enqueuedAtMs: number; channelId?: Uint8Array },
+    envelope: Delivered,
     message: MLSMessage,
     invitation: Invitation,
     outcome: EnvelopeOutcome,
@@ -220,6 +281,13 @@ export class InboundProcessor {
       }
       const groupId = toHex(state.groupContext.groupId);
       const stored = await store.getGroup(groupId);
+      // Joining again is right only into a later epoch (we were removed and invited back); the same or
+      // an earlier one is a replayed invitation that would undo every commit since.
+      if (stored && BigInt(stored.epoch) >= state.groupContext.epoch) {
+        throw new StaleWelcomeError(
+          `an invitation into group ${groupId.slice(0, 8)} at epoch ${state.groupContext.epoch}, which this device holds at epoch ${stored.epoch}, was dropped`,
+        );
+      }
       // Joining again after leaving: the departure (and any commit of ours from then) is over.
       const previous = stored && { ...stored, leftAtMs: undefined, pendingCommit: undefined };
       // The group channel is the one the Welcome came through (and the inviter signed): the gateway let
@@ -259,7 +327,12 @@ export class InboundProcessor {
         removePending: [ready.seq],
       };
       try {
-        const envelope = { seq: ready.seq, payload: ready.payload, enqueuedAtMs: ready.receivedAtMs };
+        const envelope: Delivered = {
+          seq: ready.seq,
+          payload: ready.payload,
+          enqueuedAtMs: ready.receivedAtMs,
+          ...(ready.channelId !== undefined && { channelId: ready.channelId }),
+        };
         await this.apply(envelope, decodeMessage(ready.payload), outcome);
       } catch (error) {
         this.session.emit("error", error);
@@ -278,17 +351,20 @@ export class InboundProcessor {
     if (seqs.length > 0) await this.session.store.applyEnvelope({ seq: 0, removePending: seqs });
   }
 
-  private pending(
-    envelope: { seq: number; payload: Uint8Array },
-    groupId: string,
-    epoch: bigint,
-  ): PendingRecord {
+  private fromGroupChannel(envelope: Delivered, groupChannel: string): boolean {
+    return (
+      groupChannel !== "" && envelope.channelId !== undefined && toHex(envelope.channelId) === groupChannel
+    );
+  }
+
+  private pending(envelope: Delivered, groupId: string, epoch: bigint): PendingRecord {
     return {
       seq: envelope.seq,
       payload: envelope.payload,
       groupId,
       epoch: Number(epoch),
       receivedAtMs: this.session.now(),
+      ...(envelope.channelId !== undefined && { channelId: envelope.channelId }),
     };
   }
 

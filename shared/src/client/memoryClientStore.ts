@@ -96,6 +96,10 @@ export class MemoryClientStore implements ClientStore {
     return this.changed();
   }
 
+  async getMessage(groupId: string, id: string) {
+    return copy(this.messages.get(messageKey({ groupId, id }))?.record);
+  }
+
   async listMessages(groupId: string) {
     return [...this.messages.values()]
       .filter((m) => m.record.groupId === groupId)
@@ -158,11 +162,13 @@ export class MemoryClientStore implements ClientStore {
 
   private setMessage(message: MessageRecord): void {
     const key = messageKey(message);
-    const n = this.messages.get(key)?.n ?? this.nextMessage++;
+    const existing = this.messages.get(key);
+    if (existing && existing.record.sender !== message.sender) return;
+    const n = existing?.n ?? this.nextMessage++;
     this.messages.set(key, { n, record: copy(message) });
   }
 }
 
-function messageKey(message: MessageRecord): string {
+function messageKey(message: Pick<MessageRecord, "groupId" | "id">): string {
   return `${message.groupId}/${message.id}`;
 }

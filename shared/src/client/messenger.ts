@@ -483,7 +483,11 @@ export class Messenger {
   private async observeMembers(groupId: string): Promise<void> {
     if (!this.session.connected) return;
     for (const member of await this.members(groupId)) {
-      if (member.username) await this.contacts.checkMember(member.username, member.signatureKey);
+      if (!member.username) continue;
+      // One member whose check fails (the connection dropped) must not leave the rest unchecked.
+      await this.contacts
+        .checkMember(member.username, member.signatureKey)
+        .catch((error: unknown) => this.session.emit("error", error));
     }
   }
 

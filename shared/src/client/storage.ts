@@ -105,6 +105,11 @@ export interface PendingRecord {
   groupId: string;
   epoch: number;
   receivedAtMs: number;
+  /**
+   * The channel it came through, checked against the group's once the group is known (inbound.ts).
+   * Absent only in records stored before it was kept; those are dropped as from the wrong channel.
+   */
+  channelId?: Uint8Array;
 }
 
 /**
@@ -133,7 +138,13 @@ export interface ClientStore {
   listGroups(): Promise<GroupRecord[]>;
   putGroup(group: GroupRecord): Promise<void>;
 
+  /**
+   * Stores a message; one with the groupId and id of a stored message replaces it only when both have
+   * the same sender (a status change of our own message). Ids are chosen by senders, so otherwise the
+   * first record stays: no member can overwrite another's message.
+   */
   putMessage(message: MessageRecord): Promise<void>;
+  getMessage(groupId: string, id: string): Promise<MessageRecord | undefined>;
   /** Messages of a conversation, oldest first. */
   listMessages(groupId: string): Promise<MessageRecord[]>;
 
@@ -144,6 +155,9 @@ export interface ClientStore {
 
   /** Highest envelope seq fully processed on this device (0 before the first). */
   getCursor(): Promise<number>;
-  /** Applies the outcome and advances the cursor to max(cursor, outcome.seq), atomically. */
+  /**
+   * Applies the outcome and advances the cursor to max(cursor, outcome.seq), atomically. Its messages
+   * follow putMessage's rule: another sender's message never replaces a stored one.
+   */
   applyEnvelope(outcome: EnvelopeOutcome): Promise<void>;
 }

@@ -213,6 +213,31 @@ describe("IdbClientStore at rest", () => {
     await expect(reopened.listGroups()).rejects.toBeInstanceOf(AtRestDecryptError);
   });
 
+  it("tells the sender of a stored message only to a put for the same id, linking no two messages", async () => {
+    const factory = new IDBFactory();
+    const store = await freshStore("erin", factory);
+    await store.putMessage(message);
+    await store.putMessage({ ...message, id: "msg-second" });
+    // A row from before the sender hash: the first put after it stores the hash again.
+    store.close();
+    let raw = await rawOpen(factory, await accountDatabaseName("erin"));
+    const rows = (await raw.getAll("messages")) as { k: string; s?: string }[];
+    expect(rows.map((r) => r.s)).toEqual([expect.any(String), expect.any(String)]);
+    expect(rows[0]!.s).not.toBe(rows[1]!.s);
+    for (const row of rows) delete row.s;
+    for (const row of rows) await raw.put("messages", row);
+    raw.close();
+    const reopened = await IdbClientStore.open({ username: "erin", exportKey, indexedDB: factory });
+    opened.push(reopened);
+    await reopened.putMessage({ ...message, status: "failed" });
+    await reopened.putMessage({ ...message, sender: "mallory", text: "replaced" });
+    expect(await reopened.getMessage(group.id, message.id)).toEqual({ ...message, status: "failed" });
+    reopened.close();
+    raw = await rawOpen(factory, await accountDatabaseName("erin"));
+    expect(((await raw.getAll("messages")) as { s?: string }[]).filter((r) => r.s)).toHaveLength(1);
+    raw.close();
+  });
+
   it("applies nothing when applyEnvelope fails mid-transaction", async () => {
     const store = await freshStore();
     opened.push(store);

@@ -37,11 +37,17 @@ interface SealedRow<K extends string | number = string> {
   v: Uint8Array;
 }
 
-/** g = pseudonymous group, t = receivedAtMs, n = tie-breaker keeping insertion order within equal t. */
+/**
+ * g = pseudonymous group, t = receivedAtMs, n = tie-breaker keeping insertion order within equal t,
+ * s = keyed hash of (group, id, sender): lets the write transaction see whether a put comes from the
+ * stored message's sender without unsealing (no WebCrypto inside a transaction), and differs for every
+ * message, so it links no two messages of one sender. Absent in rows written before it existed.
+ */
 interface MessageRow extends SealedRow {
   g: string;
   t: number;
   n: number;
+  s?: string;
 }
 
 export interface QpqDB extends DBSchema {
@@ -256,6 +262,15 @@ export class IdbClientStore implements ClientStore {
     await this.write(["messages"], (tx) => putMessageRow(tx.objectStore("messages"), row));
   }
 
+  async getMessage(groupId: string, id: string) {
+    const row = await this.read().get("messages", await this.messageKey(groupId, id));
+    if (!row) return undefined;
+    const message = await this.unseal<MessageRecord>("messages", row);
+    if (message.groupId !== groupId || message.id !== id)
+      throw new AtRestDecryptError("message row does not belong to its key");
+    return message;
+  }
+
   async listMessages(groupId: string) {
     const g = await this.groupKey(groupId);
     const range = IDBKeyRange.bound([g, -Infinity, -Infinity], [g, Infinity, Infinity]);
@@ -407,19 +422,32 @@ export class IdbClientStore implements ClientStore {
   }
 
   private async sealMessage(m: MessageRecord): Promise<Omit<MessageRow, "n">> {
+    const k = await this.messageKey(m.groupId, m.id);
+    const [g, s, sealed] = await Promise.all([
+      this.groupKey(m.groupId),
+      blindId(this.blindingKey, `sender\u0000${JSON.stringify([m.groupId, m.id, m.sender])}`),
+      this.sealRow("messages", k, m),
+    ]);
+    return { ...sealed, g, t: m.receivedAtMs, s };
+  }
+
+  private messageKey(groupId: string, id: string) {
     // JSON.stringify keeps the pair unambiguous whatever characters the ids contain.
-    const k = await blindId(this.blindingKey, `message\u0000${JSON.stringify([m.groupId, m.id])}`);
-    const [g, sealed] = await Promise.all([this.groupKey(m.groupId), this.sealRow("messages", k, m)]);
-    return { ...sealed, g, t: m.receivedAtMs };
+    return blindId(this.blindingKey, `message\u0000${JSON.stringify([groupId, id])}`);
   }
 }
 
-/** Puts a message, keeping its place among equal receive times if it already exists. */
+/**
+ * Puts a message, keeping its place among equal receive times if it already exists; keeps the stored
+ * one when the put comes from another sender (sender-chosen ids must not let one member overwrite
+ * another's message).
+ */
 async function putMessageRow<TX extends ArrayLike<Store>>(
   store: IDBPObjectStore<QpqDB, TX, "messages", "readwrite">,
   row: Omit<MessageRow, "n">,
 ): Promise<void> {
   const existing = await store.get(row.k);
+  if (existing?.s !== undefined && existing.s !== row.s) return;
   let n: number;
   if (existing && existing.g === row.g && existing.t === row.t) {
     n = existing.n;
