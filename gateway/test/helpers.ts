@@ -56,27 +56,42 @@ function track(actor: Actor): Actor {
   return actor;
 }
 
-/** Resolves when the actor has received `count` messages in the conversation (event-driven, bounded). */
+/**
+ * Resolves when the actor holds `count` received messages in the conversation (event-driven, bounded).
+ * The store is the truth, events only wake the check: a messenger starts processing its backlog while
+ * login is still returning, before any listener of ours can be attached.
+ */
 export function waitForMessages(
   actor: Actor,
   groupId: string,
   count: number,
   timeoutMs = 20_000,
 ): Promise<MessageRecord[]> {
-  const matching = () => actor.received.filter((m) => m.groupId === groupId);
+  const received = async () =>
+    (await actor.messenger.messages(groupId)).filter((m) => m.status === "received");
   return new Promise((resolve, reject) => {
-    if (matching().length >= count) return resolve(matching());
-    const timer = setTimeout(() => {
+    let done = false;
+    const finish = () => {
+      done = true;
+      clearTimeout(timer);
       off();
-      reject(new Error(`${actor.name} got ${matching().length}/${count} messages`));
-    }, timeoutMs);
-    const off = actor.messenger.on("message", () => {
-      if (matching().length >= count) {
-        clearTimeout(timer);
-        off();
-        resolve(matching());
+    };
+    const check = async () => {
+      const got = await received();
+      if (!done && got.length >= count) {
+        finish();
+        resolve(got);
       }
-    });
+    };
+    const timer = setTimeout(() => {
+      void received().then((got) => {
+        if (done) return;
+        finish();
+        reject(new Error(`${actor.name} got ${got.length}/${count} messages`));
+      });
+    }, timeoutMs);
+    const off = actor.messenger.on("message", () => void check().catch(reject));
+    void check().catch(reject);
   });
 }
 
