@@ -135,8 +135,9 @@ export class ConnectStream {
     if (fin && !this.peerDone) this.onPeerGone("");
   }
 
+  /** Every complete frame, in time linear in the bytes (see ControlReader.push). */
   private drainFrames(): void {
-    for (let i = 0; i < 1024; i++) {
+    for (;;) {
       const r = this.frames.next();
       if (!r) return;
       if (!r.ok) throw r.error;
@@ -201,7 +202,7 @@ export class ConnectStream {
 
   private onCapsuleBytes(bytes: Uint8Array): void {
     this.capsules.push(bytes);
-    for (let i = 0; i < 1024; i++) {
+    for (;;) {
       const r = this.capsules.next();
       if (!r) return;
       if (!r.ok) throw r.error;

@@ -21,7 +21,9 @@ export class ControlReader {
 
   push(data: Uint8Array): void {
     this.frames.push(data);
-    for (let i = 0; i < 1024 && !this.h3.isGone; i++) {
+    // Every complete frame now: each costs only its own bytes (FrameReader), so what one push holds is
+    // parsed in time linear in it, and nothing is left behind to pile up into the next push.
+    while (!this.h3.isGone) {
       const r = this.frames.next();
       if (!r) return;
       if (!r.ok) return this.h3.connectionError(r.error.code, r.error.message);

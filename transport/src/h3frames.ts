@@ -4,6 +4,7 @@
  * they return errors as values so a hostile peer can never make them throw into the event loop.
  */
 import { H3, H3Error } from "./errors.ts";
+import { ByteQueue } from "./byteQueue.ts";
 import { encodeVarint, readVarint, varintLength, writeVarint } from "./varint.ts";
 
 export const FrameType = {
@@ -60,81 +61,83 @@ export type ReadResult<T> = { ok: true; value: T } | { ok: false; error: H3Error
 
 const EMPTY = new Uint8Array(0);
 
-function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
+/** A frame or capsule header: a type and a length, each a varint of at most 8 bytes. */
+const MAX_HEADER_BYTES = 16;
 
 /**
  * Splits a stream into frames. Known non-DATA frames are buffered up to `maxPayload`; unknown (and
  * GREASE) frame types are skipped without buffering, as RFC 9114 §9 requires.
  */
 export class FrameReader {
-  private buf: Uint8Array = EMPTY;
+  private readonly queue = new ByteQueue();
   private dataLeft = 0; // bytes of the current DATA payload still to deliver
   private skipLeft = 0; // bytes of an unknown frame still to discard
 
   constructor(private readonly maxPayload: number) {}
 
   push(data: Uint8Array): void {
-    this.buf = append(this.buf, data);
+    this.queue.push(data);
   }
 
   /** Bytes received but not yet returned, e.g. after the caller stops reading frames. */
   takeRest(): Uint8Array {
-    const rest = this.buf;
-    this.buf = EMPTY;
-    return rest;
+    return this.queue.takeAll();
+  }
+
+  /** Bytes held: at most one frame header and one buffered frame once next() has returned null. */
+  get bufferedBytes(): number {
+    return this.queue.length;
+  }
+
+  /** Bytes copied so far; linear in what was received (see ByteQueue). */
+  get copiedBytes(): number {
+    return this.queue.copied;
   }
 
   get idle(): boolean {
-    return this.buf.length === 0 && this.dataLeft === 0 && this.skipLeft === 0;
+    return this.queue.length === 0 && this.dataLeft === 0 && this.skipLeft === 0;
   }
 
   next(): ReadResult<H3Frame> {
+    const q = this.queue;
     for (;;) {
       if (this.skipLeft > 0) {
-        const n = Math.min(this.skipLeft, this.buf.length);
-        this.buf = this.buf.subarray(n);
+        const n = Math.min(this.skipLeft, q.length);
+        q.skip(n);
         this.skipLeft -= n;
         if (this.skipLeft > 0) return null;
       }
       if (this.dataLeft > 0) {
-        if (this.buf.length === 0) return null;
-        const n = Math.min(this.dataLeft, this.buf.length);
-        const payload = this.buf.subarray(0, n);
-        this.buf = this.buf.subarray(n);
-        this.dataLeft -= n;
+        if (q.length === 0) return null;
+        const payload = q.takeView(this.dataLeft);
+        this.dataLeft -= payload.length;
         return { ok: true, value: { type: FrameType.DATA, payload } };
       }
-      const type = readVarint(this.buf, 0);
+      const header = q.peek(MAX_HEADER_BYTES);
+      const type = readVarint(header, 0);
       if (!type) return null;
-      const len = readVarint(this.buf, type.next);
+      const len = readVarint(header, type.next);
       if (!len) return null;
       if (HTTP2_ONLY_FRAMES.has(type.value)) {
         return { ok: false, error: new H3Error(H3.FRAME_UNEXPECTED, `HTTP/2 frame type ${type.value}`) };
       }
       if (type.value === FrameType.DATA) {
-        this.buf = this.buf.subarray(len.next);
+        q.skip(len.next);
         this.dataLeft = len.value;
         if (len.value === 0) return { ok: true, value: { type: FrameType.DATA, payload: EMPTY } };
         continue;
       }
       if (!KNOWN_FRAMES.has(type.value)) {
-        this.buf = this.buf.subarray(len.next);
+        q.skip(len.next);
         this.skipLeft = len.value;
         continue;
       }
       if (len.value > this.maxPayload) {
         return { ok: false, error: new H3Error(H3.EXCESSIVE_LOAD, `frame of ${len.value} bytes too large`) };
       }
-      if (this.buf.length - len.next < len.value) return null;
-      const payload = this.buf.slice(len.next, len.next + len.value);
-      this.buf = this.buf.subarray(len.next + len.value);
-      return { ok: true, value: { type: type.value, payload } };
+      if (q.length - len.next < len.value) return null;
+      q.skip(len.next);
+      return { ok: true, value: { type: type.value, payload: q.take(len.value) } };
     }
   }
 }
@@ -198,46 +201,51 @@ export interface Capsule {
 
 /** Splits the CONNECT stream's DATA bytes into capsules; unknown capsule types are skipped unbuffered. */
 export class CapsuleReader {
-  private buf: Uint8Array = EMPTY;
+  private readonly queue = new ByteQueue();
   private skipLeft = 0;
 
   constructor(private readonly maxCapsule: number) {}
 
   push(data: Uint8Array): void {
-    this.buf = append(this.buf, data);
+    this.queue.push(data);
+  }
+
+  get bufferedBytes(): number {
+    return this.queue.length;
   }
 
   get idle(): boolean {
-    return this.buf.length === 0 && this.skipLeft === 0;
+    return this.queue.length === 0 && this.skipLeft === 0;
   }
 
   next(): ReadResult<Capsule> {
+    const q = this.queue;
     for (;;) {
       if (this.skipLeft > 0) {
-        const n = Math.min(this.skipLeft, this.buf.length);
-        this.buf = this.buf.subarray(n);
+        const n = Math.min(this.skipLeft, q.length);
+        q.skip(n);
         this.skipLeft -= n;
         if (this.skipLeft > 0) return null;
       }
-      const type = readVarint(this.buf, 0);
+      const header = q.peek(MAX_HEADER_BYTES);
+      const type = readVarint(header, 0);
       if (!type) return null;
-      const len = readVarint(this.buf, type.next);
+      const len = readVarint(header, type.next);
       if (!len) return null;
       if (
         type.value !== CapsuleType.CLOSE_WEBTRANSPORT_SESSION &&
         type.value !== CapsuleType.DRAIN_WEBTRANSPORT_SESSION
       ) {
-        this.buf = this.buf.subarray(len.next);
+        q.skip(len.next);
         this.skipLeft = len.value;
         continue;
       }
       if (len.value > this.maxCapsule) {
         return { ok: false, error: new H3Error(H3.MESSAGE_ERROR, "capsule too large", true) };
       }
-      if (this.buf.length - len.next < len.value) return null;
-      const value = this.buf.slice(len.next, len.next + len.value);
-      this.buf = this.buf.subarray(len.next + len.value);
-      return { ok: true, value: { type: type.value, value } };
+      if (q.length - len.next < len.value) return null;
+      q.skip(len.next);
+      return { ok: true, value: { type: type.value, value: q.take(len.value) } };
     }
   }
 }
@@ -259,9 +267,9 @@ export function encodeCloseCapsule(code: number, reason: string): Uint8Array {
 }
 
 export function encodeCapsule(type: number, value: Uint8Array): Uint8Array {
-  const head = new Uint8Array(varintLength(type) + varintLength(value.length));
-  writeVarint(head, writeVarint(head, 0, type), value.length);
-  return append(head, value);
+  const out = new Uint8Array(varintLength(type) + varintLength(value.length) + value.length);
+  out.set(value, writeVarint(out, writeVarint(out, 0, type), value.length));
+  return out;
 }
 
 export function parseCloseCapsule(value: Uint8Array): { code: number; reason: string } | null {
