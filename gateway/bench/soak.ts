@@ -6,7 +6,13 @@
  * pair's enqueue-to-push latency. Options: --seconds N (default 180).
  */
 import { readFileSync } from "node:fs";
-import { encodeClientFrame, encodeFrame, type ClientFrame, type Push } from "@qpq/shared/protocol";
+import {
+  encodeClientFrame,
+  encodeFrame,
+  encodeFrames,
+  type ClientFrame,
+  type Push,
+} from "@qpq/shared/protocol";
 import { discoverGateway } from "@qpq/shared/client";
 import { connectWebTransport, type WebTransportClientSession } from "@qpq/transport/client";
 import { connectGateway, startGatewayProcess, type GatewayProcess } from "../src/testing/index.ts";
@@ -33,16 +39,7 @@ function sample(pid: number): Sample {
 }
 
 function frames(requests: ClientFrame["request"][], firstId: number): Uint8Array {
-  const encoded = requests.map((request, i) =>
-    encodeFrame(encodeClientFrame({ requestId: firstId + i, request })),
-  );
-  const out = new Uint8Array(encoded.reduce((n, f) => n + f.byteLength, 0));
-  let offset = 0;
-  for (const f of encoded) {
-    out.set(f, offset);
-    offset += f.byteLength;
-  }
-  return out;
+  return encodeFrames(requests.map((request, i) => encodeClientFrame({ requestId: firstId + i, request })));
 }
 
 async function rawSession(gw: GatewayProcess): Promise<WebTransportClientSession> {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeServerFrame, encodeClientFrame, encodeFrame, type ClientFrame } from "@qpq/shared/protocol";
+import { decodeServerFrame, encodeClientFrame, encodeFrames, type ClientFrame } from "@qpq/shared/protocol";
 import {
   connectGateway,
   openChannel,
@@ -46,16 +46,7 @@ async function account(): Promise<{ client: GatewayClient; identityKey: Uint8Arr
 }
 
 function frames(requests: ClientFrame["request"][], firstId: number): Uint8Array {
-  const encoded = requests.map((request, i) =>
-    encodeFrame(encodeClientFrame({ requestId: firstId + i, request })),
-  );
-  const out = new Uint8Array(encoded.reduce((n, f) => n + f.byteLength, 0));
-  let at = 0;
-  for (const f of encoded) {
-    out.set(f, at);
-    at += f.byteLength;
-  }
-  return out;
+  return encodeFrames(requests.map((request, i) => encodeClientFrame({ requestId: firstId + i, request })));
 }
 
 const empty = new Uint8Array(0);
