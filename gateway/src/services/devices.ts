@@ -9,6 +9,7 @@ import { bytesEqual } from "@qpq/shared/bytes";
 import { verifyDeviceCertificate } from "@qpq/shared/crypto/devices";
 import type { DeviceRecord, NewDevice } from "../store/types.ts";
 import type { AuthenticatedSession, ConnectionState, Handler, Services } from "./context.ts";
+import { announceDeviceChange } from "./deviceNotices.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 
 const MAX_DEVICE_NAME = 64;
@@ -101,6 +102,8 @@ export const attachDevice: Handler<"attachDevice"> = async (req, conn, services)
     createdAtMs: now,
     lastSeenMs: now,
   });
+  // Members' devices add this one to the groups it belongs in; the original device is in them already.
+  if (added && !original) await announceDeviceChange(services, session.identityKey, deviceKey);
   return { added };
 };
 
@@ -149,6 +152,8 @@ export const revokeDevice: Handler<"revokeDevice"> = async (req, conn, services)
     conn.session = undefined;
     services.sessions.unbind(conn);
   }
+  // Members' devices remove its leaves (the revoking device does too, but may be cut off first).
+  await announceDeviceChange(services, session.identityKey);
   return undefined;
 };
 

@@ -105,6 +105,9 @@ export const fetchKeyPackages: Handler<"fetchKeyPackages"> = async (req, conn, s
   const session = requireSession(conn, services);
   throttleFetch(session, conn.remoteAddress, services);
   const identityKey = requireLength("identityKey", req.identityKey, IDENTITY_KEY_BYTES);
+  if (req.deviceKeys.length > services.config.limits.maxDevicesPerAccount) {
+    throw new QpqError(ErrorCode.InvalidArgument, "more device keys than an account may have devices");
+  }
   const user = await services.store.getUserByIdentity(identityKey);
   if (!user) throw new QpqError(ErrorCode.NoKeyPackage, "the user has no KeyPackage available");
   const devices = await services.store.listDevices(user.username);
@@ -112,7 +115,11 @@ export const fetchKeyPackages: Handler<"fetchKeyPackages"> = async (req, conn, s
   const owners =
     devices.length === 0
       ? [{ deviceKey: identityKey, issuedAtMs: 0, certificate: new Uint8Array(0) }]
-      : devices.filter((d) => d.revokedAtMs === undefined);
+      : devices.filter(
+          (d) =>
+            d.revokedAtMs === undefined &&
+            (req.deviceKeys.length === 0 || req.deviceKeys.some((k) => bytesEqual(k, d.deviceKey))),
+        );
   const keyPackages = [];
   for (const device of owners) {
     const claimed = await services.store.claimKeyPackage(device.deviceKey);
