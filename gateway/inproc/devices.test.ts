@@ -64,6 +64,15 @@ describe("a second device", () => {
     );
   });
 
+  it("holds the history from before it was added, read from the account's backup", async () => {
+    await bob.messenger.flush();
+    expect(bob2.messenger.historyRestored).toBeDefined();
+    // Restored before or after bob's first device uploaded: read it again once that upload is done.
+    await bob2.messenger.restoreHistory();
+    expect(await texts(bob2, dm)).toContain("before bob's second device");
+    expect(await gw.store.backupBytes(bob.name)).toBeGreaterThan(0);
+  });
+
   it("receives what alice sends, and what it sends reaches alice and bob's first device", async () => {
     await alice.messenger.send(dm, "to both of bob's devices");
     await until(

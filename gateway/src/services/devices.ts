@@ -65,6 +65,12 @@ export async function requireDevice(
 ): Promise<AuthenticatedSession> {
   const session = requireSession(conn, services);
   if (session.deviceKey.length > 0) return session;
+  // Only an account from before devices (none yet, or its original one) may skip attaching: otherwise
+  // the account key would become a phantom device that receives copies of everything.
+  const devices = await services.store.listDevices(session.username);
+  if (devices.length > 0 && !devices.some((d) => bytesEqual(d.deviceKey, session.identityKey))) {
+    throw new QpqError(ErrorCode.Unauthenticated, "this session acts for no device yet: attachDevice first");
+  }
   const now = services.now();
   await attach(services, session, {
     deviceKey: session.identityKey,
