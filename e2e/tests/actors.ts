@@ -28,6 +28,34 @@ export class Actor {
     return new Actor(uniqueName(base), `pw of ${base} ${counter}`, context, page);
   }
 
+  /**
+   * The same person on another browser profile (own IndexedDB): logging in there makes it a new
+   * device of the account. Waits until it is online.
+   */
+  async openSecondDevice(browser: Browser): Promise<Actor> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(baseUrl());
+    const device = new Actor(this.name, this.password, context, page);
+    await device.logIn();
+    return device;
+  }
+
+  /** Opens the Devices panel (reloading the list) and returns its list of devices. */
+  async openDevices() {
+    const list = this.page.getByRole("list", { name: "Your devices" });
+    if (!(await list.isVisible())) await this.page.getByRole("button", { name: "Devices" }).click();
+    await expect(list).toBeVisible();
+    return list;
+  }
+
+  /** The open conversation's member list, opened if closed. */
+  async members() {
+    const members = this.page.getByRole("region", { name: "Members" });
+    if (!(await members.isVisible())) await this.page.getByRole("button", { name: "Members" }).click();
+    return members;
+  }
+
   async register(): Promise<void> {
     await this.fillCredentials(this.password);
     await this.page.getByRole("button", { name: "Create account" }).click();

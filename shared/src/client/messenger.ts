@@ -126,7 +126,10 @@ export class Messenger {
       this.noticeTimer = undefined;
       const accounts = [...this.noticed.values()];
       this.noticed.clear();
+      const own = accounts.some((a) => bytesEqual(a, this.session.account.publicKey));
       void (async () => {
+        // A new device of this account reads the backup once added: first upload what is still batched.
+        if (own) await this.backup.flush().catch((error: unknown) => this.session.emit("error", error));
         for (const account of accounts) await this.deviceSync.reconcile(account);
       })();
     }, DEVICE_NOTICE_DELAY_MS);

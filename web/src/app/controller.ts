@@ -15,7 +15,9 @@ import {
 import { ErrorCode, QpqError } from "@qpq/shared/protocol";
 import type { CertificateHash, WebTransportLike } from "@qpq/shared/transport";
 import { IdbClientStore } from "../storage/idbClientStore.ts";
-import { describeError } from "./errors.ts";
+import { thisDeviceName } from "./deviceName.ts";
+import { wireDevices } from "./devices.ts";
+import { describeError, isRevocation } from "./errors.ts";
 import { rememberForOffline, unlockOffline } from "./offlineUnlock.ts";
 import { useApp } from "./store.ts";
 
@@ -42,7 +44,8 @@ function newConnection(): ConnectionManager {
   const cm = new ConnectionManager({ baseUrl: location.origin, openTransport, clientName: "qpq-web" });
   cm.onStatus((status, detail) => {
     useApp.setState({ connection: status, connectionDetail: detail });
-    if (status === "expired") void signOut(describeError(new Error(detail)));
+    if (status === "expired")
+      void signOut(describeError(new QpqError(ErrorCode.SessionInvalid, detail ?? "")));
   });
   return cm;
 }
@@ -62,6 +65,8 @@ export async function signIn(mode: "login" | "register", username: string, passw
       throw error;
     }
     const opts = {
+      // Only used when this browser holds no keys for the account: it becomes a new device of it.
+      deviceName: thisDeviceName(),
       store: async (login: { session: { username: string }; exportKey: Uint8Array }) => {
         store = await IdbClientStore.open({ username: login.session.username, exportKey: login.exportKey });
         return store;
@@ -120,7 +125,12 @@ function wire(m: Messenger): void {
     m.on("message", upsertMessage),
     m.on("contact", showContact),
     m.on("conversation", () => void refreshConversations()),
-    m.on("error", (error) => console.warn("quicproquo:", describeError(error))),
+    m.on("error", (error) => {
+      // Revoked from another device of the account: the gateway ended this device's session.
+      if (isRevocation(error)) void signOut(describeError(error));
+      else console.warn("quicproquo:", describeError(error));
+    }),
+    wireDevices(m, refreshConversations),
   );
   const online = () => connection?.retryNow();
   window.addEventListener("online", online);
@@ -151,6 +161,7 @@ export async function signOut(reason?: string): Promise<void> {
     conversations: [],
     messages: {},
     contacts: {},
+    memberDevices: {},
     selectedId: undefined,
     authError: reason,
     connection: "offline",
@@ -162,7 +173,18 @@ async function refreshConversations(): Promise<void> {
   if (!m) return;
   useApp.setState({ conversations: await m.listConversations() });
   const selected = useApp.getState().selectedId;
-  if (selected) await refreshMessages(selected);
+  if (selected) await Promise.all([refreshMessages(selected), loadMemberDevices(selected)]);
+}
+
+/** How many devices of each member take part in the conversation (one MLS leaf each). */
+async function loadMemberDevices(groupId: string): Promise<void> {
+  const m = messenger;
+  if (!m) return;
+  const counts: Record<string, number> = {};
+  for (const leaf of await m.members(groupId)) {
+    if (leaf.username) counts[leaf.username] = (counts[leaf.username] ?? 0) + 1;
+  }
+  if (useApp.getState().selectedId === groupId) useApp.setState({ memberDevices: counts });
 }
 
 /**
@@ -190,8 +212,9 @@ async function refreshMessages(groupId: string): Promise<void> {
 }
 
 export async function selectConversation(groupId: string): Promise<void> {
-  useApp.setState({ selectedId: groupId });
+  useApp.setState({ selectedId: groupId, view: "conversation", memberDevices: {} });
   await refreshMessages(groupId);
+  await loadMemberDevices(groupId);
   await loadContacts(groupId);
 }
 

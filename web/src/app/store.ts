@@ -8,6 +8,21 @@ export interface ContactState {
   safetyNumber: string;
 }
 
+/** One of this account's devices, as the device list shows it (key as hex: plain data only). */
+export interface DeviceState {
+  id: string;
+  name: string;
+  createdAtMs: number;
+  lastSeenMs: number;
+  revoked: boolean;
+  revokedAtMs: number;
+  current: boolean;
+  fingerprint: string;
+}
+
+/** Reading the account's history backup on a new device. */
+export type RestoreState = { state: "running" } | { state: "done"; messages: number } | undefined;
+
 export interface AppState {
   phase: "signedOut" | "working" | "ready";
   /** Stored history opened without the gateway: reading only, until an online login. */
@@ -22,6 +37,15 @@ export interface AppState {
   contacts: Record<string, ContactState>;
   /** The last failed action, shown in a dismissible banner. */
   error: string | undefined;
+  /** The open conversation's members by username: how many of their devices take part in it. */
+  memberDevices: Record<string, number>;
+  /** What the main pane shows: the open conversation, or this account's devices. */
+  view: "conversation" | "devices";
+  /** This account's devices, refreshed when the gateway says the list changed. */
+  devices: DeviceState[];
+  /** Devices added to the account since this device loaded the list: shown until dismissed. */
+  newDevices: string[];
+  restore: RestoreState;
   /** Why signing in failed (or why the session ended), shown on the login form. */
   authError: string | undefined;
 }
@@ -38,5 +62,10 @@ export const useApp = create<AppState>(() => ({
   messages: {},
   contacts: {},
   error: undefined,
+  memberDevices: {},
+  view: "conversation",
+  devices: [],
+  newDevices: [],
+  restore: undefined,
   authError: undefined,
 }));

@@ -1,6 +1,8 @@
 import { signOut } from "../app/controller.ts";
 import { useApp } from "../app/store.ts";
+import { NewDeviceNotice, RestoreStatus } from "./AccountNotices.tsx";
 import { ConversationView } from "./ConversationView.tsx";
+import { DevicesPanel } from "./DevicesPanel.tsx";
 import { LoginScreen } from "./LoginScreen.tsx";
 import { Sidebar } from "./Sidebar.tsx";
 
@@ -8,6 +10,7 @@ export function App() {
   const phase = useApp((s) => s.phase);
   const error = useApp((s) => s.error);
   const readOnly = useApp((s) => s.readOnly);
+  const view = useApp((s) => s.view);
   if (phase !== "ready") return <LoginScreen />;
   return (
     <div className="app">
@@ -19,6 +22,8 @@ export function App() {
           </button>
         </div>
       )}
+      <NewDeviceNotice />
+      <RestoreStatus />
       {readOnly && (
         <div role="note" className="offline-note">
           Offline: showing messages stored on this device. Log in again when the gateway is reachable.
@@ -28,7 +33,7 @@ export function App() {
         </div>
       )}
       <Sidebar />
-      <ConversationView />
+      {view === "devices" ? <DevicesPanel /> : <ConversationView />}
     </div>
   );
 }

@@ -10,6 +10,7 @@ import {
   verifyContact,
 } from "../app/controller.ts";
 import { useApp } from "../app/store.ts";
+import { ContactDevices } from "./ContactDevices.tsx";
 
 const EMPTY: MessageRecord[] = [];
 
@@ -166,11 +167,15 @@ function KeyChangeWarning({ names }: { names: string[] }) {
 
 function MemberRow({ name, groupId, canRemove }: { name: string; groupId: string; canRemove: boolean }) {
   const contact = useApp((s) => s.contacts[name]);
+  const devices = useApp((s) => s.memberDevices[name]);
   const [open, setOpen] = useState(false);
   const [removing, setRemoving] = useState(false);
   return (
     <li>
       <span className="member-name">{name}</span>
+      {devices !== undefined && (
+        <span className="muted">{` · ${devices} ${devices === 1 ? "device" : "devices"}`}</span>
+      )}
       {contact?.verified && <span className="verified"> ✓ verified</span>}
       {canRemove && (
         <button
@@ -199,6 +204,7 @@ function MemberRow({ name, groupId, canRemove }: { name: string; groupId: string
               {`Mark ${name} as verified`}
             </button>
           )}
+          <ContactDevices name={name} />
         </div>
       )}
     </li>

@@ -19,7 +19,8 @@ export function LoginScreen() {
     <main className="login">
       <h1>quicproquo</h1>
       <p className="tagline">
-        End-to-end encrypted messaging. Your password and keys never leave this device.
+        End-to-end encrypted messaging. Your password never leaves this device. Logging in on a new browser
+        adds it as a device of your account.
       </p>
       <form onSubmit={submit("login")} aria-label="Sign in" aria-busy={busy}>
         <label htmlFor="username">Username</label>

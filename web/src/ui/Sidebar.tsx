@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { createGroup, selectConversation, signOut, startDirect } from "../app/controller.ts";
+import { loadDevices } from "../app/devices.ts";
 import { useApp } from "../app/store.ts";
 import { ConnectionBadge } from "./ConnectionBadge.tsx";
 
@@ -8,6 +9,7 @@ export function Sidebar() {
   const conversations = useApp((s) => s.conversations);
   const selectedId = useApp((s) => s.selectedId);
   const readOnly = useApp((s) => s.readOnly);
+  const view = useApp((s) => s.view);
   const [mode, setMode] = useState<"none" | "direct" | "group">("none");
 
   return (
@@ -17,9 +19,23 @@ export function Sidebar() {
           <strong>{me}</strong>
           <ConnectionBadge />
         </div>
-        <button type="button" className="secondary" onClick={() => void signOut()}>
-          Log out
-        </button>
+        <div className="row">
+          <button
+            type="button"
+            className="secondary"
+            aria-pressed={view === "devices"}
+            onClick={() => {
+              if (view === "devices") return useApp.setState({ view: "conversation" });
+              useApp.setState({ view: "devices" });
+              void loadDevices();
+            }}
+          >
+            Devices
+          </button>
+          <button type="button" className="secondary" onClick={() => void signOut()}>
+            Log out
+          </button>
+        </div>
       </header>
       <div className="row">
         <button
