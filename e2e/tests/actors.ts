@@ -44,7 +44,8 @@ export class Actor {
   /** Opens the Devices panel (reloading the list) and returns its list of devices. */
   async openDevices() {
     const list = this.page.getByRole("list", { name: "Your devices" });
-    if (!(await list.isVisible())) await this.page.getByRole("button", { name: "Devices" }).click();
+    if (!(await list.isVisible()))
+      await this.page.getByRole("button", { name: "Devices", exact: true }).click();
     await expect(list).toBeVisible();
     return list;
   }

@@ -7,7 +7,7 @@ import { Actor } from "./actors.ts";
  * device is signed out and reads nothing sent afterwards.
  */
 test("a second device: history, both receive, one bob for alice, revocation", async ({ browser }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(180_000);
   const alice = await Actor.open(browser, "alice");
   const bob = await Actor.open(browser, "bob");
   await alice.register();

@@ -7,6 +7,7 @@ import { bytesEqual } from "@qpq/shared/bytes";
 import { verifyDeviceCertificate } from "@qpq/shared/crypto/devices";
 import { inspectKeyPackage, parseCredentialIdentity } from "@qpq/shared/mls";
 import type { AuthenticatedSession, Handler, Services } from "./context.ts";
+import { announceDeviceChange } from "./deviceNotices.ts";
 import { requireDevice } from "./devices.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 import { addressKey, sessionKey } from "./throttle.ts";
@@ -76,6 +77,11 @@ export const publishKeyPackages: Handler<"publishKeyPackages"> = async (req, con
     req.keyPackages,
     req.lastResort.length > 0 ? req.lastResort : undefined,
   );
+  // A device of the account that had nothing to claim can be added now: the notice sent when it
+  // attached may have been acted on (and failed with E013) before its first KeyPackages arrived.
+  if (stored === 0 && !bytesEqual(session.deviceKey, session.identityKey)) {
+    await announceDeviceChange(services, session.identityKey, session.deviceKey);
+  }
   return { available };
 };
 

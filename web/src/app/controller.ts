@@ -128,7 +128,7 @@ function wire(m: Messenger): void {
     m.on("error", (error) => {
       // Revoked from another device of the account: the gateway ended this device's session.
       if (isRevocation(error)) void signOut(describeError(error));
-      else console.warn("quicproquo:", describeError(error));
+      else console.warn("quicproquo:", describeError(error), String(error));
     }),
     wireDevices(m, refreshConversations),
   );
