@@ -7,8 +7,8 @@ import { bytesEqual } from "@qpq/shared/bytes";
 import { verifyDeviceCertificate } from "@qpq/shared/crypto/devices";
 import { inspectKeyPackage, parseCredentialIdentity } from "@qpq/shared/mls";
 import type { AuthenticatedSession, Handler, Services } from "./context.ts";
-import { announceDeviceChange } from "./deviceNotices.ts";
 import { requireDevice } from "./devices.ts";
+import { announceDeviceChange } from "./deviceNotices.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 import { addressKey, sessionKey } from "./throttle.ts";
 
@@ -77,9 +77,9 @@ export const publishKeyPackages: Handler<"publishKeyPackages"> = async (req, con
     req.keyPackages,
     req.lastResort.length > 0 ? req.lastResort : undefined,
   );
-  // A device of the account that had nothing to claim can be added now: the notice sent when it
-  // attached may have been acted on (and failed with E013) before its first KeyPackages arrived.
-  if (stored === 0 && !bytesEqual(session.deviceKey, session.identityKey)) {
+  // A new device becomes addable with its first stock: now members' devices can add it to the
+  // account's groups (a stock that ran dry and is refilled says the same again, harmlessly).
+  if (stored === 0 && req.keyPackages.length > 0 && !bytesEqual(session.deviceKey, session.identityKey)) {
     await announceDeviceChange(services, session.identityKey, session.deviceKey);
   }
   return { available };
