@@ -5,16 +5,13 @@
  * device. The controller hands the messenger over on sign-in (wireDevices) and takes it back on
  * sign-out; nothing here keeps keys in the UI state.
  */
-import type { Messenger } from "@qpq/shared/client";
+import type { Messenger, OwnDevice, RestoreResult } from "@qpq/shared/client";
 import { fromHex, toHex } from "@qpq/shared/bytes";
 import { describeError } from "./errors.ts";
 import { useApp, type DeviceState } from "./store.ts";
 
 /** The gateway's limit for a device name, in characters after trimming. */
 export const MAX_DEVICE_NAME = 64;
-
-type OwnDevice = Awaited<ReturnType<Messenger["devices"]["list"]>>[number];
-type RestoreResult = Awaited<NonNullable<Messenger["historyRestored"]>>;
 
 let messenger: Messenger | undefined;
 /** Keys of the devices in the list last loaded; undefined until the first load (no notice then). */
