@@ -28,7 +28,11 @@ test("mallory cannot read or inject into alice and bob's conversation", async ({
 
   const client = await connectGateway(baseUrl());
   try {
-    await client.login(mallory.name, mallory.password);
+    // A bare client of her own: an account that never attached a device acts as its own (original)
+    // device, while her browser account now needs a device certificate this client does not have.
+    const bare = `${mallory.name}b`;
+    await client.register(bare, mallory.password, crypto.getRandomValues(new Uint8Array(32)));
+    await client.login(bare, mallory.password);
     const aliceKey = await client.resolveUser(alice.name);
     const bobKey = await client.resolveUser(bob.name);
     const channelId = sharedChannel(aliceKey, bobKey);
