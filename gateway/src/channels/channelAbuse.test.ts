@@ -12,6 +12,7 @@ import { loadConfig } from "../config.ts";
 import { Delivery } from "../delivery/delivery.ts";
 import { handlers, type ConnectionState, type Services } from "../services/index.ts";
 import { LoginRegistry } from "../services/loginRegistry.ts";
+import { Metrics } from "../services/metrics.ts";
 import { SessionRegistry } from "../services/sessionRegistry.ts";
 import { Throttle } from "../services/throttle.ts";
 import { MemoryStore } from "../store/memoryStore.ts";
@@ -43,6 +44,7 @@ function gateway(env: Record<string, string> = {}) {
     delivery: new Delivery(store, config.limits, now),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),
+    metrics: new Metrics(),
     now,
     startedAtMs: now(),
   };

@@ -7,6 +7,7 @@ import type { RequestMap, RequestType, ResultMap } from "@qpq/shared/protocol";
 import type { GatewayConfig } from "../config.ts";
 import type { Store } from "../store/types.ts";
 import type { LoginRegistry } from "./loginRegistry.ts";
+import type { Metrics } from "./metrics.ts";
 import type { OpaqueServer } from "./opaque.ts";
 import type { Delivery } from "../delivery/delivery.ts";
 import type { SessionRegistry, SessionHolder } from "./sessionRegistry.ts";
@@ -44,6 +45,7 @@ export interface Services {
   readonly delivery: Delivery;
   readonly throttle: Throttle;
   readonly sessions: SessionRegistry;
+  readonly metrics: Metrics;
   readonly now: () => number;
   readonly startedAtMs: number;
 }

@@ -9,6 +9,7 @@ import { Delivery } from "../delivery/delivery.ts";
 import type { Store } from "../store/types.ts";
 import type { Services } from "./context.ts";
 import { LoginRegistry } from "./loginRegistry.ts";
+import { Metrics } from "./metrics.ts";
 import { createOpaqueServer } from "./opaque.ts";
 import { SessionRegistry } from "./sessionRegistry.ts";
 import { Throttle } from "./throttle.ts";
@@ -28,14 +29,16 @@ export async function createServices(
   clock: Clock = systemClock,
 ): Promise<Services> {
   const now = clockFunction(clock);
+  const metrics = new Metrics();
   return {
     config,
     store,
-    opaque: await createOpaqueServer(store),
+    opaque: await createOpaqueServer(store, metrics),
     logins: new LoginRegistry(config.limits.maxPendingLogins, now, config.limits.maxPendingLoginsPerAddress),
     delivery: new Delivery(store, config.limits, now),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),
+    metrics,
     now,
     startedAtMs: now(),
   };
