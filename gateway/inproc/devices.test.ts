@@ -150,6 +150,45 @@ describe("a second device", () => {
   });
 });
 
+describe("with sealed sending", () => {
+  it("a message sealed by one device reaches the sender's other device and the peer, once each", async () => {
+    const gw3 = await inProcessGateway();
+    const previous = gw;
+    gw = gw3;
+    try {
+      const sealedConnection = () => GatewayClient.connect(gw3.connect({ remoteAddress: "10.8.8.1" }));
+      const frank = await registerActor(gw3, "frank", { sealedConnection });
+      const gina = await registerActor(gw3, "gina");
+      const group = await groupOf([frank, gina], "sealed devices");
+      const tablet = await secondDevice(frank, "frank's tablet");
+      await until(
+        [frank, tablet],
+        "the tablet joins",
+        async () => (await tablet.messenger.conversations()).some((g) => g.id === group),
+        ADD_TIMEOUT_MS,
+      );
+      expect((await frank.messenger.send(group, "sealed hello")).status).toBe("sent");
+      await until(
+        [gina, tablet],
+        "gina and frank's tablet read it",
+        async () =>
+          (await stored(gina, group)).includes("sealed hello") &&
+          (await stored(tablet, group)).includes("sealed hello"),
+      );
+      await frank.messenger.settled();
+      const atFrank = (await frank.messenger.messages(group)).filter((m) => m.text === "sealed hello");
+      expect(atFrank.map((m) => m.status)).toEqual(["sent"]);
+      expect((await tablet.messenger.messages(group)).find((m) => m.text === "sealed hello")?.sender).toBe(
+        frank.name,
+      );
+      for (const a of [frank, gina, tablet]) a.messenger.close();
+    } finally {
+      gw = previous;
+      await gw3.close();
+    }
+  });
+});
+
 describe("what the gateway refuses", () => {
   it("a device certificate the account key did not sign", async () => {
     const client = await GatewayClient.connect(gw.connect());
