@@ -33,11 +33,11 @@ function view(d: OwnDevice): DeviceState {
 
 /** Why a device name cannot be used, or undefined when it can. */
 export function deviceNameProblem(name: string): string | undefined {
-  const trimmed = name.trim();
+  const trimmed = name.normalize("NFC").trim();
   if (trimmed.length === 0) return "A device name cannot be empty.";
   if ([...trimmed].length > MAX_DEVICE_NAME) return `A device name is at most ${MAX_DEVICE_NAME} characters.`;
   // Control characters would garble the notice other devices show.
-  if (/\p{Cc}/u.test(trimmed)) return "A device name cannot contain control characters.";
+  if (/[\p{Cc}\p{Cf}]/u.test(trimmed)) return "A device name cannot contain control or format characters.";
   return undefined;
 }
 
