@@ -72,9 +72,13 @@ export class GatewayClient {
     }
   }
 
-  /** Resolves when the underlying session ends for any reason. */
+  /**
+   * Resolves when the connection ends for any reason, close() included. The RPC layer's end counts
+   * too: a browser may leave WebTransport's own `closed` pending for a long time after close() on a
+   * session whose peer vanished, and whoever waits on this must not wait with it.
+   */
   get closed(): Promise<unknown> {
-    return this.wt.closed;
+    return Promise.race([this.wt.closed.catch(() => undefined), this.rpc.closed]);
   }
 
   async register(
