@@ -225,11 +225,13 @@ export class Messenger {
 
   /**
    * Does now what the timers would do later, for a client about to close (a one-shot CLI command):
-   * finishes processing what arrived, commits proposals it is this member's turn to commit, rotates
-   * keys that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures
-   * are reported as "error" events, like the timers' would be.
+   * finishes resending the outbox and processing what arrived, commits proposals it is this member's
+   * turn to commit, rotates keys that are overdue, waits for a KeyPackage top-up under way, and
+   * acknowledges at once. Failures are reported as "error" events, like the timers' would be.
    */
   async flush(): Promise<void> {
+    // The outbox resend that attach started must finish before a one-shot command closes.
+    await this.outbox.idle();
     await this.settled();
     await this.lifecycle.commitDue();
     await this.lifecycle.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));

@@ -69,6 +69,11 @@ export class Outbox {
     return pass;
   }
 
+  /** Resolves once the flush passes started so far are done (a one-shot client waits before closing). */
+  idle(): Promise<void> {
+    return this.flushing;
+  }
+
   private async flushOnce(me: string): Promise<void> {
     for (const group of await this.session.store.listGroups()) {
       for (const message of await this.session.store.listMessages(group.id)) {
