@@ -113,7 +113,7 @@ export class ConnectionManager {
       this.heartbeat,
       (detail) => this.lost(gw, detail),
     );
-    void gw.closed.then(() => this.lost(gw, "connection lost"));
+    void gw.ended.then(() => this.lost(gw, "connection lost"));
   }
 
   private unwatch(): void {
