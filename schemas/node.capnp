@@ -235,7 +235,9 @@ struct FetchBackupRequest {
 
 struct FetchKeyPackagesRequest {
   identityKey @0 :Data;
-  # Claims one KeyPackage for each unrevoked device of this account.
+  # Claims one KeyPackage for each unrevoked device of this account...
+  deviceKeys @1 :List(Data);
+  # ...or, when not empty, only for these of its devices (adding a device to a group it is not in yet).
 }
 
 # ---------------------------------------------------------------------------------------------------

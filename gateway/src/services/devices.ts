@@ -9,6 +9,7 @@ import { bytesEqual } from "@qpq/shared/bytes";
 import { verifyDeviceCertificate } from "@qpq/shared/crypto/devices";
 import type { DeviceRecord, NewDevice } from "../store/types.ts";
 import type { AuthenticatedSession, ConnectionState, Handler, Services } from "./context.ts";
+import { announceDeviceChange } from "./deviceNotices.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 
 const MAX_DEVICE_NAME = 64;
@@ -64,6 +65,12 @@ export async function requireDevice(
 ): Promise<AuthenticatedSession> {
   const session = requireSession(conn, services);
   if (session.deviceKey.length > 0) return session;
+  // Only an account from before devices (none yet, or its original one) may skip attaching: otherwise
+  // the account key would become a phantom device that receives copies of everything.
+  const devices = await services.store.listDevices(session.username);
+  if (devices.length > 0 && !devices.some((d) => bytesEqual(d.deviceKey, session.identityKey))) {
+    throw new QpqError(ErrorCode.Unauthenticated, "this session acts for no device yet: attachDevice first");
+  }
   const now = services.now();
   await attach(services, session, {
     deviceKey: session.identityKey,
@@ -101,6 +108,7 @@ export const attachDevice: Handler<"attachDevice"> = async (req, conn, services)
     createdAtMs: now,
     lastSeenMs: now,
   });
+  // Members' devices are told once it has KeyPackages to be added with (keyPackages.ts).
   return { added };
 };
 
@@ -149,6 +157,8 @@ export const revokeDevice: Handler<"revokeDevice"> = async (req, conn, services)
     conn.session = undefined;
     services.sessions.unbind(conn);
   }
+  // Members' devices remove its leaves (the revoking device does too, but may be cut off first).
+  await announceDeviceChange(services, session.identityKey);
   return undefined;
 };
 

@@ -8,6 +8,7 @@ import { verifyDeviceCertificate } from "@qpq/shared/crypto/devices";
 import { inspectKeyPackage, parseCredentialIdentity } from "@qpq/shared/mls";
 import type { AuthenticatedSession, Handler, Services } from "./context.ts";
 import { requireDevice } from "./devices.ts";
+import { announceDeviceChange } from "./deviceNotices.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 import { addressKey, sessionKey } from "./throttle.ts";
 
@@ -76,6 +77,11 @@ export const publishKeyPackages: Handler<"publishKeyPackages"> = async (req, con
     req.keyPackages,
     req.lastResort.length > 0 ? req.lastResort : undefined,
   );
+  // A new device becomes addable with its first stock: now members' devices can add it to the
+  // account's groups (a stock that ran dry and is refilled says the same again, harmlessly).
+  if (stored === 0 && req.keyPackages.length > 0 && !bytesEqual(session.deviceKey, session.identityKey)) {
+    await announceDeviceChange(services, session.identityKey, session.deviceKey);
+  }
   return { available };
 };
 
@@ -105,6 +111,9 @@ export const fetchKeyPackages: Handler<"fetchKeyPackages"> = async (req, conn, s
   const session = requireSession(conn, services);
   throttleFetch(session, conn.remoteAddress, services);
   const identityKey = requireLength("identityKey", req.identityKey, IDENTITY_KEY_BYTES);
+  if (req.deviceKeys.length > services.config.limits.maxDevicesPerAccount) {
+    throw new QpqError(ErrorCode.InvalidArgument, "more device keys than an account may have devices");
+  }
   const user = await services.store.getUserByIdentity(identityKey);
   if (!user) throw new QpqError(ErrorCode.NoKeyPackage, "the user has no KeyPackage available");
   const devices = await services.store.listDevices(user.username);
@@ -112,7 +121,11 @@ export const fetchKeyPackages: Handler<"fetchKeyPackages"> = async (req, conn, s
   const owners =
     devices.length === 0
       ? [{ deviceKey: identityKey, issuedAtMs: 0, certificate: new Uint8Array(0) }]
-      : devices.filter((d) => d.revokedAtMs === undefined);
+      : devices.filter(
+          (d) =>
+            d.revokedAtMs === undefined &&
+            (req.deviceKeys.length === 0 || req.deviceKeys.some((k) => bytesEqual(k, d.deviceKey))),
+        );
   const keyPackages = [];
   for (const device of owners) {
     const claimed = await services.store.claimKeyPackage(device.deviceKey);

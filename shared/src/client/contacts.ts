@@ -41,7 +41,12 @@ export class Contacts {
    * an error here would leave the impostor looking like an ordinary member.
    */
   async checkMember(username: string, memberKey: Uint8Array): Promise<void> {
-    if (username === this.session.identity.username) return;
+    if (username === this.session.identity.username) {
+      // Our own name: every leaf claiming it must be one of this account's devices.
+      if (!bytesEqual(memberKey, this.session.account.publicKey))
+        await this.flagUnresolved(username, memberKey);
+      return;
+    }
     let canonical: string | undefined;
     try {
       canonical = canonicalUsername(username);
@@ -127,13 +132,13 @@ export class Contacts {
   }
 
   private async view(contact: ContactRecord): Promise<ContactView> {
-    const { identity } = this.session;
+    const { identity, account } = this.session;
     return {
       ...contact,
       keyChanged: contact.previousKey !== undefined,
       impostor: this.impostors.has(contact.username),
       safetyNumber: safetyNumber(
-        { username: identity.username, identityKey: identity.signaturePublicKey },
+        { username: identity.username, identityKey: account.publicKey },
         { username: contact.username, identityKey: contact.identityKey },
       ),
     };

@@ -2,17 +2,14 @@
  * The UI-free messenger: accounts, conversations (MLS groups) and messages on top of the gateway
  * client and a device store. The web app and the CLI are thin layers over this class.
  */
-import type { CiphersuiteName } from "ts-mls";
+import type { CiphersuiteName, KeyPackage } from "ts-mls";
 import {
-  DEFAULT_SUITE,
   addMembers,
   createGroup,
-  createIdentity,
-  decodeKeyPackage,
   deliveryToken,
   deliveryTokenHash,
   groupIdHex,
-  inspectKeyPackage,
+  parseCredentialIdentity,
   leavesOf,
   members as groupMembers,
   suiteImpl,
@@ -20,7 +17,7 @@ import {
   type Identity,
 } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
-import { bytesEqual, fromUtf8, toHex } from "../util/bytes.ts";
+import { bytesEqual, toHex } from "../util/bytes.ts";
 import { encodeAppMessage, newMessageId, MAX_TEXT_CHARS } from "./appMessage.ts";
 import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
 import { InboundProcessor } from "./inbound.ts";
@@ -32,14 +29,18 @@ import { KeyPackageStock } from "./keyPackageStock.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";
 import { Outbox } from "./outbox.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
-import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
+import type { ClientStore, GroupRecord, MessageRecord, WelcomeRecipient } from "./storage.ts";
+import { AccountDevices, claimAccountKeyPackages, DeviceSync } from "./devices.ts";
+import { HistoryBackup, type RestoreResult } from "./historyBackup.ts";
+import { Acknowledgements } from "./acknowledgements.ts";
 import { Conversations, type Conversation, type ConversationView } from "./conversations.ts";
 import { canonicalUsername } from "./username.ts";
+import { accountKeysOf, deviceIdentity, loginAccount, registerAccount, type StoreSource } from "./account.ts";
 
-/** A device store, or how to open it once the OPAQUE export key is known (encrypted stores). */
-export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientStore>);
+export type { StoreSource } from "./account.ts";
 
-const ACK_DELAY_MS = 50;
+/** How an account's first device from before devices existed is listed. */
+const ORIGINAL_DEVICE_NAME = "original device";
 
 export interface MessengerOptions extends OutboundOptions, LifecycleOptions {
   store: StoreSource;
@@ -48,6 +49,8 @@ export interface MessengerOptions extends OutboundOptions, LifecycleOptions {
   /** Single-use KeyPackages kept published (RFC 9750 suggests a stock; 10 by default). */
   keyPackageStock?: number;
   now?: () => number;
+  /** How this device is listed among the account's devices when it is new ("Firefox on Linux"). */
+  deviceName?: string;
 }
 
 export class Messenger {
@@ -66,17 +69,25 @@ export class Messenger {
    */
   readonly lifecycle: GroupLifecycle;
   private readonly book: Conversations;
-  private ackedUpTo = 0;
-  private pendingAck = 0;
-  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Keeps groups' leaves in step with members' device lists (devices.ts). */
+  private readonly deviceSync: DeviceSync;
+  /** This account's devices: list, rename, revoke. */
+  readonly devices: AccountDevices;
+  /** The account's history backup at the gateway (historyBackup.ts). */
+  private readonly backup: HistoryBackup;
+  /** Set on a device that just joined the account: the history read back from the backup. */
+  historyRestored: Promise<RestoreResult> | undefined;
+  private readonly acks: Acknowledgements;
 
   private constructor(
     private readonly session: ClientSession,
     readonly login: LoginResult,
     stockSize: number,
     options: OutboundOptions & LifecycleOptions,
+    private readonly deviceName: string,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
+    this.acks = new Acknowledgements(session);
     this.outbound = new Outbound(session, options);
     this.outbox = new Outbox(session, ({ groupId, id, text, sentAtMs }) =>
       this.broadcast(groupId, encodeAppMessage({ kind: "text", id, text, sentAtMs })),
@@ -86,21 +97,34 @@ export class Messenger {
     this.lifecycle = new GroupLifecycle(session, this.commits, this.hybridKeys, options);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     this.book = new Conversations(session.store, session.identity.username, (r) => session.stateOf(r));
+    // The devices just added need the conversation's name, which travels as an application message.
+    this.deviceSync = new DeviceSync(session, this.commits, async (groupId) => {
+      const record = await this.requireGroup(groupId);
+      await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.record.name }));
+    });
+    this.devices = new AccountDevices(session, this.deviceSync);
+    this.backup = new HistoryBackup(session);
+    session.on("message", (message) => this.backup.note(message));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
       this.observeMembers(group.id).catch((error: unknown) => session.emit("error", error));
     });
     this.inbound = new InboundProcessor(
       session,
-      (cursor) => this.acknowledge(cursor),
+      (cursor) => this.acks.processed(cursor),
       () => this.stock.replenishSoon(),
       this.hybridKeys,
+      (accountKey) => {
+        if (bytesEqual(accountKey, session.account.publicKey)) session.emit("devices");
+        this.deviceSync.noticed(accountKey);
+      },
     );
   }
 
   /**
-   * Creates the identity on this device, registers it with OPAQUE, then logs in. The device store is
-   * opened only after login because its at-rest key derives from the OPAQUE export key.
+   * Creates the account key and this device's key, registers the account with OPAQUE, logs in, and
+   * leaves the account key sealed under the password at the gateway for the account's later devices.
+   * The device store is opened only after login because its at-rest key derives from the export key.
    */
   static async register(
     gw: GatewayClient,
@@ -108,35 +132,33 @@ export class Messenger {
     password: string,
     opts: MessengerOptions,
   ): Promise<Messenger> {
-    const suite = opts.suite ?? DEFAULT_SUITE;
-    // The credential must carry the name the gateway stores, or others' clients would take every
-    // KeyPackage of ours for a forgery.
-    username = canonicalUsername(username);
-    const identity = await createIdentity(username, await suiteImpl(suite));
-    await gw.register(username, password, identity.signaturePublicKey, opts.keyStretching);
-    const login = await gw.login(username, password, opts.keyStretching);
-    const store = await openStore(opts.store, login);
-    if (!(await store.getAccount())) {
-      await store.putAccount({
-        username: login.session.username,
-        signaturePublicKey: identity.signaturePublicKey,
-        signaturePrivateKey: identity.signaturePrivateKey,
-        suite,
-        createdAtMs: (opts.now ?? Date.now)(),
-      });
-    }
+    const { login, store } = await registerAccount(gw, canonicalUsername(username), password, opts);
     return Messenger.open(gw, login, store, opts);
   }
 
-  /** Logs in with OPAQUE; the account's keys must be on this device (created at registration). */
+  /**
+   * Logs in with OPAQUE. On a device that holds no keys for the account yet, the account key comes
+   * from the bundle sealed under the password and this device becomes a new device of the account:
+   * members' devices add it to the account's conversations, and its history comes from the backup.
+   */
   static async login(
     gw: GatewayClient,
     username: string,
     password: string,
     opts: MessengerOptions,
   ): Promise<Messenger> {
-    const login = await gw.login(canonicalUsername(username), password, opts.keyStretching);
-    return Messenger.open(gw, login, await openStore(opts.store, login), opts);
+    const { login, store, isNew } = await loginAccount(gw, canonicalUsername(username), password, opts);
+    const messenger = await Messenger.open(gw, login, store, opts);
+    // The history from before this device existed; conversations arrive as members add the device.
+    if (isNew) messenger.historyRestored = messenger.restoreHistory();
+    return messenger;
+  }
+
+  /** Reads the account's history backup into this device's store (done by itself on a new device). */
+  restoreHistory(): Promise<RestoreResult> {
+    const run = this.backup.restore();
+    run.catch((error: unknown) => this.session.emit("error", error));
+    return run;
   }
 
   /**
@@ -165,18 +187,21 @@ export class Messenger {
     if (!account || account.username !== login.session.username) {
       throw new QpqError(ErrorCode.InvalidArgument, "this device holds no keys for that account");
     }
-    if (!bytesEqual(account.signaturePublicKey, login.session.identityKey)) {
-      throw new QpqError(ErrorCode.InvalidArgument, "this device's identity key does not match the account");
+    const keys = accountKeysOf(account);
+    if (!bytesEqual(keys.publicKey, login.session.identityKey)) {
+      throw new QpqError(ErrorCode.InvalidArgument, "this device's account key does not match the account");
     }
     const suite = account.suite as CiphersuiteName;
     const session = new ClientSession(
-      accountIdentity(account),
+      deviceIdentity(account),
       suite,
       await suiteImpl(suite),
       store,
       opts.now ?? Date.now,
+      keys,
     );
-    const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10, opts);
+    const deviceName = account.deviceName ?? opts.deviceName ?? ORIGINAL_DEVICE_NAME;
+    const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10, opts, deviceName);
     await messenger.attach(gw);
     return messenger;
   }
@@ -185,8 +210,14 @@ export class Messenger {
     return this.session.identity.username;
   }
 
+  /** This device's MLS identity (its own leaf key). */
   get identity(): Identity {
     return this.session.identity;
+  }
+
+  /** The account key: what the directory, contacts and safety numbers know this account by. */
+  get accountKey(): Uint8Array {
+    return this.session.account.publicKey;
   }
 
   on<K extends keyof MessengerEvents>(event: K, listener: MessengerEvents[K]): () => void {
@@ -200,6 +231,8 @@ export class Messenger {
    */
   async attach(gw: GatewayClient): Promise<void> {
     this.session.setGateway(gw);
+    // Before anything that uses a queue or KeyPackages: those are this device's own.
+    await gw.attachDevice(this.attachment());
     gw.onPush((push) => {
       if (push.type === "envelope") void this.inbound.deliver([push.envelope]);
       else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.sessionEnded.message));
@@ -212,6 +245,26 @@ export class Messenger {
     await gw.subscribe(await this.session.store.getCursor());
     this.outbox.flush(this.username).catch((error: unknown) => this.session.emit("error", error));
     this.lifecycle.resendLostLeaves().catch((error: unknown) => this.session.emit("error", error));
+    // Devices added or revoked while this one was away (their notices may have been skipped).
+    void this.deviceSync.reconcile();
+  }
+
+  /** This device as attachDevice names it: its key, certificate and name. */
+  get device(): { deviceKey: Uint8Array; issuedAtMs: number; certificate: Uint8Array; name: string } {
+    return this.attachment();
+  }
+
+  private attachment() {
+    const { identity } = this.session;
+    const certificate = identity.credentialIdentity
+      ? parseCredentialIdentity(identity.credentialIdentity)?.device
+      : undefined;
+    return {
+      deviceKey: identity.signaturePublicKey,
+      issuedAtMs: certificate?.issuedAtMs ?? 0,
+      certificate: certificate?.signature ?? new Uint8Array(0),
+      name: this.deviceName,
+    };
   }
 
   /**
@@ -237,7 +290,8 @@ export class Messenger {
     await this.lifecycle.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
     await this.settled();
     await this.stock.idle();
-    await this.acknowledgeNow();
+    await this.acks.now();
+    await this.backup.flush().catch((error: unknown) => this.session.emit("error", error));
   }
 
   detach(): void {
@@ -354,25 +408,18 @@ export class Messenger {
   }
 
   private async addUsers(groupId: string, usernames: string[], keys: Map<string, Uint8Array>): Promise<void> {
-    const { gw } = this.session;
-    const keyPackages: ReturnType<typeof decodeKeyPackage>[] = [];
+    const keyPackages: KeyPackage[] = [];
+    const welcomeTo: WelcomeRecipient[] = [];
     const added: Uint8Array[] = [];
     for (const username of usernames) {
       const identityKey = keys.get(username)!;
-      const { keyPackage } = await gw.fetchKeyPackage(identityKey);
-      const info = inspectKeyPackage(keyPackage);
-      // The directory could lie: the KeyPackage must carry the identity and name we resolved.
-      if (
-        !info ||
-        !bytesEqual(info.signatureKey, identityKey) ||
-        fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username
-      ) {
-        throw new QpqError(
-          ErrorCode.InvalidArgument,
-          `the gateway served a KeyPackage that is not ${username}'s`,
-        );
+      // Every device of the user; each KeyPackage must carry the account key we resolved.
+      const claimed = await claimAccountKeyPackages(this.session, username, identityKey);
+      if (claimed.keyPackages.length === 0) {
+        throw new QpqError(ErrorCode.NoKeyPackage, `${username} has no KeyPackage available`);
       }
-      keyPackages.push(decodeKeyPackage(keyPackage));
+      keyPackages.push(...claimed.keyPackages);
+      welcomeTo.push(...claimed.welcomeTo);
       added.push(identityKey);
     }
     // The claimed KeyPackages stay valid if the commit loses its epoch: a rebuild reuses them.
@@ -384,7 +431,14 @@ export class Messenger {
         throw new QpqError(ErrorCode.InvalidArgument, `already a member: ${already.join(", ")}`);
       }
       const result = await addMembers(state, this.session.impl, keyPackages);
-      return { commit: result.commit, welcome: result.welcome, newState: result.state, added, removed: [] };
+      return {
+        commit: result.commit,
+        welcome: result.welcome,
+        newState: result.state,
+        added,
+        removed: [],
+        welcomeTo,
+      };
     });
     const record = await this.requireGroup(groupId);
     await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.record.name }));
@@ -451,8 +505,9 @@ export class Messenger {
     for (const member of await this.members(groupId)) {
       if (!member.username) continue;
       // One member whose check fails (the connection dropped) must not leave the rest unchecked.
+      // A leaf whose certificate does not verify has no account: its own key then fails the check.
       await this.contacts
-        .checkMember(member.username, member.signatureKey)
+        .checkMember(member.username, member.accountKey ?? member.signatureKey)
         .catch((error: unknown) => this.session.emit("error", error));
     }
   }
@@ -463,9 +518,10 @@ export class Messenger {
   }
 
   close(): void {
-    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    this.deviceSync.stop();
+    this.acks.stop();
     this.stock.stop();
+    this.backup.stop();
     this.outbound.close();
     this.lifecycle.stop();
     if (this.session.connected) this.session.gw.close();
@@ -482,54 +538,4 @@ export class Messenger {
     if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
     return current;
   }
-
-  /**
-   * Acknowledges processed envelopes so the gateway can delete them. Batched: at most one ack per
-   * ACK_DELAY_MS, covering everything processed by then. An unacknowledged envelope is only delivered
-   * again (and dropped by seq), so the delay costs nothing but a little gateway storage.
-   */
-  /** Sends the batched acknowledgement now instead of when its timer fires. */
-  private async acknowledgeNow(): Promise<void> {
-    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    const upTo = Math.max(this.pendingAck, await this.session.store.getCursor());
-    if (upTo <= this.ackedUpTo || !this.session.connected) return;
-    try {
-      await this.session.gw.ack(upTo);
-      this.ackedUpTo = upTo;
-    } catch (error) {
-      this.session.emit("error", error);
-    }
-  }
-
-  private acknowledge(cursor: number): void {
-    this.pendingAck = Math.max(this.pendingAck, cursor);
-    if (this.ackTimer !== undefined) return;
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = undefined;
-      const upTo = this.pendingAck;
-      if (upTo <= this.ackedUpTo || !this.session.connected) return;
-      this.ackedUpTo = upTo;
-      this.session.gw.ack(upTo).catch((error: unknown) => {
-        this.ackedUpTo = 0;
-        this.session.emit("error", error);
-      });
-    }, ACK_DELAY_MS);
-  }
-}
-
-function openStore(source: StoreSource, login: LoginResult): Promise<ClientStore> {
-  return typeof source === "function" ? source(login) : Promise.resolve(source);
-}
-
-function accountIdentity(account: {
-  username: string;
-  signaturePublicKey: Uint8Array;
-  signaturePrivateKey: Uint8Array;
-}): Identity {
-  return {
-    username: account.username,
-    signaturePublicKey: account.signaturePublicKey,
-    signaturePrivateKey: account.signaturePrivateKey,
-  };
 }

@@ -40,16 +40,14 @@ export function deviceCertificateMessage(
   return concatBytes(utf8(CERTIFICATE_LABEL), Uint8Array.of(name.length), name, deviceKey, u64be(issuedAtMs));
 }
 
-export function signDeviceCertificate(
-  accountPrivateKey: Uint8Array,
+/** `sign` is the account key's Ed25519 signer (the suite's: ts-mls keeps keys in its own encoding). */
+export async function signDeviceCertificate(
+  sign: (message: Uint8Array) => Promise<Uint8Array>,
   username: string,
   deviceKey: Uint8Array,
   issuedAtMs: number,
-): DeviceCertificate {
-  const signature = ed25519.sign(
-    deviceCertificateMessage(username, deviceKey, issuedAtMs),
-    accountPrivateKey,
-  );
+): Promise<DeviceCertificate> {
+  const signature = await sign(deviceCertificateMessage(username, deviceKey, issuedAtMs));
   return { deviceKey, issuedAtMs, signature };
 }
 

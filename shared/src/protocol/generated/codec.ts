@@ -249,9 +249,13 @@ export interface FetchBackupRequest {
 
 export interface FetchKeyPackagesRequest {
   /**
-   * Claims one KeyPackage for each unrevoked device of this account.
+   * Claims one KeyPackage for each unrevoked device of this account...
    */
   identityKey: Uint8Array;
+  /**
+   * ...or, when not empty, only for these of its devices (adding a device to a group it is not in yet).
+   */
+  deviceKeys: Uint8Array[];
 }
 
 export interface ClientFrame {
@@ -875,9 +879,12 @@ export const layout = {
   },
   FetchKeyPackagesRequest: {
     dataWords: 0,
-    pointers: 1,
+    pointers: 2,
     isGroup: false,
-    fields: [{ name: "identityKey", type: { kind: "data" }, offset: 0 }],
+    fields: [
+      { name: "identityKey", type: { kind: "data" }, offset: 0 },
+      { name: "deviceKeys", type: { kind: "list", element: { kind: "data" } }, offset: 1 },
+    ],
     members: [],
   },
   ClientFrame: {
@@ -1574,7 +1581,7 @@ function sizeFetchBackupRequest(_v: FetchBackupRequest): number {
 }
 
 function sizeFetchKeyPackagesRequest(v: FetchKeyPackagesRequest): number {
-  return (v.identityKey.byteLength + 7) & ~7;
+  return ((v.identityKey.byteLength + 7) & ~7) + sizeDataList(v.deviceKeys);
 }
 
 function sizeClientFrame(v: ClientFrame): number {
@@ -1657,7 +1664,7 @@ function sizeClientFrameRequest(v: ClientFrameRequest): number {
       n += 16 + sizeFetchBackupRequest(v.fetchBackup);
       break;
     case "fetchKeyPackages":
-      n += 8 + sizeFetchKeyPackagesRequest(v.fetchKeyPackages);
+      n += 16 + sizeFetchKeyPackagesRequest(v.fetchKeyPackages);
       break;
   }
   return n;
@@ -2033,6 +2040,7 @@ function writeFetchBackupRequest(b: WireBuilder, s: number, v: FetchBackupReques
 
 function writeFetchKeyPackagesRequest(b: WireBuilder, s: number, v: FetchKeyPackagesRequest): void {
   b.setData(s, v.identityKey);
+  setDataList(b, s + 8, v.deviceKeys);
 }
 
 function writeClientFrame(b: WireBuilder, s: number, v: ClientFrame): void {
@@ -2149,7 +2157,7 @@ function writeClientFrameRequest(b: WireBuilder, s: number, v: ClientFrameReques
       break;
     case "fetchKeyPackages":
       b.setU16(s + 4, 27);
-      writeFetchKeyPackagesRequest(b, b.initStruct(s + 8, 0, 1), v.fetchKeyPackages);
+      writeFetchKeyPackagesRequest(b, b.initStruct(s + 8, 0, 2), v.fetchKeyPackages);
       break;
     default:
       throw invalid(`ClientFrame.request: unknown member ${String((v as { type: unknown }).type)}`);
@@ -2622,7 +2630,7 @@ function readFetchBackupRequest(r: WireReader, s: StructRef): FetchBackupRequest
 }
 
 function readFetchKeyPackagesRequest(r: WireReader, s: StructRef): FetchKeyPackagesRequest {
-  return { identityKey: r.data(s, 0) };
+  return { identityKey: r.data(s, 0), deviceKeys: r.dataList(s, 1) };
 }
 
 function readClientFrame(r: WireReader, s: StructRef): ClientFrame {

@@ -1905,7 +1905,7 @@ export class FetchKeyPackagesRequest extends $.Struct {
   static readonly _capnp = {
     displayName: "FetchKeyPackagesRequest",
     id: "b538afe969ab33fb",
-    size: new $.ObjectSize(0, 1),
+    size: new $.ObjectSize(0, 2),
   };
   _adoptIdentityKey(value: $.Orphan<$.Data>): void {
     $.utils.adopt(value, $.utils.getPointer(0, this));
@@ -1914,7 +1914,7 @@ export class FetchKeyPackagesRequest extends $.Struct {
     return $.utils.disown(this.identityKey);
   }
   /**
-* Claims one KeyPackage for each unrevoked device of this account.
+* Claims one KeyPackage for each unrevoked device of this account...
 *
 */
   get identityKey(): $.Data {
@@ -1928,6 +1928,28 @@ export class FetchKeyPackagesRequest extends $.Struct {
   }
   set identityKey(value: $.Data) {
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptDeviceKeys(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownDeviceKeys(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.deviceKeys);
+  }
+  /**
+* ...or, when not empty, only for these of its devices (adding a device to a group it is not in yet).
+*
+*/
+  get deviceKeys(): $.List<$.Data> {
+    return $.utils.getList(1, $.DataList, this);
+  }
+  _hasDeviceKeys(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initDeviceKeys(length: number): $.List<$.Data> {
+    return $.utils.initList(1, $.DataList, length, this);
+  }
+  set deviceKeys(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   toString(): string { return "FetchKeyPackagesRequest_" + super.toString(); }
 }

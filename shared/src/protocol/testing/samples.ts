@@ -102,7 +102,8 @@ export const sampleRequests: [string, Request][] = [
   ],
   ["putBackup empty", req("putBackup", { entries: [] })],
   ["fetchBackup", req("fetchBackup", { afterSeq: MAX_SAFE, limit: 0xffff_ffff })],
-  ["fetchKeyPackages", req("fetchKeyPackages", { identityKey: bytes(32, 68) })],
+  ["fetchKeyPackages", req("fetchKeyPackages", { identityKey: bytes(32, 68), deviceKeys: [bytes(32, 69)] })],
+  ["fetchKeyPackages all", req("fetchKeyPackages", { identityKey: bytes(32, 68), deviceKeys: [] })],
   [
     "createChannel",
     req("createChannel", {
