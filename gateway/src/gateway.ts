@@ -50,7 +50,11 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       uptimeMs: now() - services.startedAtMs,
       certificate: certificateHealth(certs, acme),
       ...(config.healthDetails
-        ? { connections: connections.size, subscribers: services.delivery.subscriberCount }
+        ? {
+            connections: connections.size,
+            subscribers: services.delivery.subscriberCount,
+            ...(wt ? { quic: wt.stats } : {}),
+          }
         : {}),
     }),
     acmeChallenge: acme ? (token) => acme.challengeResponse(token) : undefined,
@@ -68,6 +72,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       certPem: certs.certificate.certPem,
       keyPem: certs.certificate.keyPem,
       path: config.wtPath,
+      limits: config.quic,
+      onNotice: (msg, fields) => log.warn(msg, fields),
       onSession: (session: ServedSession) => {
         const connection = new ClientConnection(session, services);
         connections.add(connection);

@@ -12,6 +12,7 @@ import type { TransportLimits } from "./config.ts";
 import { craftInitial, initialFlood, waitFor, type InitialFlood } from "./testHelpers.ts";
 
 let cert: SelfSignedCertificate;
+let notices: string[] = [];
 const cleanup: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
@@ -19,6 +20,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  notices = [];
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
@@ -34,6 +36,7 @@ async function server(limits: Partial<TransportLimits>): Promise<WebTransportSer
     keyPem: cert.keyPem,
     path: "/wt",
     onSession: () => {},
+    onNotice: (msg) => notices.push(msg),
     limits,
   });
   cleanup.push(() => s.close());
@@ -79,6 +82,8 @@ describe("a flood of half-open connections", () => {
     expect(await connectTime(s.port)).toBeLessThan(3000);
     expect(s.stats.unvalidated).toBeLessThanOrEqual(16);
     expect(f.retried.size).toBeGreaterThanOrEqual(200 - 16);
+    // The operator hears of the flood once, not per packet.
+    expect(notices).toEqual(["quic admission under pressure"]);
   });
 
   it("from the client's own address: the client gets in through a Retry", async () => {
