@@ -57,7 +57,7 @@ export const DEFAULT_LIMITS: TransportLimits = {
 
 export function resolveLimits(partial?: Partial<TransportLimits>): TransportLimits {
   const limits = { ...DEFAULT_LIMITS, ...partial };
-  // Half the cap unless set: Retry starts while there is still room for clients that cannot do it.
+  // Half the cap unless set: in "auto" mode Retry starts well before the cap would drop anyone.
   const threshold = partial?.retryThreshold ?? Math.ceil(limits.maxUnvalidated / 2);
   limits.retryThreshold = Math.min(threshold, limits.maxUnvalidated);
   return limits;
