@@ -116,12 +116,13 @@ describe("a flood of half-open connections", () => {
   });
 
   it("is reaped at the handshake deadline, long before the idle timeout; established ones stay", async () => {
-    const s = await server({ handshakeTimeoutMs: 300, retry: "never" });
+    // Long enough that the flood is in before the first is reaped, even on a loaded machine.
+    const s = await server({ handshakeTimeoutMs: 1000, retry: "never" });
     await connectTime(s.port);
     const f = await flood(s.port, "127.0.0.2");
     await f.send(10, () => droppedTotal(s));
     expect(s.stats.unvalidated).toBe(10);
-    await waitFor(() => s.stats.unvalidated === 0, 3000);
+    await waitFor(() => s.stats.unvalidated === 0, 5000);
     expect(s.stats.handshakeTimeouts).toBe(10);
     expect(s.stats.connections).toBe(1);
     expect(s.connectionCount).toBe(1);
@@ -132,7 +133,7 @@ describe("Retry", () => {
   it('"always": a real client connects through it and a flood leaves no state', async () => {
     const s = await server({ retry: "always" });
     expect(await connectTime(s.port)).toBeLessThan(3000);
-    expect(s.stats.retriesSent).toBe(1);
+    expect(s.stats.retriesSent).toBeGreaterThanOrEqual(1); // more if the client retransmitted first
     const f = await flood(s.port, "127.0.0.2");
     await f.send(100);
     expect(f.retried.size).toBe(100);
