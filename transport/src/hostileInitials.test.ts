@@ -9,7 +9,8 @@ import { quiche } from "@matrixai/quic/native/index.js";
 import { generateSelfSigned, type SelfSignedCertificate } from "./tls/selfSigned.ts";
 import { connectWebTransport, startWebTransportServer, type WebTransportServer } from "./index.ts";
 import type { TransportLimits } from "./config.ts";
-import { craftInitial, initialFlood, waitFor, type InitialFlood } from "./testHelpers.ts";
+import { craftInitial, initialFlood, type InitialFlood } from "./testing/initialFlood.ts";
+import { waitFor } from "./testHelpers.ts";
 
 let cert: SelfSignedCertificate;
 let notices: string[] = [];
