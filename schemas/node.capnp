@@ -39,6 +39,15 @@ struct ClientFrame {
     fetch @17 :FetchRequest;
     ack @18 :AckRequest;
     subscribe @19 :SubscribeRequest;
+    attachDevice @20 :AttachDeviceRequest;
+    listDevices @21 :ListDevicesRequest;
+    renameDevice @22 :RenameDeviceRequest;
+    revokeDevice @23 :RevokeDeviceRequest;
+    putAccountBundle @24 :PutAccountBundleRequest;
+    getAccountBundle @25 :Void;
+    putBackup @26 :PutBackupRequest;
+    fetchBackup @27 :FetchBackupRequest;
+    fetchKeyPackages @28 :FetchKeyPackagesRequest;
   }
 }
 
@@ -171,6 +180,66 @@ struct SealedEnqueueRequest {
   # An MLS PrivateMessage (application content) of the channel's group.
 }
 
+struct AttachDeviceRequest {
+  deviceKey @0 :Data;
+  # Ed25519 public key (32 bytes) of this device's MLS leaf; the session acts for it from now on (its
+  # queue, its KeyPackages). An account's original device is the account (identity) key itself.
+  issuedAtMs @1 :UInt64;
+  certificate @2 :Data;
+  # The account key's Ed25519 signature over "quicproquo/v1/device-cert" || u8(len) || username ||
+  # deviceKey || u64be(issuedAtMs) (docs/cryptography/devices.md). Empty only for the account key.
+  name @3 :Text;
+  # The owner's label for the device (at most 64 characters); kept from the first attach.
+}
+
+struct ListDevicesRequest {
+  identityKey @0 :Data;
+  # The account whose devices to list: any user's (their keys and certificates are public), names and
+  # last-seen times only for the caller's own.
+}
+
+struct RenameDeviceRequest {
+  deviceKey @0 :Data;
+  name @1 :Text;
+}
+
+struct RevokeDeviceRequest {
+  deviceKey @0 :Data;
+  # One of the caller's devices: its sessions end, its queue and KeyPackages are deleted, and it can
+  # never attach again. Members remove its leaves from every group.
+}
+
+struct PutAccountBundleRequest {
+  bundle @0 :Data;
+  # The account secrets sealed under a key from the OPAQUE export key: opaque to the gateway.
+}
+
+struct PutBackupRequest {
+  entries @0 :List(BackupEntry);
+  # Appended to the caller's history backup; an entry whose key is stored already is skipped.
+}
+
+struct BackupEntry {
+  key @0 :Data;
+  # 32 bytes chosen by the client (an HMAC naming what the entry holds).
+  ciphertext @1 :Data;
+  seq @2 :UInt64;
+  # Set by the gateway in FetchBackupResponse (storage order from 1); ignored in PutBackupRequest.
+}
+
+struct FetchBackupRequest {
+  afterSeq @0 :UInt64;
+  limit @1 :UInt32;
+  # 0 = the gateway's default page size; pages are also cut by bytes.
+}
+
+struct FetchKeyPackagesRequest {
+  identityKey @0 :Data;
+  # Claims one KeyPackage for each unrevoked device of this account...
+  deviceKeys @1 :List(Data);
+  # ...or, when not empty, only for these of its devices (adding a device to a group it is not in yet).
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Gateway -> client
 
@@ -206,6 +275,15 @@ struct Response {
     fetch @18 :FetchResponse;
     ack @19 :AckResponse;
     subscribe @20 :SubscribeResponse;
+    attachDevice @21 :AttachDeviceResponse;
+    listDevices @22 :ListDevicesResponse;
+    renameDevice @23 :Void;
+    revokeDevice @24 :Void;
+    putAccountBundle @25 :Void;
+    getAccountBundle @26 :AccountBundleResponse;
+    putBackup @27 :PutBackupResponse;
+    fetchBackup @28 :FetchBackupResponse;
+    fetchKeyPackages @29 :FetchKeyPackagesResponse;
   }
 }
 
@@ -323,6 +401,59 @@ struct AckResponse {
 struct SubscribeResponse {
   headSeq @0 :UInt64;
   # Highest seq currently queued for the caller (0 if empty); pushes follow for newer ones.
+}
+
+struct DeviceInfo {
+  deviceKey @0 :Data;
+  issuedAtMs @1 :UInt64;
+  certificate @2 :Data;
+  # Empty for the account-key device (its key is the account key).
+  revokedAtMs @3 :UInt64;
+  # 0 while the device is in use.
+  name @4 :Text;
+  # The next two only for the caller's own devices (else empty and 0).
+  lastSeenMs @5 :UInt64;
+  createdAtMs @6 :UInt64;
+}
+
+struct AttachDeviceResponse {
+  added @0 :Bool;
+  # True when this attach registered the device; false when it was the account's already.
+}
+
+struct ListDevicesResponse {
+  devices @0 :List(DeviceInfo);
+  # In the order they were added, revoked ones included.
+}
+
+struct AccountBundleResponse {
+  bundle @0 :Data;
+  # Empty when the account has stored none.
+}
+
+struct PutBackupResponse {
+  stored @0 :UInt32;
+  # How many of the entries were new.
+  usedBytes @1 :UInt64;
+  limitBytes @2 :UInt64;
+}
+
+struct FetchBackupResponse {
+  entries @0 :List(BackupEntry);
+  more @1 :Bool;
+}
+
+struct DeviceKeyPackage {
+  deviceKey @0 :Data;
+  issuedAtMs @1 :UInt64;
+  certificate @2 :Data;
+  keyPackage @3 :Data;
+  lastResort @4 :Bool;
+}
+
+struct FetchKeyPackagesResponse {
+  keyPackages @0 :List(DeviceKeyPackage);
+  # One per unrevoked device that had a KeyPackage, in the order the devices were added.
 }
 
 struct Push {

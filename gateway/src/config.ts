@@ -56,6 +56,12 @@ export interface Limits {
   channelCreatePerSession: BucketRule;
   /** sealedEnqueue calls per source address: it needs no account, so no per-session limit applies. */
   sealedPerAddress: BucketRule;
+  /** Unrevoked devices per account (docs/cryptography/devices.md). */
+  maxDevicesPerAccount: number;
+  /** Bytes of history backup kept per account (entry keys and ciphertexts). */
+  backupBytesPerAccount: number;
+  /** putBackup calls per session. */
+  backupPutPerSession: BucketRule;
 }
 
 export interface AcmeConfig {
@@ -160,6 +166,11 @@ export const defaultLimits: Limits = {
   channelCreatePerSession: { burst: 50, perMinute: 20 },
   // Two messages a second sustained from one address (a NAT included), bursts of 300.
   sealedPerAddress: { burst: 300, perMinute: 120 },
+  maxDevicesPerAccount: 10,
+  // About 60,000 messages of a few hundred bytes each once padded and sealed.
+  backupBytesPerAccount: 64 * 1024 * 1024,
+  // Devices batch entries (one call every few seconds while busy); a restore of history uploads none.
+  backupPutPerSession: { burst: 60, perMinute: 60 },
 };
 
 type Env = Record<string, string | undefined>;
@@ -240,6 +251,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     authPerAddress: rule(env, "QPQ_AUTH_PER_ADDRESS", defaultLimits.authPerAddress),
     registerPerAddress: rule(env, "QPQ_REGISTER_PER_ADDRESS", defaultLimits.registerPerAddress),
     maxSessionsPerUser: int(env, "QPQ_MAX_SESSIONS_PER_USER", defaultLimits.maxSessionsPerUser, 1, 10_000),
+    maxDevicesPerAccount: int(env, "QPQ_MAX_DEVICES", defaultLimits.maxDevicesPerAccount, 1, 100),
+    backupBytesPerAccount: int(env, "QPQ_BACKUP_BYTES_PER_ACCOUNT", defaultLimits.backupBytesPerAccount, 0),
+    backupPutPerSession: rule(env, "QPQ_BACKUP_PUT_PER_SESSION", defaultLimits.backupPutPerSession),
     resolvePerSession: rule(env, "QPQ_RESOLVE_PER_SESSION", defaultLimits.resolvePerSession),
     resolvePerAddress: rule(env, "QPQ_RESOLVE_PER_ADDRESS", defaultLimits.resolvePerAddress),
     keyPackageFetchPerSession: rule(env, "QPQ_KP_FETCH_PER_SESSION", defaultLimits.keyPackageFetchPerSession),

@@ -9,6 +9,7 @@ import { ErrorCode, QpqError, type CommitClaims } from "@qpq/shared/protocol";
 import { toHex } from "@qpq/shared/bytes";
 import { INVITATION_TYPE, MIN_INVITATION_BYTES } from "@qpq/shared/invitations";
 import { loadConfig } from "../config.ts";
+import { DeviceDirectory } from "../services/deviceDirectory.ts";
 import { Delivery } from "../delivery/delivery.ts";
 import { handlers, type ConnectionState, type Services } from "../services/index.ts";
 import { LoginRegistry } from "../services/loginRegistry.ts";
@@ -41,6 +42,7 @@ function gateway(env: Record<string, string> = {}) {
     opaque: undefined as unknown as OpaqueServer,
     logins: new LoginRegistry(config.limits.maxPendingLogins, now),
     delivery: new Delivery(store, config.limits, now),
+    devices: new DeviceDirectory(store),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),
     now,
@@ -55,7 +57,13 @@ function gateway(env: Record<string, string> = {}) {
       id: nextId++,
       remoteAddress: "127.0.0.1",
       version: 1,
-      session: { username: name, identityKey: key, tokenHash: rand(32), expiresAtMs: now() + 60_000 },
+      session: {
+        username: name,
+        identityKey: key,
+        deviceKey: key,
+        tokenHash: rand(32),
+        expiresAtMs: now() + 60_000,
+      },
       subscribe: () => {},
       endSession: () => {},
     };
@@ -137,7 +145,7 @@ describe("group channel membership claims", () => {
     const attempt = enqueueToGroup(
       services,
       seenByMallory,
-      mallory!.key,
+      { account: mallory!.key, device: mallory!.key },
       NONE,
       privateMessage(groupId, 1, COMMIT),
       { add: [mallory!.key], remove: [alice!.key], nextTokenHash: NONE },

@@ -65,16 +65,22 @@ export function checkEpoch(channel: ChannelRecord, epoch: number, window: number
   }
 }
 
+/** Who sent: the member account, and the device whose queue does not get its own message back. */
+export interface Sender {
+  account: Uint8Array;
+  device: Uint8Array;
+}
+
 /**
  * An identity-bound upload into a group channel by a member: a Welcome (today sealed as an invitation,
- * which the gateway cannot open and only recognises by its type byte) to one member, or a group
- * message fanned out to every other member. Returns the first recipient's seq (0 when there was none
- * or for a duplicate commit).
+ * which the gateway cannot open and only recognises by its type byte) to one device of a member, or a
+ * group message fanned out to every device of every member but the sending device. Returns the first
+ * recipient's seq (0 when there was none or for a duplicate commit).
  */
 export async function enqueueToGroup(
   services: Services,
   channel: ChannelRecord,
-  sender: Uint8Array,
+  sender: Sender,
   recipientKey: Uint8Array,
   payload: Uint8Array,
   claims: MembershipClaims,
@@ -86,7 +92,7 @@ export async function enqueueToGroup(
     if (!(parseWelcome(payload) || isInvitationPayload(payload)) || hasClaims) {
       throw new QpqError(ErrorCode.InvalidArgument, "a group channel takes only Welcomes for one member");
     }
-    if (!(await services.store.isChannelMember(channel.channelId, recipientKey))) {
+    if (!(await isMemberDevice(services, channel, recipientKey))) {
       throw new QpqError(ErrorCode.ChannelForbidden, "the recipient is not a member of this channel");
     }
     // One recipient: a full queue is an error for the sender (E015), unlike a fan-out's skipped copy.
@@ -94,7 +100,8 @@ export async function enqueueToGroup(
   }
   const framing = groupFraming(channel, payload);
   const members = await services.store.getChannelMembers(channel.channelId);
-  const others = members.filter((m) => !bytesEqual(m, sender));
+  // The sender's other devices get it too: they show what this device sent.
+  const others = await services.devices.recipients(members, sender.device);
   if (framing.contentType === "commit") {
     // The caller's membership and `members` were read at channel.epoch. Only a commit for that epoch
     // may go on: the store accepts it only if no commit came in between, so those reads still hold.
@@ -132,6 +139,20 @@ export async function enqueueToGroup(
   checkEpoch(channel, framing.epoch, services.config.channels.epochWindow);
   const seqs = await services.delivery.fanOut(others, channel.channelId, payload);
   return seqs[0] ?? 0;
+}
+
+/** A device (in use) of a member account; an account that never attached one is its own device. */
+async function isMemberDevice(services: Services, channel: ChannelRecord, key: Uint8Array): Promise<boolean> {
+  const device = await services.store.getDevice(key);
+  if (device) {
+    if (device.revokedAtMs !== undefined) return false;
+    const owner = await services.store.getUserByName(device.username);
+    return (
+      owner !== undefined && (await services.store.isChannelMember(channel.channelId, owner.identityKey))
+    );
+  }
+  if (!(await services.store.isChannelMember(channel.channelId, key))) return false;
+  return (await services.devices.devicesOf(key)).some((d) => bytesEqual(d, key));
 }
 
 function parseWelcome(payload: Uint8Array): boolean {

@@ -132,6 +132,8 @@ export const loginFinish: Handler<"loginFinish"> = async (req, conn, services) =
     tokenHash: hashToken(token),
     username: user.username,
     identityKey: user.identityKey,
+    // Attached by attachDevice, or to the account key by the first queue operation (older clients).
+    deviceKey: new Uint8Array(0),
     createdAtMs: now,
     expiresAtMs: now + services.config.limits.sessionTtlMs,
   };
@@ -174,13 +176,20 @@ function requireUnboundOrSame(conn: ConnectionState, username: string): void {
 
 function bind(
   conn: ConnectionState,
-  session: { username: string; identityKey: Uint8Array; tokenHash: Uint8Array; expiresAtMs: number },
+  session: {
+    username: string;
+    identityKey: Uint8Array;
+    deviceKey: Uint8Array;
+    tokenHash: Uint8Array;
+    expiresAtMs: number;
+  },
   services: Services,
 ): void {
   services.sessions.bind(session.tokenHash, conn);
   conn.session = {
     username: session.username,
     identityKey: session.identityKey,
+    deviceKey: session.deviceKey,
     tokenHash: session.tokenHash,
     expiresAtMs: session.expiresAtMs,
   };

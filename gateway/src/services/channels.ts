@@ -97,9 +97,10 @@ export const sealedEnqueue: Handler<"sealedEnqueue"> = async (req, conn, service
   groupFraming(channel, req.payload);
   checkEpoch(channel, framing.epoch, services.config.channels.epochWindow);
   const members = await services.store.getChannelMembers(channelId);
-  // Everyone, the sender included: leaving the sender out would tell the gateway who sent.
-  await services.delivery.fanOut(members, channelId, req.payload);
-  return { recipients: members.length };
+  // Every device, the sender's included: leaving the sender out would tell the gateway who sent.
+  const devices = await services.devices.recipients(members);
+  await services.delivery.fanOut(devices, channelId, req.payload);
+  return { recipients: devices.length };
 };
 
 /** The epoch of a sealed payload, refusing (from the payload alone) anything but an application PrivateMessage. */

@@ -9,12 +9,15 @@ import type { Store } from "../store/types.ts";
 import type { LoginRegistry } from "./loginRegistry.ts";
 import type { OpaqueServer } from "./opaque.ts";
 import type { Delivery } from "../delivery/delivery.ts";
+import type { DeviceDirectory } from "./deviceDirectory.ts";
 import type { SessionRegistry, SessionHolder } from "./sessionRegistry.ts";
 import type { Throttle } from "./throttle.ts";
 
 export interface AuthenticatedSession {
   username: string;
   identityKey: Uint8Array;
+  /** The device this session acts for; empty until attachDevice (or a first queue operation). */
+  deviceKey: Uint8Array;
   tokenHash: Uint8Array;
   expiresAtMs: number;
 }
@@ -42,6 +45,7 @@ export interface Services {
   readonly opaque: OpaqueServer;
   readonly logins: LoginRegistry;
   readonly delivery: Delivery;
+  readonly devices: DeviceDirectory;
   readonly throttle: Throttle;
   readonly sessions: SessionRegistry;
   readonly now: () => number;

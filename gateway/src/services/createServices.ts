@@ -8,6 +8,7 @@ import type { GatewayConfig } from "../config.ts";
 import { Delivery } from "../delivery/delivery.ts";
 import type { Store } from "../store/types.ts";
 import type { Services } from "./context.ts";
+import { DeviceDirectory } from "./deviceDirectory.ts";
 import { LoginRegistry } from "./loginRegistry.ts";
 import { createOpaqueServer } from "./opaque.ts";
 import { SessionRegistry } from "./sessionRegistry.ts";
@@ -34,6 +35,7 @@ export async function createServices(
     opaque: await createOpaqueServer(store),
     logins: new LoginRegistry(config.limits.maxPendingLogins, now, config.limits.maxPendingLoginsPerAddress),
     delivery: new Delivery(store, config.limits, now),
+    devices: new DeviceDirectory(store),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),
     now,

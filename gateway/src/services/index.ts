@@ -5,7 +5,16 @@ import { createChannel, sealedEnqueue } from "./channels.ts";
 import type { HandlerTable } from "./context.ts";
 import { health, hello } from "./hello.ts";
 import { fetchHybridKey, publishHybridKey } from "./hybridKeys.ts";
-import { fetchKeyPackage, publishKeyPackages } from "./keyPackages.ts";
+import { fetchKeyPackage, fetchKeyPackages, publishKeyPackages } from "./keyPackages.ts";
+import { fetchBackup, putBackup } from "./backup.ts";
+import {
+  attachDevice,
+  getAccountBundle,
+  listDevices,
+  putAccountBundle,
+  renameDevice,
+  revokeDevice,
+} from "./devices.ts";
 import { resolveUser } from "./users.ts";
 
 export const handlers: HandlerTable = {
@@ -28,6 +37,15 @@ export const handlers: HandlerTable = {
   sealedEnqueue,
   publishHybridKey,
   fetchHybridKey,
+  attachDevice,
+  listDevices,
+  renameDevice,
+  revokeDevice,
+  putAccountBundle,
+  getAccountBundle,
+  putBackup,
+  fetchBackup,
+  fetchKeyPackages,
 };
 
 /** Requests allowed before hello: hello itself, and health for load balancers and probes. */

@@ -9,7 +9,8 @@ import type { ChannelRecord } from "../store/types.ts";
 import { CHANNEL_ID_BYTES } from "../delivery/frameBudget.ts";
 import { checkPayloadSize } from "./channels.ts";
 import type { Handler, Services } from "./context.ts";
-import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
+import { requireDevice } from "./devices.ts";
+import { IDENTITY_KEY_BYTES, requireLength } from "./guards.ts";
 
 /**
  * The channel named by a request, after the authorization check. Unknown and foreign channels get the
@@ -29,11 +30,12 @@ async function authorizeChannel(
 }
 
 export const enqueue: Handler<"enqueue"> = async (req, conn, services) => {
-  const session = requireSession(conn, services);
+  const session = await requireDevice(conn, services);
   checkPayloadSize(req.payload, services.config.limits);
   const channel = await authorizeChannel(services, req.channelId, session.identityKey);
   if (req.recipientKey.length !== 0) requireLength("recipientKey", req.recipientKey, IDENTITY_KEY_BYTES);
-  const seq = await enqueueToGroup(services, channel, session.identityKey, req.recipientKey, req.payload, {
+  const sender = { account: session.identityKey, device: session.deviceKey };
+  const seq = await enqueueToGroup(services, channel, sender, req.recipientKey, req.payload, {
     add: req.commit?.addMembers ?? [],
     remove: req.commit?.removeMembers ?? [],
     nextTokenHash: req.commit?.nextTokenHash ?? new Uint8Array(0),
@@ -41,25 +43,28 @@ export const enqueue: Handler<"enqueue"> = async (req, conn, services) => {
   return { seq };
 };
 
+// The queue read, acknowledged and subscribed to is the session's device's own.
+
 export const fetch: Handler<"fetch"> = async (req, conn, services) => {
-  const session = requireSession(conn, services);
+  const session = await requireDevice(conn, services);
   const channelId = await channelFilter(services, req.channelId, session.identityKey);
   const page = services.config.limits.maxFetchPage;
   const limit = req.limit === 0 ? page : Math.min(req.limit, page);
-  return services.delivery.fetchPage(session.identityKey, req.afterSeq, limit, channelId);
+  return services.delivery.fetchPage(session.deviceKey, req.afterSeq, limit, channelId);
 };
 
 export const ack: Handler<"ack"> = async (req, conn, services) => {
-  const session = requireSession(conn, services);
-  const removed = await services.delivery.ack(session.identityKey, req.upToSeq);
+  const session = await requireDevice(conn, services);
+  const removed = await services.delivery.ack(session.deviceKey, req.upToSeq);
   return { removed };
 };
 
 export const subscribe: Handler<"subscribe"> = async (req, conn, services) => {
-  const session = requireSession(conn, services);
+  const session = await requireDevice(conn, services);
   const channelId = await channelFilter(services, req.channelId, session.identityKey);
-  const headSeq = await services.delivery.headSeq(session.identityKey);
-  conn.subscribe(session.identityKey, req.afterSeq, channelId);
+  const headSeq = await services.delivery.headSeq(session.deviceKey);
+  conn.subscribe(session.deviceKey, req.afterSeq, channelId);
+  await services.store.touchDevice(session.deviceKey, services.now());
   return { headSeq };
 };
 

@@ -4,6 +4,7 @@
  */
 import { compareBytes, TOKEN_EPOCHS_KEPT } from "./channelRules.ts";
 import { envelopeBytes } from "../delivery/frameBudget.ts";
+import { MemoryDeviceStore } from "./memoryDevices.ts";
 import type {
   ChannelCommit,
   ChannelRecord,
@@ -48,7 +49,7 @@ interface Channel {
   tokens: Map<number, Uint8Array>;
 }
 
-export class MemoryStore implements Store {
+export class MemoryStore extends MemoryDeviceStore implements Store {
   private readonly channels = new Map<string, Channel>();
   private readonly settings = new Map<string, string>();
   private readonly usersByName = new Map<string, UserRecord>();
@@ -61,8 +62,29 @@ export class MemoryStore implements Store {
   private readonly hybridKeys = new Map<string, HybridKeyRecord>();
   private closed = false;
 
-  private live(): void {
+  protected live(): void {
     if (this.closed) throw new Error("store is closed");
+  }
+
+  protected userExists(username: string): boolean {
+    return this.usersByName.has(username);
+  }
+
+  protected usernameOfIdentity(identityKey: Uint8Array): string | undefined {
+    return this.usernameByIdentity.get(hex(identityKey));
+  }
+
+  protected dropDeviceData(deviceKey: Uint8Array): Uint8Array[] {
+    const ended: Uint8Array[] = [];
+    for (const [key, s] of this.sessions) {
+      if (compareBytes(s.deviceKey, deviceKey) !== 0) continue;
+      this.sessions.delete(key);
+      ended.push(copy(s.tokenHash));
+    }
+    const queue = this.queues.get(hex(deviceKey));
+    if (queue) queue.envelopes = [];
+    this.keyPackages.delete(hex(deviceKey));
+    return ended;
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -82,6 +104,8 @@ export class MemoryStore implements Store {
     this.live();
     const id = hex(user.identityKey);
     if (this.usersByName.has(user.username) || this.usernameByIdentity.has(id)) return false;
+    // A device key is public: as someone's identity key it would name that device's queue.
+    if (this.isDevice(user.identityKey)) return false;
     this.usersByName.set(user.username, { ...user, identityKey: copy(user.identityKey) });
     this.usernameByIdentity.set(id, user.username);
     return true;
@@ -110,14 +134,28 @@ export class MemoryStore implements Store {
       ...session,
       tokenHash: copy(session.tokenHash),
       identityKey: copy(session.identityKey),
+      deviceKey: copy(session.deviceKey),
     });
+  }
+
+  async setSessionDevice(tokenHash: Uint8Array, deviceKey: Uint8Array): Promise<boolean> {
+    this.live();
+    const s = this.sessions.get(hex(tokenHash));
+    if (!s) return false;
+    s.deviceKey = copy(deviceKey);
+    return true;
   }
 
   async getSession(tokenHash: Uint8Array, nowMs: number): Promise<SessionRecord | undefined> {
     this.live();
     const s = this.sessions.get(hex(tokenHash));
     if (s === undefined || s.expiresAtMs <= nowMs) return undefined;
-    return { ...s, tokenHash: copy(s.tokenHash), identityKey: copy(s.identityKey) };
+    return {
+      ...s,
+      tokenHash: copy(s.tokenHash),
+      identityKey: copy(s.identityKey),
+      deviceKey: copy(s.deviceKey),
+    };
   }
 
   async deleteSession(tokenHash: Uint8Array): Promise<void> {
@@ -163,7 +201,9 @@ export class MemoryStore implements Store {
   ): Promise<number> {
     this.live();
     const id = hex(identityKey);
-    if (!this.usernameByIdentity.has(id)) throw new Error("cannot add KeyPackages for an unknown identity");
+    if (!this.usernameByIdentity.has(id) && !this.isDevice(identityKey)) {
+      throw new Error("cannot add KeyPackages for a key that is neither a user's nor a device's");
+    }
     let slot = this.keyPackages.get(id);
     if (slot === undefined) {
       slot = { singleUse: [], lastResort: undefined };

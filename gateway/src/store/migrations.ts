@@ -164,6 +164,73 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    name: "devices, account bundles and backups",
+    up(db) {
+      // KeyPackages become per device: their owner key may now be a device key, which is no user's
+      // identity key, so the foreign keys to users go (SQLite needs the tables rebuilt for that).
+      db.exec(`
+        CREATE TABLE devices (
+          id            INTEGER PRIMARY KEY,
+          device_key    BLOB NOT NULL UNIQUE,
+          username      TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+          certificate   BLOB NOT NULL,
+          issued_at_ms  INTEGER NOT NULL,
+          name          TEXT NOT NULL,
+          created_at_ms INTEGER NOT NULL,
+          last_seen_ms  INTEGER NOT NULL,
+          revoked_at_ms INTEGER
+        ) STRICT;
+        CREATE INDEX devices_by_user ON devices (username, id);
+
+        -- Empty until the session attached a device.
+        ALTER TABLE sessions ADD COLUMN device_key BLOB NOT NULL DEFAULT x'';
+        CREATE INDEX sessions_by_device ON sessions (device_key) WHERE length(device_key) > 0;
+
+        CREATE TABLE key_packages_by_device (
+          id           INTEGER PRIMARY KEY,
+          identity_key BLOB NOT NULL,
+          key_package  BLOB NOT NULL
+        ) STRICT;
+        INSERT INTO key_packages_by_device (id, identity_key, key_package)
+          SELECT id, identity_key, key_package FROM key_packages;
+        DROP TABLE key_packages;
+        ALTER TABLE key_packages_by_device RENAME TO key_packages;
+        CREATE INDEX key_packages_by_identity ON key_packages (identity_key, id);
+
+        CREATE TABLE last_resort_by_device (
+          identity_key BLOB PRIMARY KEY,
+          key_package  BLOB NOT NULL
+        ) STRICT;
+        INSERT INTO last_resort_by_device (identity_key, key_package)
+          SELECT identity_key, key_package FROM last_resort_key_packages;
+        DROP TABLE last_resort_key_packages;
+        ALTER TABLE last_resort_by_device RENAME TO last_resort_key_packages;
+
+        -- The account secrets sealed under the password's export key: opaque to the gateway.
+        CREATE TABLE account_bundles (
+          username TEXT PRIMARY KEY REFERENCES users (username) ON DELETE CASCADE,
+          bundle   BLOB NOT NULL
+        ) STRICT;
+
+        -- History entries sealed by the account's devices; the first entry of a key is kept.
+        CREATE TABLE backup_entries (
+          username   TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+          seq        INTEGER NOT NULL,
+          entry_key  BLOB NOT NULL,
+          ciphertext BLOB NOT NULL,
+          PRIMARY KEY (username, seq),
+          UNIQUE (username, entry_key)
+        ) STRICT;
+        CREATE TABLE backup_usage (
+          username TEXT PRIMARY KEY REFERENCES users (username) ON DELETE CASCADE,
+          last_seq INTEGER NOT NULL,
+          bytes    INTEGER NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes and understands. */

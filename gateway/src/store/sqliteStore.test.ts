@@ -9,6 +9,7 @@ import { currentVersion, latestVersion, migrate, migrations, SchemaTooNewError }
 import type { Migration } from "./migrations.ts";
 import { SqliteStore } from "./sqliteStore.ts";
 import { benchStore } from "../../bench/storeBench.ts";
+import { runDeviceContract } from "./deviceContract.ts";
 import { runHybridKeyContract } from "./hybridKeyContract.ts";
 import { runStoreContract } from "./storeContract.ts";
 import type { Store } from "./types.ts";
@@ -49,6 +50,24 @@ runStoreContract("SqliteStore (:memory:)", async () =>
 );
 
 runHybridKeyContract(
+  "SqliteStore (file)",
+  async () => {
+    const path = tempPath();
+    const store = SqliteStore.open({ path, synchronous: "full" });
+    paths.set(store, path);
+    return store;
+  },
+  async (store) => {
+    const path = paths.get(store);
+    if (path === undefined) throw new Error("unknown store");
+    await store.close();
+    const reopened = SqliteStore.open({ path, synchronous: "full" });
+    paths.set(reopened, path);
+    return reopened;
+  },
+);
+
+runDeviceContract(
   "SqliteStore (file)",
   async () => {
     const path = tempPath();

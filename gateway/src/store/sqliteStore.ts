@@ -7,6 +7,7 @@ import type { Statement } from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { migrate } from "./migrations.ts";
 import { SqliteChannels } from "./sqliteChannels.ts";
+import { SqliteDevices } from "./sqliteDevices.ts";
 import type {
   ChannelCommit,
   ChannelRecord,
@@ -47,6 +48,7 @@ interface SessionRow {
   token_hash: Buffer;
   username: string;
   identity_key: Buffer;
+  device_key: Buffer;
   created_at_ms: number;
   expires_at_ms: number;
 }
@@ -105,16 +107,23 @@ function prepareStatements(db: Database.Database) {
     getSetting: s<{ value: string }>("SELECT value FROM settings WHERE key = ?"),
     initSetting: s("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING"),
 
+    // A device key is public: as someone's identity key it would name that device's queue.
     createUser: s(
-      "INSERT INTO users (username, identity_key, opaque_record, created_at_ms) VALUES (?, ?, ?, ?) " +
+      "INSERT INTO users (username, identity_key, opaque_record, created_at_ms) " +
+        "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM devices WHERE device_key = ?) " +
         "ON CONFLICT DO NOTHING",
     ),
     userByName: s<UserRow>("SELECT * FROM users WHERE username = ?"),
     userByIdentity: s<UserRow>("SELECT * FROM users WHERE identity_key = ?"),
 
     createSession: s(
-      "INSERT INTO sessions (token_hash, username, identity_key, created_at_ms, expires_at_ms) " +
-        "VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO sessions (token_hash, username, identity_key, device_key, created_at_ms, expires_at_ms) " +
+        "VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    setSessionDevice: s("UPDATE sessions SET device_key = ? WHERE token_hash = ?"),
+    keyOwnerExists: s<{ one: number }>(
+      "SELECT 1 AS one FROM users WHERE identity_key = ? UNION ALL " +
+        "SELECT 1 FROM devices WHERE device_key = ? LIMIT 1",
     ),
     getSession: s<SessionRow>("SELECT * FROM sessions WHERE token_hash = ? AND expires_at_ms > ?"),
     deleteSession: s("DELETE FROM sessions WHERE token_hash = ?"),
@@ -191,7 +200,7 @@ function prepareStatements(db: Database.Database) {
   } satisfies Record<string, Statement<unknown[], unknown>>;
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore extends SqliteDevices implements Store {
   private readonly q: ReturnType<typeof prepareStatements>;
   private readonly initSettingTx: (key: string, value: string) => string;
   private readonly addKeyPackagesTx: (id: Uint8Array, kps: Uint8Array[], lastResort?: Uint8Array) => number;
@@ -202,6 +211,7 @@ export class SqliteStore implements Store {
   private readonly channels: SqliteChannels;
 
   private constructor(private readonly db: Database.Database) {
+    super(db);
     const q = prepareStatements(db);
     this.q = q;
 
@@ -213,6 +223,9 @@ export class SqliteStore implements Store {
     });
 
     this.addKeyPackagesTx = db.transaction((id: Uint8Array, kps: Uint8Array[], lastResort?: Uint8Array) => {
+      if (!q.keyOwnerExists.get(id, id)) {
+        throw new Error("cannot add KeyPackages for a key that is neither a user's nor a device's");
+      }
       for (const kp of kps) q.addKeyPackage.run(id, kp);
       if (lastResort !== undefined) q.setLastResort.run(id, lastResort);
       return (q.countKeyPackages.get(id) as { n: number }).n;
@@ -305,7 +318,13 @@ export class SqliteStore implements Store {
   }
 
   async createUser(user: UserRecord): Promise<boolean> {
-    const r = this.q.createUser.run(user.username, user.identityKey, user.opaqueRecord, user.createdAtMs);
+    const r = this.q.createUser.run(
+      user.username,
+      user.identityKey,
+      user.opaqueRecord,
+      user.createdAtMs,
+      user.identityKey,
+    );
     return r.changes === 1;
   }
 
@@ -318,7 +337,18 @@ export class SqliteStore implements Store {
   }
 
   async createSession(s: SessionRecord): Promise<void> {
-    this.q.createSession.run(s.tokenHash, s.username, s.identityKey, s.createdAtMs, s.expiresAtMs);
+    this.q.createSession.run(
+      s.tokenHash,
+      s.username,
+      s.identityKey,
+      s.deviceKey,
+      s.createdAtMs,
+      s.expiresAtMs,
+    );
+  }
+
+  async setSessionDevice(tokenHash: Uint8Array, deviceKey: Uint8Array): Promise<boolean> {
+    return this.q.setSessionDevice.run(deviceKey, tokenHash).changes === 1;
   }
 
   async getSession(tokenHash: Uint8Array, nowMs: number): Promise<SessionRecord | undefined> {
@@ -328,6 +358,7 @@ export class SqliteStore implements Store {
       tokenHash: bytes(row.token_hash),
       username: row.username,
       identityKey: bytes(row.identity_key),
+      deviceKey: bytes(row.device_key),
       createdAtMs: row.created_at_ms,
       expiresAtMs: row.expires_at_ms,
     };

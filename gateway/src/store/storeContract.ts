@@ -27,7 +27,14 @@ function makeUser(username: string, identityKey: Uint8Array = rand(32)): UserRec
 }
 
 function makeSession(user: UserRecord, expiresAtMs: number, tokenHash: Uint8Array = rand(32)): SessionRecord {
-  return { tokenHash, username: user.username, identityKey: user.identityKey, createdAtMs: T0, expiresAtMs };
+  return {
+    tokenHash,
+    username: user.username,
+    identityKey: user.identityKey,
+    deviceKey: new Uint8Array(0),
+    createdAtMs: T0,
+    expiresAtMs,
+  };
 }
 
 function env(

@@ -19,6 +19,11 @@ export interface SessionRecord {
   tokenHash: Uint8Array;
   username: string;
   identityKey: Uint8Array;
+  /**
+   * The device the session acts for (its queue, its KeyPackages), or empty until the session attached
+   * one (docs/cryptography/devices.md).
+   */
+  deviceKey: Uint8Array;
   createdAtMs: number;
   expiresAtMs: number;
 }
@@ -104,7 +109,7 @@ export type CommitOutcome =
   /** Another commit took this epoch (or the epoch is not the channel's): nothing stored. */
   | { status: "conflict"; epoch: number };
 
-export interface Store {
+export interface Store extends DeviceStore {
   /** Small named values the gateway keeps, such as the OPAQUE server setup. */
   getSetting(key: string): Promise<string | undefined>;
   /** Sets the value only if the key is unset; returns the value now stored (first writer wins). */
@@ -117,6 +122,8 @@ export interface Store {
 
   /** Rejects when session.username is not a user or the token hash already exists. */
   createSession(session: SessionRecord): Promise<void>;
+  /** Binds an existing session to a device; false when there is no such session. */
+  setSessionDevice(tokenHash: Uint8Array, deviceKey: Uint8Array): Promise<boolean>;
   /** Returns the session only while it has not expired at nowMs (expiresAtMs > nowMs). */
   getSession(tokenHash: Uint8Array, nowMs: number): Promise<SessionRecord | undefined>;
   deleteSession(tokenHash: Uint8Array): Promise<void>;
@@ -132,8 +139,8 @@ export interface Store {
 
   /**
    * Stores a batch of single-use KeyPackages and, when given, replaces the last-resort one.
-   * Returns how many unclaimed single-use KeyPackages the identity now has. Rejects, storing nothing,
-   * when identityKey is not a user's.
+   * Returns how many unclaimed single-use KeyPackages the identity now has. The identity is a device
+   * key (an account's original device has the account key); the caller checks whose it is.
    */
   addKeyPackages(
     identityKey: Uint8Array,
@@ -207,4 +214,88 @@ export interface Store {
 export interface HybridKeyRecord {
   publicKey: Uint8Array;
   signature: Uint8Array;
+}
+
+/** One device of an account (docs/cryptography/devices.md). */
+export interface DeviceRecord {
+  /** Ed25519 public key of the device's MLS leaf; the account key itself for an account's original device. */
+  deviceKey: Uint8Array;
+  username: string;
+  /** The account key's signature over the device key; empty for the account-key device. */
+  certificate: Uint8Array;
+  issuedAtMs: number;
+  /** The owner's label for it, changeable. */
+  name: string;
+  createdAtMs: number;
+  lastSeenMs: number;
+  /** Set once the owner revoked it: a revoked device never attaches again. */
+  revokedAtMs?: number;
+}
+
+export type NewDevice = Omit<DeviceRecord, "revokedAtMs">;
+
+/**
+ * "added"; "exists": this user's device already (nothing changes); "revoked": this user revoked it;
+ * "taken": the key is another user's device or identity; "full": the user has maxDevices unrevoked devices.
+ */
+export type AddDeviceOutcome = "added" | "exists" | "revoked" | "taken" | "full";
+
+export interface BackupEntry {
+  /** 32 bytes chosen by the client (an HMAC of what the entry is); the first entry of a key is kept. */
+  key: Uint8Array;
+  ciphertext: Uint8Array;
+}
+
+export interface StoredBackupEntry extends BackupEntry {
+  /** Per-account order of storage, from 1. */
+  seq: number;
+}
+
+export interface BackupPage {
+  entries: StoredBackupEntry[];
+  more: boolean;
+}
+
+export type BackupPutOutcome =
+  /** `stored` of the entries were new (the others had a key already present). */
+  | { status: "stored"; stored: number; usedBytes: number }
+  /** Storing the new ones would pass maxBytes: nothing was stored. */
+  | { status: "full"; usedBytes: number };
+
+/** Devices, the sealed account bundle and the history backup: the per-account state of multi-device. */
+export interface DeviceStore {
+  /** Rejects for an unknown user; see AddDeviceOutcome. */
+  addDevice(device: NewDevice, maxDevices: number): Promise<AddDeviceOutcome>;
+  getDevice(deviceKey: Uint8Array): Promise<DeviceRecord | undefined>;
+  /** The user's devices, revoked ones included, in the order they were added. */
+  listDevices(username: string): Promise<DeviceRecord[]>;
+  /** Unrevoked device keys of the user owning this identity key, in the order they were added. */
+  listDeviceKeys(identityKey: Uint8Array): Promise<{ devices: Uint8Array[]; everAttached: boolean }>;
+  /** False, changing nothing, when it is not an unrevoked device of this user. */
+  renameDevice(username: string, deviceKey: Uint8Array, name: string): Promise<boolean>;
+  touchDevice(deviceKey: Uint8Array, nowMs: number): Promise<void>;
+  /**
+   * Marks the user's device revoked and, in the same transaction, deletes its sessions, its queue and
+   * its KeyPackages. Returns the token hashes of the deleted sessions; undefined (changing nothing)
+   * when it is not an unrevoked device of this user.
+   */
+  revokeDevice(username: string, deviceKey: Uint8Array, nowMs: number): Promise<Uint8Array[] | undefined>;
+
+  /** Replaces the user's sealed account bundle. Rejects for an unknown user. */
+  setAccountBundle(username: string, bundle: Uint8Array): Promise<void>;
+  getAccountBundle(username: string): Promise<Uint8Array | undefined>;
+
+  /**
+   * Appends the entries whose key the user's backup does not hold yet (a key given twice in one call
+   * counts once), all or nothing against maxBytes (the sum of key and ciphertext lengths).
+   */
+  putBackupEntries(username: string, entries: BackupEntry[], maxBytes: number): Promise<BackupPutOutcome>;
+  /** Entries with seq > afterSeq in storage order, cut like fetchPage: at least one, then by limits. */
+  fetchBackupEntries(
+    username: string,
+    afterSeq: number,
+    page: { limit: number; maxBytes: number },
+  ): Promise<BackupPage>;
+  /** Bytes the user's backup holds (keys and ciphertexts). */
+  backupBytes(username: string): Promise<number>;
 }

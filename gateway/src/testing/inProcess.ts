@@ -160,6 +160,7 @@ export async function inProcessGateway(options: InProcessOptions = {}): Promise<
         tokenHash: hashToken(token),
         username,
         identityKey,
+        deviceKey: new Uint8Array(0),
         createdAtMs: now,
         expiresAtMs: now + sessionTtlMs,
       });

@@ -127,13 +127,13 @@ export class Contacts {
   }
 
   private async view(contact: ContactRecord): Promise<ContactView> {
-    const { identity } = this.session;
+    const { identity, account } = this.session;
     return {
       ...contact,
       keyChanged: contact.previousKey !== undefined,
       impostor: this.impostors.has(contact.username),
       safetyNumber: safetyNumber(
-        { username: identity.username, identityKey: identity.signaturePublicKey },
+        { username: identity.username, identityKey: account.publicKey },
         { username: contact.username, identityKey: contact.identityKey },
       ),
     };

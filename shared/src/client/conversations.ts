@@ -16,7 +16,7 @@ export interface Conversation {
   name: string;
   /** What to show: the name, or the other members' usernames. */
   title: string;
-  /** Members' usernames in leaf order, this account included. */
+  /** Members' usernames in leaf order (once each, whatever their devices), this account included. */
   members: string[];
   /** Unnamed, with exactly one other member: a direct conversation (see isDirect). */
   direct: boolean;
@@ -87,7 +87,8 @@ export class Conversations {
   async describe(record: GroupRecord): Promise<Conversation> {
     const state = await this.stateOf(record);
     const memberList = groupMembers(state);
-    const names = memberList.map((m) => m.username ?? "?");
+    // One entry per person: each of their devices is a leaf of its own.
+    const names = [...new Set(memberList.map((m) => m.username ?? "?"))];
     const left = record.leftAtMs !== undefined;
     return {
       id: record.id,

@@ -9,7 +9,10 @@ import {
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   QpqError,
+  type BackupEntry,
   type CommitClaims,
+  type DeviceInfo,
+  type DeviceKeyPackage,
   type Envelope,
   type HelloOk,
   type Push,
@@ -216,6 +219,56 @@ export class GatewayClient {
   /** Asks for pushes of envelopes after afterSeq; they arrive through onPush. */
   async subscribe(afterSeq: number, channelId: Uint8Array = new Uint8Array(0)): Promise<number> {
     return (await this.rpc.call("subscribe", { afterSeq, channelId })).headSeq;
+  }
+
+  /** Binds this session to a device of the account (docs/cryptography/devices.md); true when new. */
+  async attachDevice(device: {
+    deviceKey: Uint8Array;
+    issuedAtMs: number;
+    certificate: Uint8Array;
+    name: string;
+  }): Promise<boolean> {
+    return (await this.rpc.call("attachDevice", device)).added;
+  }
+
+  async listDevices(identityKey: Uint8Array): Promise<DeviceInfo[]> {
+    return (await this.rpc.call("listDevices", { identityKey })).devices;
+  }
+
+  async renameDevice(deviceKey: Uint8Array, name: string): Promise<void> {
+    await this.rpc.call("renameDevice", { deviceKey, name });
+  }
+
+  async revokeDevice(deviceKey: Uint8Array): Promise<void> {
+    await this.rpc.call("revokeDevice", { deviceKey });
+  }
+
+  async putAccountBundle(bundle: Uint8Array): Promise<void> {
+    await this.rpc.call("putAccountBundle", { bundle });
+  }
+
+  /** The sealed account bundle, or undefined when the account stored none. */
+  async getAccountBundle(): Promise<Uint8Array | undefined> {
+    const { bundle } = await this.rpc.call("getAccountBundle", undefined);
+    return bundle.length > 0 ? bundle : undefined;
+  }
+
+  putBackup(
+    entries: { key: Uint8Array; ciphertext: Uint8Array }[],
+  ): Promise<{ stored: number; usedBytes: number; limitBytes: number }> {
+    return this.rpc.call("putBackup", { entries: entries.map((e) => ({ ...e, seq: 0 })) });
+  }
+
+  fetchBackup(afterSeq: number, limit = 0): Promise<{ entries: BackupEntry[]; more: boolean }> {
+    return this.rpc.call("fetchBackup", { afterSeq, limit });
+  }
+
+  /** One KeyPackage per device of the account (only of deviceKeys when given), with certificates. */
+  async fetchKeyPackages(
+    identityKey: Uint8Array,
+    deviceKeys: Uint8Array[] = [],
+  ): Promise<DeviceKeyPackage[]> {
+    return (await this.rpc.call("fetchKeyPackages", { identityKey, deviceKeys })).keyPackages;
   }
 
   onPush(handler: (push: Push) => void): void {

@@ -18,16 +18,18 @@ import { ErrorCode, QpqError } from "../protocol/index.ts";
 import { fromHex, toHex } from "../util/bytes.ts";
 import type { HybridKeys } from "./hybridKeys.ts";
 import type { ClientSession } from "./session.ts";
-import type { GroupRecord, PendingCommit } from "./storage.ts";
+import type { GroupRecord, PendingCommit, WelcomeRecipient } from "./storage.ts";
 
 export interface CommitChange {
   commit: Uint8Array;
   /** For the members the commit adds; sent to each of them after the commit was accepted. */
   welcome?: Uint8Array;
   newState: ClientState;
-  /** Identity keys the commit adds and removes: the gateway's channel membership follows them. */
+  /** Account keys the commit adds and removes: the gateway's channel membership follows them. */
   added: Uint8Array[];
   removed: Uint8Array[];
+  /** The devices that get the Welcome; absent: each added account's original device. */
+  welcomeTo?: WelcomeRecipient[];
 }
 
 export interface CommittedChange extends CommitChange {
@@ -126,7 +128,9 @@ export class GroupCommits {
     const change = await build(decodeState(current.record.state), current.record);
     // Before the commit exists anywhere: a joiner without a (validly signed) hybrid key could never
     // get its Welcome, so the change fails here (E027 NoHybridKey) and nothing half-happens.
-    const joinerKeys = change.welcome ? await this.joinerKeys(change.added) : new Map<string, Uint8Array>();
+    const joinerKeys = change.welcome
+      ? await this.joinerKeys(welcomeRecipients(change).map((r) => r.accountKey))
+      : new Map<string, Uint8Array>();
     const pending: PendingCommit = {
       commit: change.commit,
       state: encodeState(change.newState),
@@ -135,6 +139,7 @@ export class GroupCommits {
       nextTokenHash: deliveryTokenHash(await deliveryToken(change.newState, this.session.impl)),
     };
     if (change.welcome) pending.welcome = change.welcome;
+    if (change.welcomeTo) pending.welcomeTo = change.welcomeTo;
     const withPending: GroupRecord = { ...current.record, pendingCommit: pending };
     await this.session.store.putGroup(withPending);
     const record = await this.settle(withPending, pending);
@@ -187,10 +192,11 @@ export class GroupCommits {
   }
 
   /** Fetches and verifies every joiner's hybrid key; throws (E027 when one has none) before any commit. */
-  private async joinerKeys(added: Uint8Array[]): Promise<JoinerKeys> {
+  private async joinerKeys(accounts: Uint8Array[]): Promise<JoinerKeys> {
     const keys: JoinerKeys = new Map();
-    for (const identityKey of added) {
-      keys.set(toHex(identityKey), await this.hybridKeys.publicKeyOf(identityKey));
+    for (const accountKey of accounts) {
+      if (keys.has(toHex(accountKey))) continue;
+      keys.set(toHex(accountKey), await this.hybridKeys.publicKeyOf(accountKey));
     }
     return keys;
   }
@@ -205,18 +211,28 @@ export class GroupCommits {
     joinerKeys: JoinerKeys = new Map(),
   ): Promise<void> {
     const welcome = pending.welcome;
-    if (!welcome || pending.added.length === 0) return;
+    const recipients = welcomeRecipients(pending);
+    if (!welcome || recipients.length === 0) return;
     const { gw } = this.session;
     const channelId = fromHex(record.channelId);
     await Promise.all(
-      pending.added.map(async (recipientKey) => {
+      recipients.map(async ({ deviceKey, accountKey }) => {
         const hybridKey =
-          joinerKeys.get(toHex(recipientKey)) ?? (await this.hybridKeys.publicKeyOf(recipientKey));
-        const invitation = await this.hybridKeys.invitation(recipientKey, hybridKey, channelId, welcome);
-        return gw.enqueueToChannel(channelId, invitation, { recipientKey });
+          joinerKeys.get(toHex(accountKey)) ?? (await this.hybridKeys.publicKeyOf(accountKey));
+        joinerKeys.set(toHex(accountKey), hybridKey);
+        // Sealed to the account (all its devices share its hybrid key), queued for the one device.
+        const invitation = await this.hybridKeys.invitation(accountKey, hybridKey, channelId, welcome);
+        return gw.enqueueToChannel(channelId, invitation, { recipientKey: deviceKey });
       }),
     );
   }
+}
+
+function welcomeRecipients(change: {
+  added: Uint8Array[];
+  welcomeTo?: WelcomeRecipient[];
+}): WelcomeRecipient[] {
+  return change.welcomeTo ?? change.added.map((key) => ({ deviceKey: key, accountKey: key }));
 }
 
 /**

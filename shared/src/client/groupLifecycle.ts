@@ -9,10 +9,7 @@ import {
   commitDelayMs,
   commitPendingProposals,
   hasPendingProposals,
-  leavesOf,
   pendingProposals,
-  decodeKeyPackage,
-  inspectKeyPackage,
   members,
   proposeAdd,
   proposeLeave,
@@ -23,11 +20,12 @@ import {
   DEFAULT_FALLBACK_STEP_MS,
 } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/errors.ts";
-import { bytesEqual, fromHex, fromUtf8, toHex } from "../util/bytes.ts";
+import { fromHex, toHex } from "../util/bytes.ts";
 import type { GroupCommits } from "./groupCommits.ts";
 import type { HybridKeys } from "./hybridKeys.ts";
 import type { ClientSession } from "./session.ts";
-import type { GroupRecord } from "./storage.ts";
+import type { GroupRecord, WelcomeRecipient } from "./storage.ts";
+import { claimAccountKeyPackages } from "./devices.ts";
 import { canonicalUsername } from "./username.ts";
 
 export const WEEK_MS = 7 * 24 * 3600 * 1000;
@@ -135,9 +133,13 @@ export class GroupLifecycle {
     const username = canonicalUsername(name);
     await this.assertMember(groupId);
     await this.commits.commitChange(groupId, async (state) => {
-      const removed = leavesOf(state, username).map((m) => m.signatureKey);
       const out = await removeMember(state, this.session.impl, username);
-      return { commit: out.commit, newState: out.state, added: [], removed };
+      return {
+        commit: out.commit,
+        newState: out.state,
+        added: [],
+        removed: this.removedBy(state, out.state),
+      };
     });
   }
 
@@ -178,24 +180,15 @@ export class GroupLifecycle {
     const username = canonicalUsername(name);
     const { gw } = this.session;
     const identityKey = await gw.resolveUser(username);
-    const { keyPackage } = await gw.fetchKeyPackage(identityKey);
-    const info = inspectKeyPackage(keyPackage);
-    if (
-      !info ||
-      !bytesEqual(info.signatureKey, identityKey) ||
-      fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username
-    ) {
-      throw new QpqError(
-        ErrorCode.InvalidArgument,
-        `the gateway served a KeyPackage that is not ${username}'s`,
-      );
-    }
+    // One proposal per device of the user, each KeyPackage checked against the account key.
+    const { keyPackages } = await claimAccountKeyPackages(this.session, username, identityKey);
+    if (keyPackages.length === 0) throw new QpqError(ErrorCode.NoKeyPackage, `${username} has no KeyPackage`);
     // The committer will seal the Welcome to this key: without one (E027) the proposal could only
     // stall the group's pending proposals, so it is refused here already.
     await this.hybridKeys.publicKeyOf(identityKey);
-    await this.sendProposal(groupId, (state) =>
-      proposeAdd(state, this.session.impl, decodeKeyPackage(keyPackage)),
-    );
+    for (const keyPackage of keyPackages) {
+      await this.sendProposal(groupId, (state) => proposeAdd(state, this.session.impl, keyPackage));
+    }
   }
 
   /** Replaces this device's leaf key (and its path) in the group: post-compromise recovery. */
@@ -255,6 +248,7 @@ export class GroupLifecycle {
         newState: out.state,
         added: this.addedBy(state, out.state),
         removed: this.removedBy(state, out.state),
+        welcomeTo: newLeaves(state, out.state),
       };
     });
     return true;
@@ -361,14 +355,28 @@ export class GroupLifecycle {
   }
 }
 
-/** Signature keys of leaves in `a` that are not in `b`. */
+/**
+ * Accounts with a leaf in `a` and none in `b`: what the gateway's channel membership follows. A
+ * device added to or removed from an account that stays in the group changes no membership.
+ */
 function diffKeys(a: ClientState, b: ClientState): Uint8Array[] {
-  const inB = new Set(leafKeys(b).map(toHex));
-  return leafKeys(a).filter((k) => !inB.has(toHex(k)));
+  const inB = new Set(accountKeys(b).map(toHex));
+  return accountKeys(a).filter((k) => !inB.has(toHex(k)));
 }
 
-function leafKeys(state: ClientState): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const node of state.ratchetTree) if (node?.nodeType === "leaf") out.push(node.leaf.signaturePublicKey);
-  return out;
+function accountKeys(state: ClientState): Uint8Array[] {
+  const out = new Map<string, Uint8Array>();
+  for (const m of members(state)) {
+    const key = m.accountKey ?? m.signatureKey;
+    out.set(toHex(key), key);
+  }
+  return [...out.values()];
+}
+
+/** The leaves `after` has that `before` lacks: each gets the Welcome, sealed to its account. */
+function newLeaves(before: ClientState, after: ClientState): WelcomeRecipient[] {
+  const had = new Set(members(before).map((m) => toHex(m.signatureKey)));
+  return members(after)
+    .filter((m) => !had.has(toHex(m.signatureKey)))
+    .map((m) => ({ deviceKey: m.signatureKey, accountKey: m.accountKey ?? m.signatureKey }));
 }

@@ -21,7 +21,8 @@ export class HybridKeys {
   constructor(private readonly session: ClientSession) {}
 
   get keyPair(): HybridKeyPair {
-    this.cached ??= hybridKeyPairFromIdentity(this.session.identity.signaturePrivateKey);
+    // From the account key, so every device of the account holds the same hybrid key.
+    this.cached ??= hybridKeyPairFromIdentity(this.session.account.privateKey);
     return this.cached;
   }
 
@@ -29,7 +30,7 @@ export class HybridKeys {
   async publish(): Promise<void> {
     const { publicKey } = this.keyPair;
     const signature = await this.session.impl.signature.sign(
-      this.session.identity.signaturePrivateKey,
+      this.session.account.privateKey,
       hybridKeyBindingMessage(publicKey),
     );
     await this.session.gw.publishHybridKey(publicKey, signature);
@@ -65,10 +66,10 @@ export class HybridKeys {
     channelId: Uint8Array,
     welcome: Uint8Array,
   ): Promise<Uint8Array> {
-    const { identity, impl } = this.session;
+    const { account, identity, impl } = this.session;
     return sealInvitation({
-      inviterKey: identity.signaturePublicKey,
-      sign: (message) => impl.signature.sign(identity.signaturePrivateKey, message),
+      inviterKey: account.publicKey,
+      sign: (message) => impl.signature.sign(account.privateKey, message),
       inviterUsername: identity.username,
       channelId,
       welcome,
@@ -79,6 +80,6 @@ export class HybridKeys {
 
   /** Opens an invitation sealed to this account; throws InvitationError when it is not a valid one. */
   openInvitation(payload: Uint8Array): Invitation {
-    return openInvitation(this.keyPair, this.session.identity.signaturePublicKey, payload);
+    return openInvitation(this.keyPair, this.session.account.publicKey, payload);
   }
 }

@@ -37,6 +37,7 @@ import { bytesEqual, toHex } from "../util/bytes.ts";
 import { decodeAppMessage } from "./appMessage.ts";
 import type { HybridKeys } from "./hybridKeys.ts";
 import { InvitationError, isInvitationPayload, type Invitation } from "./invitations.ts";
+import { parseDeviceNotice } from "./deviceNotice.ts";
 import type { ClientSession } from "./session.ts";
 import type { EnvelopeOutcome, MessageRecord, PendingRecord } from "./storage.ts";
 
@@ -94,6 +95,8 @@ export class InboundProcessor {
     private readonly onJoined: () => void,
     /** Opens invitations sealed to this account's hybrid key. */
     private readonly invitations: Pick<HybridKeys, "openInvitation">,
+    /** Called for the gateway's hint that an account's devices changed (deviceNotice.ts). */
+    private readonly onDeviceNotice: (accountKey: Uint8Array) => void = () => {},
   ) {}
 
   /** Queues envelopes for processing; resolves when they (and everything queued before) are done. */
@@ -112,6 +115,13 @@ export class InboundProcessor {
     const outcome: EnvelopeOutcome = { seq: envelope.seq, groups: [], messages: [], addPending: [] };
     let message: MLSMessage;
     let invitation: Invitation | undefined;
+    const noticed = parseDeviceNotice(envelope.payload);
+    if (noticed) {
+      // Only a hint: the device list it points to is fetched and checked before anything changes.
+      await store.applyEnvelope(outcome);
+      this.onDeviceNotice(noticed);
+      return;
+    }
     try {
       if (isInvitationPayload(envelope.payload)) {
         invitation = this.invitations.openInvitation(envelope.payload);
@@ -273,7 +283,10 @@ export class InboundProcessor {
       );
       // The signature proves who sealed the invitation; only a member of the group (with that name in
       // its credential) may have invited us into it.
-      const inviter = members(state).find((m) => bytesEqual(m.signatureKey, invitation.inviterKey));
+      // The inviter signed with its account key: any of its devices in the group speaks for it.
+      const inviter = members(state).find(
+        (m) => m.accountKey && bytesEqual(m.accountKey, invitation.inviterKey),
+      );
       if (!inviter || inviter.username !== invitation.inviterUsername) {
         throw new InvitationError(
           `an invitation from ${invitation.inviterUsername}, who is not a member of its group, was dropped`,

@@ -2,17 +2,16 @@
  * The UI-free messenger: accounts, conversations (MLS groups) and messages on top of the gateway
  * client and a device store. The web app and the CLI are thin layers over this class.
  */
-import type { CiphersuiteName } from "ts-mls";
+import type { CiphersuiteName, KeyPackage } from "ts-mls";
 import {
   DEFAULT_SUITE,
   addMembers,
   createGroup,
   createIdentity,
-  decodeKeyPackage,
   deliveryToken,
   deliveryTokenHash,
   groupIdHex,
-  inspectKeyPackage,
+  parseCredentialIdentity,
   leavesOf,
   members as groupMembers,
   suiteImpl,
@@ -20,7 +19,7 @@ import {
   type Identity,
 } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
-import { bytesEqual, fromUtf8, toHex } from "../util/bytes.ts";
+import { bytesEqual, toHex } from "../util/bytes.ts";
 import { encodeAppMessage, newMessageId, MAX_TEXT_CHARS } from "./appMessage.ts";
 import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
 import { InboundProcessor } from "./inbound.ts";
@@ -31,14 +30,25 @@ import { HybridKeys } from "./hybridKeys.ts";
 import { KeyPackageStock } from "./keyPackageStock.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
-import type { ClientStore, GroupRecord, MessageRecord } from "./storage.ts";
+import type { ClientStore, GroupRecord, MessageRecord, WelcomeRecipient } from "./storage.ts";
+import { AccountDevices, claimAccountKeyPackages, DeviceSync } from "./devices.ts";
 import { Conversations, type Conversation, type ConversationView } from "./conversations.ts";
 import { canonicalUsername } from "./username.ts";
+import {
+  accountKeysOf,
+  deviceIdentity,
+  fetchAccountKeys,
+  newDeviceRecord,
+  uploadAccountBundle,
+} from "./account.ts";
 
 /** A device store, or how to open it once the OPAQUE export key is known (encrypted stores). */
 export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientStore>);
 
 const ACK_DELAY_MS = 50;
+const DEVICE_NOTICE_DELAY_MS = 100;
+/** How an account's first device from before devices existed is listed. */
+const ORIGINAL_DEVICE_NAME = "original device";
 
 export interface MessengerOptions extends OutboundOptions, LifecycleOptions {
   store: StoreSource;
@@ -47,6 +57,8 @@ export interface MessengerOptions extends OutboundOptions, LifecycleOptions {
   /** Single-use KeyPackages kept published (RFC 9750 suggests a stock; 10 by default). */
   keyPackageStock?: number;
   now?: () => number;
+  /** How this device is listed among the account's devices when it is new ("Firefox on Linux"). */
+  deviceName?: string;
 }
 
 export class Messenger {
@@ -64,6 +76,12 @@ export class Messenger {
    */
   readonly lifecycle: GroupLifecycle;
   private readonly book: Conversations;
+  /** Keeps groups' leaves in step with members' device lists (devices.ts). */
+  private readonly deviceSync: DeviceSync;
+  /** This account's devices: list, rename, revoke. */
+  readonly devices: AccountDevices;
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly noticed = new Map<string, Uint8Array>();
   private ackedUpTo = 0;
   private pendingAck = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -73,6 +91,7 @@ export class Messenger {
     readonly login: LoginResult,
     stockSize: number,
     options: OutboundOptions & LifecycleOptions,
+    private readonly deviceName: string,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
     this.outbound = new Outbound(session, options);
@@ -81,6 +100,12 @@ export class Messenger {
     this.lifecycle = new GroupLifecycle(session, this.commits, this.hybridKeys, options);
     this.contacts = new Contacts(session, (username) => session.gw.resolveUser(username));
     this.book = new Conversations(session.store, session.identity.username, (r) => session.stateOf(r));
+    // The devices just added need the conversation's name, which travels as an application message.
+    this.deviceSync = new DeviceSync(session, this.commits, async (groupId) => {
+      const record = await this.requireGroup(groupId);
+      await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.record.name }));
+    });
+    this.devices = new AccountDevices(session, this.deviceSync);
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
       this.observeMembers(group.id).catch((error: unknown) => session.emit("error", error));
@@ -90,12 +115,29 @@ export class Messenger {
       (cursor) => this.acknowledge(cursor),
       () => this.stock.replenishSoon(),
       this.hybridKeys,
+      (accountKey) => this.deviceNoticed(accountKey),
     );
   }
 
+  /** Device notices come in bursts (one per account and change): reconciled together, shortly after. */
+  private deviceNoticed(accountKey: Uint8Array): void {
+    this.noticed.set(toHex(accountKey), accountKey);
+    if (bytesEqual(accountKey, this.session.account.publicKey)) this.session.emit("devices");
+    if (this.noticeTimer !== undefined) return;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = undefined;
+      const accounts = [...this.noticed.values()];
+      this.noticed.clear();
+      void (async () => {
+        for (const account of accounts) await this.deviceSync.reconcile(account);
+      })();
+    }, DEVICE_NOTICE_DELAY_MS);
+  }
+
   /**
-   * Creates the identity on this device, registers it with OPAQUE, then logs in. The device store is
-   * opened only after login because its at-rest key derives from the OPAQUE export key.
+   * Creates the account key and this device's key, registers the account with OPAQUE, logs in, and
+   * leaves the account key sealed under the password at the gateway for the account's later devices.
+   * The device store is opened only after login because its at-rest key derives from the export key.
    */
   static async register(
     gw: GatewayClient,
@@ -107,23 +149,28 @@ export class Messenger {
     // The credential must carry the name the gateway stores, or others' clients would take every
     // KeyPackage of ours for a forgery.
     username = canonicalUsername(username);
-    const identity = await createIdentity(username, await suiteImpl(suite));
-    await gw.register(username, password, identity.signaturePublicKey, opts.keyStretching);
+    const impl = await suiteImpl(suite);
+    const accountIdentity = await createIdentity(username, impl);
+    const account = {
+      publicKey: accountIdentity.signaturePublicKey,
+      privateKey: accountIdentity.signaturePrivateKey,
+    };
+    await gw.register(username, password, account.publicKey, opts.keyStretching);
     const login = await gw.login(username, password, opts.keyStretching);
+    await uploadAccountBundle(gw, login, account);
     const store = await openStore(opts.store, login);
     if (!(await store.getAccount())) {
-      await store.putAccount({
-        username: login.session.username,
-        signaturePublicKey: identity.signaturePublicKey,
-        signaturePrivateKey: identity.signaturePrivateKey,
-        suite,
-        createdAtMs: (opts.now ?? Date.now)(),
-      });
+      const now = (opts.now ?? Date.now)();
+      await store.putAccount(await newDeviceRecord(username, account, impl, suite, now, opts.deviceName));
     }
     return Messenger.open(gw, login, store, opts);
   }
 
-  /** Logs in with OPAQUE; the account's keys must be on this device (created at registration). */
+  /**
+   * Logs in with OPAQUE. On a device that holds no keys for the account yet, the account key comes
+   * from the bundle sealed under the password and this device becomes a new device of the account:
+   * members' devices add it to the account's conversations, and its history comes from the backup.
+   */
   static async login(
     gw: GatewayClient,
     username: string,
@@ -131,7 +178,27 @@ export class Messenger {
     opts: MessengerOptions,
   ): Promise<Messenger> {
     const login = await gw.login(canonicalUsername(username), password, opts.keyStretching);
-    return Messenger.open(gw, login, await openStore(opts.store, login), opts);
+    const store = await openStore(opts.store, login);
+    if (!(await store.getAccount())) {
+      const account = await fetchAccountKeys(gw, login);
+      const suite = opts.suite ?? DEFAULT_SUITE;
+      const now = (opts.now ?? Date.now)();
+      const record = await newDeviceRecord(
+        login.session.username,
+        account,
+        await suiteImpl(suite),
+        suite,
+        now,
+        opts.deviceName,
+      );
+      await store.putAccount(record);
+    } else if (login.exportKey.length > 0 && !(await gw.getAccountBundle())) {
+      // An account from before devices: its one device seals the account key now, so that a second
+      // device can join from here on.
+      const account = await store.getAccount();
+      if (account) await uploadAccountBundle(gw, login, accountKeysOf(account));
+    }
+    return Messenger.open(gw, login, store, opts);
   }
 
   /**
@@ -160,18 +227,21 @@ export class Messenger {
     if (!account || account.username !== login.session.username) {
       throw new QpqError(ErrorCode.InvalidArgument, "this device holds no keys for that account");
     }
-    if (!bytesEqual(account.signaturePublicKey, login.session.identityKey)) {
-      throw new QpqError(ErrorCode.InvalidArgument, "this device's identity key does not match the account");
+    const keys = accountKeysOf(account);
+    if (!bytesEqual(keys.publicKey, login.session.identityKey)) {
+      throw new QpqError(ErrorCode.InvalidArgument, "this device's account key does not match the account");
     }
     const suite = account.suite as CiphersuiteName;
     const session = new ClientSession(
-      accountIdentity(account),
+      deviceIdentity(account),
       suite,
       await suiteImpl(suite),
       store,
       opts.now ?? Date.now,
+      keys,
     );
-    const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10, opts);
+    const deviceName = account.deviceName ?? opts.deviceName ?? ORIGINAL_DEVICE_NAME;
+    const messenger = new Messenger(session, login, opts.keyPackageStock ?? 10, opts, deviceName);
     await messenger.attach(gw);
     return messenger;
   }
@@ -180,8 +250,14 @@ export class Messenger {
     return this.session.identity.username;
   }
 
+  /** This device's MLS identity (its own leaf key). */
   get identity(): Identity {
     return this.session.identity;
+  }
+
+  /** The account key: what the directory, contacts and safety numbers know this account by. */
+  get accountKey(): Uint8Array {
+    return this.session.account.publicKey;
   }
 
   on<K extends keyof MessengerEvents>(event: K, listener: MessengerEvents[K]): () => void {
@@ -195,6 +271,8 @@ export class Messenger {
    */
   async attach(gw: GatewayClient): Promise<void> {
     this.session.setGateway(gw);
+    // Before anything that uses a queue or KeyPackages: those are this device's own.
+    await gw.attachDevice(this.attachment());
     gw.onPush((push) => {
       if (push.type === "envelope") void this.inbound.deliver([push.envelope]);
       else this.session.emit("error", new QpqError(ErrorCode.SessionInvalid, push.sessionEnded.message));
@@ -207,6 +285,21 @@ export class Messenger {
     await gw.subscribe(await this.session.store.getCursor());
     this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
     this.lifecycle.resendLostLeaves().catch((error: unknown) => this.session.emit("error", error));
+    // Devices added or revoked while this one was away (their notices may have been skipped).
+    void this.deviceSync.reconcile();
+  }
+
+  private attachment() {
+    const { identity } = this.session;
+    const certificate = identity.credentialIdentity
+      ? parseCredentialIdentity(identity.credentialIdentity)?.device
+      : undefined;
+    return {
+      deviceKey: identity.signaturePublicKey,
+      issuedAtMs: certificate?.issuedAtMs ?? 0,
+      certificate: certificate?.signature ?? new Uint8Array(0),
+      name: this.deviceName,
+    };
   }
 
   /**
@@ -347,25 +440,18 @@ export class Messenger {
   }
 
   private async addUsers(groupId: string, usernames: string[], keys: Map<string, Uint8Array>): Promise<void> {
-    const { gw } = this.session;
-    const keyPackages: ReturnType<typeof decodeKeyPackage>[] = [];
+    const keyPackages: KeyPackage[] = [];
+    const welcomeTo: WelcomeRecipient[] = [];
     const added: Uint8Array[] = [];
     for (const username of usernames) {
       const identityKey = keys.get(username)!;
-      const { keyPackage } = await gw.fetchKeyPackage(identityKey);
-      const info = inspectKeyPackage(keyPackage);
-      // The directory could lie: the KeyPackage must carry the identity and name we resolved.
-      if (
-        !info ||
-        !bytesEqual(info.signatureKey, identityKey) ||
-        fromUtf8(info.credentialIdentity ?? new Uint8Array()) !== username
-      ) {
-        throw new QpqError(
-          ErrorCode.InvalidArgument,
-          `the gateway served a KeyPackage that is not ${username}'s`,
-        );
+      // Every device of the user; each KeyPackage must carry the account key we resolved.
+      const claimed = await claimAccountKeyPackages(this.session, username, identityKey);
+      if (claimed.keyPackages.length === 0) {
+        throw new QpqError(ErrorCode.NoKeyPackage, `${username} has no KeyPackage available`);
       }
-      keyPackages.push(decodeKeyPackage(keyPackage));
+      keyPackages.push(...claimed.keyPackages);
+      welcomeTo.push(...claimed.welcomeTo);
       added.push(identityKey);
     }
     // The claimed KeyPackages stay valid if the commit loses its epoch: a rebuild reuses them.
@@ -377,7 +463,14 @@ export class Messenger {
         throw new QpqError(ErrorCode.InvalidArgument, `already a member: ${already.join(", ")}`);
       }
       const result = await addMembers(state, this.session.impl, keyPackages);
-      return { commit: result.commit, welcome: result.welcome, newState: result.state, added, removed: [] };
+      return {
+        commit: result.commit,
+        welcome: result.welcome,
+        newState: result.state,
+        added,
+        removed: [],
+        welcomeTo,
+      };
     });
     const record = await this.requireGroup(groupId);
     await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.record.name }));
@@ -485,8 +578,9 @@ export class Messenger {
     for (const member of await this.members(groupId)) {
       if (!member.username) continue;
       // One member whose check fails (the connection dropped) must not leave the rest unchecked.
+      // A leaf whose certificate does not verify has no account: its own key then fails the check.
       await this.contacts
-        .checkMember(member.username, member.signatureKey)
+        .checkMember(member.username, member.accountKey ?? member.signatureKey)
         .catch((error: unknown) => this.session.emit("error", error));
     }
   }
@@ -497,6 +591,8 @@ export class Messenger {
   }
 
   close(): void {
+    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.stock.stop();
@@ -554,16 +650,4 @@ export class Messenger {
 
 function openStore(source: StoreSource, login: LoginResult): Promise<ClientStore> {
   return typeof source === "function" ? source(login) : Promise.resolve(source);
-}
-
-function accountIdentity(account: {
-  username: string;
-  signaturePublicKey: Uint8Array;
-  signaturePrivateKey: Uint8Array;
-}): Identity {
-  return {
-    username: account.username,
-    signaturePublicKey: account.signaturePublicKey,
-    signaturePrivateKey: account.signaturePrivateKey,
-  };
 }

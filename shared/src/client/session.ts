@@ -28,9 +28,17 @@ export interface MessengerEvents {
   contact: (contact: ContactView) => void;
   /** Something failed in the background (a bad envelope, a failed publish); the messenger goes on. */
   error: (error: unknown) => void;
+  /** This account's device list changed (a device was added or revoked): list it again. */
+  devices: () => void;
 }
 
 type Listeners = { [K in keyof MessengerEvents]: Set<MessengerEvents[K]> };
+
+/** The account key pair (docs/cryptography/devices.md); for an original device, its leaf key pair. */
+export interface AccountKeys {
+  publicKey: Uint8Array;
+  privateKey: Uint8Array;
+}
 
 export class ClientSession {
   private gateway: GatewayClient | undefined;
@@ -40,16 +48,27 @@ export class ClientSession {
     conversation: new Set(),
     contact: new Set(),
     error: new Set(),
+    devices: new Set(),
   };
   private lock: Promise<unknown> = Promise.resolve();
 
+  /** The account this device belongs to: its key is what the directory, contacts and safety numbers use. */
+  readonly account: AccountKeys;
+
   constructor(
+    /** This device's MLS identity: its own leaf key and credential. */
     readonly identity: Identity,
     readonly suite: CiphersuiteName,
     readonly impl: CiphersuiteImpl,
     readonly store: ClientStore,
     readonly now: () => number,
-  ) {}
+    account?: AccountKeys,
+  ) {
+    this.account = account ?? {
+      publicKey: identity.signaturePublicKey,
+      privateKey: identity.signaturePrivateKey,
+    };
+  }
 
   /**
    * Runs fn with exclusive access to group states. Every read-modify-write of a group state (sending,
@@ -145,7 +164,7 @@ export class ClientSession {
     return record;
   }
 
-  /** The group's members other than this account, in leaf order. */
+  /** The group's leaves other than this device's, in leaf order (this account's other devices included). */
   otherMembers(state: ClientState): GroupMember[] {
     return members(state).filter((m) => !bytesEqual(m.signatureKey, this.identity.signaturePublicKey));
   }

@@ -7,8 +7,19 @@
 
 export interface AccountRecord {
   username: string;
+  /** This device's MLS leaf key pair (for an account's original device, the account key pair). */
   signaturePublicKey: Uint8Array;
   signaturePrivateKey: Uint8Array;
+  /**
+   * The account key pair, on every device but an original one (docs/cryptography/devices.md); it
+   * certifies this device and signs the account's hybrid key and invitations.
+   */
+  accountPublicKey?: Uint8Array;
+  accountPrivateKey?: Uint8Array;
+  /** The account key's certificate for signaturePublicKey; absent on an original device. */
+  deviceCertificate?: { issuedAtMs: number; signature: Uint8Array };
+  /** The label this device gives itself in the account's device list. */
+  deviceName?: string;
   /** MLS cipher suite for groups this device creates. */
   suite: string;
   createdAtMs: number;
@@ -67,6 +78,14 @@ export interface PendingCommit {
   added: Uint8Array[];
   removed: Uint8Array[];
   nextTokenHash: Uint8Array;
+  /** The devices the Welcome goes to; absent: each added account's original device (its account key). */
+  welcomeTo?: WelcomeRecipient[];
+}
+
+/** One device a Welcome is for, and the account whose hybrid key its invitation is sealed to. */
+export interface WelcomeRecipient {
+  deviceKey: Uint8Array;
+  accountKey: Uint8Array;
 }
 
 export type MessageStatus = "sending" | "sent" | "failed" | "received" | "undecryptable";

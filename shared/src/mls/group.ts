@@ -28,7 +28,7 @@ import { getSenderLeafNodeIndex } from "ts-mls/sender.js";
 import type { RatchetTree } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
 import { bytesEqual, toHex } from "../util/bytes.ts";
-import { usernameOf, type Identity } from "./identity.ts";
+import { accountKeyOf, usernameOf, type Identity } from "./identity.ts";
 import { generateKeyPackage, type OwnKeyPackage } from "./keyPackages.ts";
 import { DEFAULT_PADDING, paddingFor, type PaddingScheme } from "./padding.ts";
 import { assertSuiteAllowed, DEFAULT_SUITE_POLICY, type SuitePolicy } from "./policy.ts";
@@ -37,7 +37,10 @@ import { proposalGate } from "./proposalRules.ts";
 export interface GroupMember {
   leafIndex: number;
   username: string | undefined;
+  /** The leaf's key: the device's own (an original device's is its account key). */
   signatureKey: Uint8Array;
+  /** The account the leaf is a device of, when its credential proves it (identity.ts: accountKeyOf). */
+  accountKey: Uint8Array | undefined;
 }
 
 export type Incoming =
@@ -77,6 +80,7 @@ export function membersOf(tree: RatchetTree): GroupMember[] {
       leafIndex: nodeIndex / 2,
       username: usernameOf(node.leaf.credential),
       signatureKey: node.leaf.signaturePublicKey,
+      accountKey: accountKeyOf(node.leaf.credential, node.leaf.signaturePublicKey),
     });
   }
   return out;

@@ -1,6 +1,7 @@
 export * from "./keyPackageInfo.ts";
 export * from "./suites.ts";
 export * from "./identity.ts";
+export * from "./deviceCredential.ts";
 export * from "./keyPackages.ts";
 export * from "./group.ts";
 export * from "./padding.ts";

@@ -16,7 +16,7 @@ import {
 } from "ts-mls";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { toHex } from "../util/bytes.ts";
-import { credentialFor, type Identity } from "./identity.ts";
+import { credentialOf, type Identity } from "./identity.ts";
 
 export interface OwnKeyPackage {
   /** Hex KeyPackageRef (RFC 9420 section 5.2): how a Welcome names the KeyPackage it used. */
@@ -34,7 +34,7 @@ export async function generateKeyPackage(
   lastResort = false,
 ): Promise<OwnKeyPackage> {
   const { publicPackage, privatePackage } = await generateKeyPackageWithKey(
-    credentialFor(identity.username),
+    credentialOf(identity),
     defaultCapabilities(),
     defaultLifetime,
     [],

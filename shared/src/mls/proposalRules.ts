@@ -8,7 +8,7 @@
  */
 import type { ClientState, IncomingMessageCallback, Proposal } from "ts-mls";
 import { ErrorCode, QpqError } from "../protocol/errors.ts";
-import { usernameOf } from "./identity.ts";
+import { accountKeyOf, usernameOf } from "./identity.ts";
 
 /** Why the proposal is refused, or undefined when it is acceptable in this state. */
 export function proposalProblem(
@@ -24,6 +24,10 @@ export function proposalProblem(
         return `Add of a ${kp.cipherSuite} KeyPackage into a ${state.groupContext.cipherSuite} group`;
       }
       if (usernameOf(kp.leafNode.credential) === undefined) return "Add without a username credential";
+      // A device whose certificate does not verify speaks for no account: never let it in.
+      if (accountKeyOf(kp.leafNode.credential, kp.leafNode.signaturePublicKey) === undefined) {
+        return "Add of a device the account key did not certify";
+      }
       return undefined;
     }
     case "remove": {

@@ -79,6 +79,14 @@ export const ErrorCode = {
   SealedEnvelopeInvalid: 33,
   /** A frame stayed incomplete, or hello did not come, within the gateway's deadline. */
   DeadlineExceeded: 34,
+  /** The device was revoked by its account: it can never attach again (make a new one by logging in). */
+  DeviceRevoked: 35,
+  /** The account has as many devices as the gateway allows: revoke one first. */
+  DeviceLimit: 36,
+  /** A device certificate that the account key did not sign for that device and username. */
+  DeviceCertificateInvalid: 37,
+  /** The account's history backup is at the gateway's size limit; nothing of this upload was kept. */
+  BackupFull: 38,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

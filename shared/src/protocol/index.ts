@@ -3,9 +3,12 @@ export { ErrorCode, QpqError, errorCodeName, formatErrorCode, isKnownErrorCode }
 export { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from "./version.ts";
 export type {
   AckRequest,
+  BackupEntry,
   ClientFrame,
   CommitClaims,
   CreateChannelRequest,
+  DeviceInfo,
+  DeviceKeyPackage,
   EnqueueRequest,
   Envelope,
   FetchRequest,

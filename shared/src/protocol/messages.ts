@@ -8,10 +8,13 @@ import type { ClientFrameRequestMembers, ResponseResultMembers } from "./generat
 
 export type {
   AckRequest,
+  BackupEntry,
   ClientFrame,
   ClientFrameRequest as Request,
   CommitClaims,
   CreateChannelRequest,
+  DeviceInfo,
+  DeviceKeyPackage,
   EnqueueRequest,
   Envelope,
   FetchRequest,

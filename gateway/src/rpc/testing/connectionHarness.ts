@@ -40,6 +40,7 @@ export function connect(services: Services, identityKey?: Uint8Array): TestConne
     connection.state.session = {
       username: "tester",
       identityKey,
+      deviceKey: identityKey,
       tokenHash: new Uint8Array(32),
       expiresAtMs: Date.now() + 3600_000,
     };

@@ -186,6 +186,78 @@ export interface SubscribeRequest {
   channelId: Uint8Array;
 }
 
+export interface AttachDeviceRequest {
+  /**
+   * Ed25519 public key (32 bytes) of this device's MLS leaf; the session acts for it from now on (its
+   * queue, its KeyPackages). An account's original device is the account (identity) key itself.
+   */
+  deviceKey: Uint8Array;
+  issuedAtMs: number;
+  /**
+   * The account key's Ed25519 signature over "quicproquo/v1/device-cert" || u8(len) || username ||
+   * deviceKey || u64be(issuedAtMs) (docs/cryptography/devices.md). Empty only for the account key.
+   */
+  certificate: Uint8Array;
+  /**
+   * The owner's label for the device (at most 64 characters); kept from the first attach.
+   */
+  name: string;
+}
+
+export interface ListDevicesRequest {
+  /**
+   * The account whose devices to list: any user's (their keys and certificates are public), names and
+   * last-seen times only for the caller's own.
+   */
+  identityKey: Uint8Array;
+}
+
+export interface RenameDeviceRequest {
+  deviceKey: Uint8Array;
+  name: string;
+}
+
+export interface RevokeDeviceRequest {
+  /**
+   * One of the caller's devices: its sessions end, its queue and KeyPackages are deleted, and it can
+   * never attach again. Members remove its leaves from every group.
+   */
+  deviceKey: Uint8Array;
+}
+
+export interface PutAccountBundleRequest {
+  /**
+   * The account secrets sealed under a key from the OPAQUE export key: opaque to the gateway.
+   */
+  bundle: Uint8Array;
+}
+
+export interface PutBackupRequest {
+  /**
+   * Appended to the caller's history backup; an entry whose key is stored already is skipped.
+   */
+  entries: BackupEntry[];
+}
+
+export interface FetchBackupRequest {
+  afterSeq: number;
+  /**
+   * 0 = the gateway's default page size; pages are also cut by bytes.
+   */
+  limit: number;
+}
+
+export interface FetchKeyPackagesRequest {
+  /**
+   * Claims one KeyPackage for each unrevoked device of this account...
+   */
+  identityKey: Uint8Array;
+  /**
+   * ...or, when not empty, only for these of its devices (adding a device to a group it is not in yet).
+   */
+  deviceKeys: Uint8Array[];
+}
+
 export interface ClientFrame {
   /**
    * Echoed back in the matching Response so a client can have many requests in flight on one stream.
@@ -221,6 +293,15 @@ export interface ClientFrameRequestMembers {
   fetch: FetchRequest;
   ack: AckRequest;
   subscribe: SubscribeRequest;
+  attachDevice: AttachDeviceRequest;
+  listDevices: ListDevicesRequest;
+  renameDevice: RenameDeviceRequest;
+  revokeDevice: RevokeDeviceRequest;
+  putAccountBundle: PutAccountBundleRequest;
+  getAccountBundle: undefined;
+  putBackup: PutBackupRequest;
+  fetchBackup: FetchBackupRequest;
+  fetchKeyPackages: FetchKeyPackagesRequest;
 }
 export type ClientFrameRequest =
   | { type: "hello"; hello: HelloRequest }
@@ -241,7 +322,16 @@ export type ClientFrameRequest =
   | { type: "sealedEnqueue"; sealedEnqueue: SealedEnqueueRequest }
   | { type: "fetch"; fetch: FetchRequest }
   | { type: "ack"; ack: AckRequest }
-  | { type: "subscribe"; subscribe: SubscribeRequest };
+  | { type: "subscribe"; subscribe: SubscribeRequest }
+  | { type: "attachDevice"; attachDevice: AttachDeviceRequest }
+  | { type: "listDevices"; listDevices: ListDevicesRequest }
+  | { type: "renameDevice"; renameDevice: RenameDeviceRequest }
+  | { type: "revokeDevice"; revokeDevice: RevokeDeviceRequest }
+  | { type: "putAccountBundle"; putAccountBundle: PutAccountBundleRequest }
+  | { type: "getAccountBundle" }
+  | { type: "putBackup"; putBackup: PutBackupRequest }
+  | { type: "fetchBackup"; fetchBackup: FetchBackupRequest }
+  | { type: "fetchKeyPackages"; fetchKeyPackages: FetchKeyPackagesRequest };
 
 export interface CommitClaims {
   /**
@@ -254,6 +344,18 @@ export interface CommitClaims {
    * sending in that epoch.
    */
   nextTokenHash: Uint8Array;
+}
+
+export interface BackupEntry {
+  /**
+   * 32 bytes chosen by the client (an HMAC naming what the entry holds).
+   */
+  key: Uint8Array;
+  ciphertext: Uint8Array;
+  /**
+   * Set by the gateway in FetchBackupResponse (storage order from 1); ignored in PutBackupRequest.
+   */
+  seq: number;
 }
 
 export interface Response {
@@ -392,6 +494,48 @@ export interface SubscribeResponse {
   headSeq: number;
 }
 
+export interface AttachDeviceResponse {
+  /**
+   * True when this attach registered the device; false when it was the account's already.
+   */
+  added: boolean;
+}
+
+export interface ListDevicesResponse {
+  /**
+   * In the order they were added, revoked ones included.
+   */
+  devices: DeviceInfo[];
+}
+
+export interface AccountBundleResponse {
+  /**
+   * Empty when the account has stored none.
+   */
+  bundle: Uint8Array;
+}
+
+export interface PutBackupResponse {
+  /**
+   * How many of the entries were new.
+   */
+  stored: number;
+  usedBytes: number;
+  limitBytes: number;
+}
+
+export interface FetchBackupResponse {
+  entries: BackupEntry[];
+  more: boolean;
+}
+
+export interface FetchKeyPackagesResponse {
+  /**
+   * One per unrevoked device that had a KeyPackage, in the order the devices were added.
+   */
+  keyPackages: DeviceKeyPackage[];
+}
+
 /** Members of Response.result's union, by name (undefined: a Void member). */
 export interface ResponseResultMembers {
   error: WireError;
@@ -414,6 +558,15 @@ export interface ResponseResultMembers {
   fetch: FetchResponse;
   ack: AckResponse;
   subscribe: SubscribeResponse;
+  attachDevice: AttachDeviceResponse;
+  listDevices: ListDevicesResponse;
+  renameDevice: undefined;
+  revokeDevice: undefined;
+  putAccountBundle: undefined;
+  getAccountBundle: AccountBundleResponse;
+  putBackup: PutBackupResponse;
+  fetchBackup: FetchBackupResponse;
+  fetchKeyPackages: FetchKeyPackagesResponse;
 }
 export type ResponseResult =
   | { type: "error"; error: WireError }
@@ -435,7 +588,16 @@ export type ResponseResult =
   | { type: "sealedEnqueue"; sealedEnqueue: SealedEnqueueResponse }
   | { type: "fetch"; fetch: FetchResponse }
   | { type: "ack"; ack: AckResponse }
-  | { type: "subscribe"; subscribe: SubscribeResponse };
+  | { type: "subscribe"; subscribe: SubscribeResponse }
+  | { type: "attachDevice"; attachDevice: AttachDeviceResponse }
+  | { type: "listDevices"; listDevices: ListDevicesResponse }
+  | { type: "renameDevice" }
+  | { type: "revokeDevice" }
+  | { type: "putAccountBundle" }
+  | { type: "getAccountBundle"; getAccountBundle: AccountBundleResponse }
+  | { type: "putBackup"; putBackup: PutBackupResponse }
+  | { type: "fetchBackup"; fetchBackup: FetchBackupResponse }
+  | { type: "fetchKeyPackages"; fetchKeyPackages: FetchKeyPackagesResponse };
 
 export interface HelloOk {
   version: number;
@@ -455,6 +617,33 @@ export interface Envelope {
   channelId: Uint8Array;
   payload: Uint8Array;
   enqueuedAtMs: number;
+}
+
+export interface DeviceInfo {
+  deviceKey: Uint8Array;
+  issuedAtMs: number;
+  /**
+   * Empty for the account-key device (its key is the account key).
+   */
+  certificate: Uint8Array;
+  /**
+   * 0 while the device is in use.
+   */
+  revokedAtMs: number;
+  /**
+   * The next two only for the caller's own devices (else empty and 0).
+   */
+  name: string;
+  lastSeenMs: number;
+  createdAtMs: number;
+}
+
+export interface DeviceKeyPackage {
+  deviceKey: Uint8Array;
+  issuedAtMs: number;
+  certificate: Uint8Array;
+  keyPackage: Uint8Array;
+  lastResort: boolean;
 }
 
 /** Layout of every struct as the Cap'n Proto compiler assigned it (offsets in units of the field's size). */
@@ -622,6 +811,82 @@ export const layout = {
     ],
     members: [],
   },
+  AttachDeviceRequest: {
+    dataWords: 1,
+    pointers: 3,
+    isGroup: false,
+    fields: [
+      { name: "deviceKey", type: { kind: "data" }, offset: 0 },
+      { name: "issuedAtMs", type: { kind: "uint64" }, offset: 0 },
+      { name: "certificate", type: { kind: "data" }, offset: 1 },
+      { name: "name", type: { kind: "text" }, offset: 2 },
+    ],
+    members: [],
+  },
+  ListDevicesRequest: {
+    dataWords: 0,
+    pointers: 1,
+    isGroup: false,
+    fields: [{ name: "identityKey", type: { kind: "data" }, offset: 0 }],
+    members: [],
+  },
+  RenameDeviceRequest: {
+    dataWords: 0,
+    pointers: 2,
+    isGroup: false,
+    fields: [
+      { name: "deviceKey", type: { kind: "data" }, offset: 0 },
+      { name: "name", type: { kind: "text" }, offset: 1 },
+    ],
+    members: [],
+  },
+  RevokeDeviceRequest: {
+    dataWords: 0,
+    pointers: 1,
+    isGroup: false,
+    fields: [{ name: "deviceKey", type: { kind: "data" }, offset: 0 }],
+    members: [],
+  },
+  PutAccountBundleRequest: {
+    dataWords: 0,
+    pointers: 1,
+    isGroup: false,
+    fields: [{ name: "bundle", type: { kind: "data" }, offset: 0 }],
+    members: [],
+  },
+  PutBackupRequest: {
+    dataWords: 0,
+    pointers: 1,
+    isGroup: false,
+    fields: [
+      {
+        name: "entries",
+        type: { kind: "list", element: { kind: "struct", name: "BackupEntry" } },
+        offset: 0,
+      },
+    ],
+    members: [],
+  },
+  FetchBackupRequest: {
+    dataWords: 2,
+    pointers: 0,
+    isGroup: false,
+    fields: [
+      { name: "afterSeq", type: { kind: "uint64" }, offset: 0 },
+      { name: "limit", type: { kind: "uint32" }, offset: 2 },
+    ],
+    members: [],
+  },
+  FetchKeyPackagesRequest: {
+    dataWords: 0,
+    pointers: 2,
+    isGroup: false,
+    fields: [
+      { name: "identityKey", type: { kind: "data" }, offset: 0 },
+      { name: "deviceKeys", type: { kind: "list", element: { kind: "data" } }, offset: 1 },
+    ],
+    members: [],
+  },
   ClientFrame: {
     dataWords: 1,
     pointers: 1,
@@ -713,6 +978,50 @@ export const layout = {
       { name: "fetch", type: { kind: "struct", name: "FetchRequest" }, offset: 0, discriminant: 16 },
       { name: "ack", type: { kind: "struct", name: "AckRequest" }, offset: 0, discriminant: 17 },
       { name: "subscribe", type: { kind: "struct", name: "SubscribeRequest" }, offset: 0, discriminant: 18 },
+      {
+        name: "attachDevice",
+        type: { kind: "struct", name: "AttachDeviceRequest" },
+        offset: 0,
+        discriminant: 19,
+      },
+      {
+        name: "listDevices",
+        type: { kind: "struct", name: "ListDevicesRequest" },
+        offset: 0,
+        discriminant: 20,
+      },
+      {
+        name: "renameDevice",
+        type: { kind: "struct", name: "RenameDeviceRequest" },
+        offset: 0,
+        discriminant: 21,
+      },
+      {
+        name: "revokeDevice",
+        type: { kind: "struct", name: "RevokeDeviceRequest" },
+        offset: 0,
+        discriminant: 22,
+      },
+      {
+        name: "putAccountBundle",
+        type: { kind: "struct", name: "PutAccountBundleRequest" },
+        offset: 0,
+        discriminant: 23,
+      },
+      { name: "getAccountBundle", type: { kind: "void" }, offset: 0, discriminant: 24 },
+      { name: "putBackup", type: { kind: "struct", name: "PutBackupRequest" }, offset: 0, discriminant: 25 },
+      {
+        name: "fetchBackup",
+        type: { kind: "struct", name: "FetchBackupRequest" },
+        offset: 0,
+        discriminant: 26,
+      },
+      {
+        name: "fetchKeyPackages",
+        type: { kind: "struct", name: "FetchKeyPackagesRequest" },
+        offset: 0,
+        discriminant: 27,
+      },
     ],
   },
   CommitClaims: {
@@ -723,6 +1032,17 @@ export const layout = {
       { name: "addMembers", type: { kind: "list", element: { kind: "data" } }, offset: 0 },
       { name: "removeMembers", type: { kind: "list", element: { kind: "data" } }, offset: 1 },
       { name: "nextTokenHash", type: { kind: "data" }, offset: 2 },
+    ],
+    members: [],
+  },
+  BackupEntry: {
+    dataWords: 1,
+    pointers: 2,
+    isGroup: false,
+    fields: [
+      { name: "key", type: { kind: "data" }, offset: 0 },
+      { name: "ciphertext", type: { kind: "data" }, offset: 1 },
+      { name: "seq", type: { kind: "uint64" }, offset: 0 },
     ],
     members: [],
   },
@@ -908,6 +1228,67 @@ export const layout = {
     fields: [{ name: "headSeq", type: { kind: "uint64" }, offset: 0 }],
     members: [],
   },
+  AttachDeviceResponse: {
+    dataWords: 1,
+    pointers: 0,
+    isGroup: false,
+    fields: [{ name: "added", type: { kind: "bool" }, offset: 0 }],
+    members: [],
+  },
+  ListDevicesResponse: {
+    dataWords: 0,
+    pointers: 1,
+    isGroup: false,
+    fields: [
+      { name: "devices", type: { kind: "list", element: { kind: "struct", name: "DeviceInfo" } }, offset: 0 },
+    ],
+    members: [],
+  },
+  AccountBundleResponse: {
+    dataWords: 0,
+    pointers: 1,
+    isGroup: false,
+    fields: [{ name: "bundle", type: { kind: "data" }, offset: 0 }],
+    members: [],
+  },
+  PutBackupResponse: {
+    dataWords: 3,
+    pointers: 0,
+    isGroup: false,
+    fields: [
+      { name: "stored", type: { kind: "uint32" }, offset: 0 },
+      { name: "usedBytes", type: { kind: "uint64" }, offset: 1 },
+      { name: "limitBytes", type: { kind: "uint64" }, offset: 2 },
+    ],
+    members: [],
+  },
+  FetchBackupResponse: {
+    dataWords: 1,
+    pointers: 1,
+    isGroup: false,
+    fields: [
+      {
+        name: "entries",
+        type: { kind: "list", element: { kind: "struct", name: "BackupEntry" } },
+        offset: 0,
+      },
+      { name: "more", type: { kind: "bool" }, offset: 0 },
+    ],
+    members: [],
+  },
+  FetchKeyPackagesResponse: {
+    dataWords: 0,
+    pointers: 1,
+    isGroup: false,
+    fields: [
+      {
+        name: "keyPackages",
+        type: { kind: "list", element: { kind: "struct", name: "DeviceKeyPackage" } },
+        offset: 0,
+      },
+    ],
+    members: [],
+  },
   ResponseResult: {
     dataWords: 1,
     pointers: 1,
@@ -980,6 +1361,40 @@ export const layout = {
       { name: "fetch", type: { kind: "struct", name: "FetchResponse" }, offset: 0, discriminant: 17 },
       { name: "ack", type: { kind: "struct", name: "AckResponse" }, offset: 0, discriminant: 18 },
       { name: "subscribe", type: { kind: "struct", name: "SubscribeResponse" }, offset: 0, discriminant: 19 },
+      {
+        name: "attachDevice",
+        type: { kind: "struct", name: "AttachDeviceResponse" },
+        offset: 0,
+        discriminant: 20,
+      },
+      {
+        name: "listDevices",
+        type: { kind: "struct", name: "ListDevicesResponse" },
+        offset: 0,
+        discriminant: 21,
+      },
+      { name: "renameDevice", type: { kind: "void" }, offset: 0, discriminant: 22 },
+      { name: "revokeDevice", type: { kind: "void" }, offset: 0, discriminant: 23 },
+      { name: "putAccountBundle", type: { kind: "void" }, offset: 0, discriminant: 24 },
+      {
+        name: "getAccountBundle",
+        type: { kind: "struct", name: "AccountBundleResponse" },
+        offset: 0,
+        discriminant: 25,
+      },
+      { name: "putBackup", type: { kind: "struct", name: "PutBackupResponse" }, offset: 0, discriminant: 26 },
+      {
+        name: "fetchBackup",
+        type: { kind: "struct", name: "FetchBackupResponse" },
+        offset: 0,
+        discriminant: 27,
+      },
+      {
+        name: "fetchKeyPackages",
+        type: { kind: "struct", name: "FetchKeyPackagesResponse" },
+        offset: 0,
+        discriminant: 28,
+      },
     ],
   },
   HelloOk: {
@@ -1014,6 +1429,34 @@ export const layout = {
       { name: "channelId", type: { kind: "data" }, offset: 0 },
       { name: "payload", type: { kind: "data" }, offset: 1 },
       { name: "enqueuedAtMs", type: { kind: "uint64" }, offset: 1 },
+    ],
+    members: [],
+  },
+  DeviceInfo: {
+    dataWords: 4,
+    pointers: 3,
+    isGroup: false,
+    fields: [
+      { name: "deviceKey", type: { kind: "data" }, offset: 0 },
+      { name: "issuedAtMs", type: { kind: "uint64" }, offset: 0 },
+      { name: "certificate", type: { kind: "data" }, offset: 1 },
+      { name: "revokedAtMs", type: { kind: "uint64" }, offset: 1 },
+      { name: "name", type: { kind: "text" }, offset: 2 },
+      { name: "lastSeenMs", type: { kind: "uint64" }, offset: 2 },
+      { name: "createdAtMs", type: { kind: "uint64" }, offset: 3 },
+    ],
+    members: [],
+  },
+  DeviceKeyPackage: {
+    dataWords: 2,
+    pointers: 3,
+    isGroup: false,
+    fields: [
+      { name: "deviceKey", type: { kind: "data" }, offset: 0 },
+      { name: "issuedAtMs", type: { kind: "uint64" }, offset: 0 },
+      { name: "certificate", type: { kind: "data" }, offset: 1 },
+      { name: "keyPackage", type: { kind: "data" }, offset: 2 },
+      { name: "lastResort", type: { kind: "bool" }, offset: 64 },
     ],
     members: [],
   },
@@ -1109,6 +1552,38 @@ function sizeSubscribeRequest(v: SubscribeRequest): number {
   return (v.channelId.byteLength + 7) & ~7;
 }
 
+function sizeAttachDeviceRequest(v: AttachDeviceRequest): number {
+  return ((v.deviceKey.byteLength + 7) & ~7) + ((v.certificate.byteLength + 7) & ~7) + measureText(v.name);
+}
+
+function sizeListDevicesRequest(v: ListDevicesRequest): number {
+  return (v.identityKey.byteLength + 7) & ~7;
+}
+
+function sizeRenameDeviceRequest(v: RenameDeviceRequest): number {
+  return ((v.deviceKey.byteLength + 7) & ~7) + measureText(v.name);
+}
+
+function sizeRevokeDeviceRequest(v: RevokeDeviceRequest): number {
+  return (v.deviceKey.byteLength + 7) & ~7;
+}
+
+function sizePutAccountBundleRequest(v: PutAccountBundleRequest): number {
+  return (v.bundle.byteLength + 7) & ~7;
+}
+
+function sizePutBackupRequest(v: PutBackupRequest): number {
+  return 8 + v.entries.reduce((n, x) => n + 24 + sizeBackupEntry(x), 0);
+}
+
+function sizeFetchBackupRequest(_v: FetchBackupRequest): number {
+  return 0;
+}
+
+function sizeFetchKeyPackagesRequest(v: FetchKeyPackagesRequest): number {
+  return ((v.identityKey.byteLength + 7) & ~7) + sizeDataList(v.deviceKeys);
+}
+
 function sizeClientFrame(v: ClientFrame): number {
   return sizeClientFrameRequest(v.request);
 }
@@ -1167,12 +1642,40 @@ function sizeClientFrameRequest(v: ClientFrameRequest): number {
     case "subscribe":
       n += 16 + sizeSubscribeRequest(v.subscribe);
       break;
+    case "attachDevice":
+      n += 32 + sizeAttachDeviceRequest(v.attachDevice);
+      break;
+    case "listDevices":
+      n += 8 + sizeListDevicesRequest(v.listDevices);
+      break;
+    case "renameDevice":
+      n += 16 + sizeRenameDeviceRequest(v.renameDevice);
+      break;
+    case "revokeDevice":
+      n += 8 + sizeRevokeDeviceRequest(v.revokeDevice);
+      break;
+    case "putAccountBundle":
+      n += 8 + sizePutAccountBundleRequest(v.putAccountBundle);
+      break;
+    case "putBackup":
+      n += 8 + sizePutBackupRequest(v.putBackup);
+      break;
+    case "fetchBackup":
+      n += 16 + sizeFetchBackupRequest(v.fetchBackup);
+      break;
+    case "fetchKeyPackages":
+      n += 16 + sizeFetchKeyPackagesRequest(v.fetchKeyPackages);
+      break;
   }
   return n;
 }
 
 function sizeCommitClaims(v: CommitClaims): number {
   return sizeDataList(v.addMembers) + sizeDataList(v.removeMembers) + ((v.nextTokenHash.byteLength + 7) & ~7);
+}
+
+function sizeBackupEntry(v: BackupEntry): number {
+  return ((v.key.byteLength + 7) & ~7) + ((v.ciphertext.byteLength + 7) & ~7);
 }
 
 function sizeResponse(v: Response): number {
@@ -1284,6 +1787,30 @@ function sizeSubscribeResponse(_v: SubscribeResponse): number {
   return 0;
 }
 
+function sizeAttachDeviceResponse(_v: AttachDeviceResponse): number {
+  return 0;
+}
+
+function sizeListDevicesResponse(v: ListDevicesResponse): number {
+  return 8 + v.devices.reduce((n, x) => n + 56 + sizeDeviceInfo(x), 0);
+}
+
+function sizeAccountBundleResponse(v: AccountBundleResponse): number {
+  return (v.bundle.byteLength + 7) & ~7;
+}
+
+function sizePutBackupResponse(_v: PutBackupResponse): number {
+  return 0;
+}
+
+function sizeFetchBackupResponse(v: FetchBackupResponse): number {
+  return 8 + v.entries.reduce((n, x) => n + 24 + sizeBackupEntry(x), 0);
+}
+
+function sizeFetchKeyPackagesResponse(v: FetchKeyPackagesResponse): number {
+  return 8 + v.keyPackages.reduce((n, x) => n + 40 + sizeDeviceKeyPackage(x), 0);
+}
+
 function sizeResponseResult(v: ResponseResult): number {
   let n = 0;
   switch (v.type) {
@@ -1338,6 +1865,24 @@ function sizeResponseResult(v: ResponseResult): number {
     case "subscribe":
       n += 8 + sizeSubscribeResponse(v.subscribe);
       break;
+    case "attachDevice":
+      n += 8 + sizeAttachDeviceResponse(v.attachDevice);
+      break;
+    case "listDevices":
+      n += 8 + sizeListDevicesResponse(v.listDevices);
+      break;
+    case "getAccountBundle":
+      n += 8 + sizeAccountBundleResponse(v.getAccountBundle);
+      break;
+    case "putBackup":
+      n += 24 + sizePutBackupResponse(v.putBackup);
+      break;
+    case "fetchBackup":
+      n += 16 + sizeFetchBackupResponse(v.fetchBackup);
+      break;
+    case "fetchKeyPackages":
+      n += 8 + sizeFetchKeyPackagesResponse(v.fetchKeyPackages);
+      break;
   }
   return n;
 }
@@ -1352,6 +1897,18 @@ function sizeIncompatible(_v: Incompatible): number {
 
 function sizeEnvelope(v: Envelope): number {
   return ((v.channelId.byteLength + 7) & ~7) + ((v.payload.byteLength + 7) & ~7);
+}
+
+function sizeDeviceInfo(v: DeviceInfo): number {
+  return ((v.deviceKey.byteLength + 7) & ~7) + ((v.certificate.byteLength + 7) & ~7) + measureText(v.name);
+}
+
+function sizeDeviceKeyPackage(v: DeviceKeyPackage): number {
+  return (
+    ((v.deviceKey.byteLength + 7) & ~7) +
+    ((v.certificate.byteLength + 7) & ~7) +
+    ((v.keyPackage.byteLength + 7) & ~7)
+  );
 }
 
 function writeHelloRequest(b: WireBuilder, s: number, v: HelloRequest): void {
@@ -1442,6 +1999,50 @@ function writeSubscribeRequest(b: WireBuilder, s: number, v: SubscribeRequest): 
   b.setData(s + 8, v.channelId);
 }
 
+function writeAttachDeviceRequest(b: WireBuilder, s: number, v: AttachDeviceRequest): void {
+  b.setData(s + 8, v.deviceKey);
+  b.setU64(s + 0, u64(v.issuedAtMs, "AttachDeviceRequest.issuedAtMs"));
+  b.setData(s + 16, v.certificate);
+  b.setText(s + 24, v.name);
+}
+
+function writeListDevicesRequest(b: WireBuilder, s: number, v: ListDevicesRequest): void {
+  b.setData(s, v.identityKey);
+}
+
+function writeRenameDeviceRequest(b: WireBuilder, s: number, v: RenameDeviceRequest): void {
+  b.setData(s, v.deviceKey);
+  b.setText(s + 8, v.name);
+}
+
+function writeRevokeDeviceRequest(b: WireBuilder, s: number, v: RevokeDeviceRequest): void {
+  b.setData(s, v.deviceKey);
+}
+
+function writePutAccountBundleRequest(b: WireBuilder, s: number, v: PutAccountBundleRequest): void {
+  b.setData(s, v.bundle);
+}
+
+function writePutBackupRequest(b: WireBuilder, s: number, v: PutBackupRequest): void {
+  if (v.entries.length > 0) {
+    let at = b.initStructList(s, v.entries.length, 1, 2);
+    for (const item of v.entries) {
+      writeBackupEntry(b, at, item);
+      at += 24;
+    }
+  }
+}
+
+function writeFetchBackupRequest(b: WireBuilder, s: number, v: FetchBackupRequest): void {
+  b.setU64(s + 0, u64(v.afterSeq, "FetchBackupRequest.afterSeq"));
+  b.setU32(s + 8, u32(v.limit, "FetchBackupRequest.limit"));
+}
+
+function writeFetchKeyPackagesRequest(b: WireBuilder, s: number, v: FetchKeyPackagesRequest): void {
+  b.setData(s, v.identityKey);
+  setDataList(b, s + 8, v.deviceKeys);
+}
+
 function writeClientFrame(b: WireBuilder, s: number, v: ClientFrame): void {
   b.setU32(s + 0, u32(v.requestId, "ClientFrame.requestId"));
   writeClientFrameRequest(b, s, v.request);
@@ -1523,6 +2124,41 @@ function writeClientFrameRequest(b: WireBuilder, s: number, v: ClientFrameReques
       b.setU16(s + 4, 18);
       writeSubscribeRequest(b, b.initStruct(s + 8, 1, 1), v.subscribe);
       break;
+    case "attachDevice":
+      b.setU16(s + 4, 19);
+      writeAttachDeviceRequest(b, b.initStruct(s + 8, 1, 3), v.attachDevice);
+      break;
+    case "listDevices":
+      b.setU16(s + 4, 20);
+      writeListDevicesRequest(b, b.initStruct(s + 8, 0, 1), v.listDevices);
+      break;
+    case "renameDevice":
+      b.setU16(s + 4, 21);
+      writeRenameDeviceRequest(b, b.initStruct(s + 8, 0, 2), v.renameDevice);
+      break;
+    case "revokeDevice":
+      b.setU16(s + 4, 22);
+      writeRevokeDeviceRequest(b, b.initStruct(s + 8, 0, 1), v.revokeDevice);
+      break;
+    case "putAccountBundle":
+      b.setU16(s + 4, 23);
+      writePutAccountBundleRequest(b, b.initStruct(s + 8, 0, 1), v.putAccountBundle);
+      break;
+    case "getAccountBundle":
+      b.setU16(s + 4, 24);
+      break;
+    case "putBackup":
+      b.setU16(s + 4, 25);
+      writePutBackupRequest(b, b.initStruct(s + 8, 0, 1), v.putBackup);
+      break;
+    case "fetchBackup":
+      b.setU16(s + 4, 26);
+      writeFetchBackupRequest(b, b.initStruct(s + 8, 2, 0), v.fetchBackup);
+      break;
+    case "fetchKeyPackages":
+      b.setU16(s + 4, 27);
+      writeFetchKeyPackagesRequest(b, b.initStruct(s + 8, 0, 2), v.fetchKeyPackages);
+      break;
     default:
       throw invalid(`ClientFrame.request: unknown member ${String((v as { type: unknown }).type)}`);
   }
@@ -1532,6 +2168,12 @@ function writeCommitClaims(b: WireBuilder, s: number, v: CommitClaims): void {
   setDataList(b, s, v.addMembers);
   setDataList(b, s + 8, v.removeMembers);
   b.setData(s + 16, v.nextTokenHash);
+}
+
+function writeBackupEntry(b: WireBuilder, s: number, v: BackupEntry): void {
+  b.setData(s + 8, v.key);
+  b.setData(s + 16, v.ciphertext);
+  b.setU64(s + 0, u64(v.seq, "BackupEntry.seq"));
 }
 
 function writeResponse(b: WireBuilder, s: number, v: Response): void {
@@ -1665,6 +2307,51 @@ function writeSubscribeResponse(b: WireBuilder, s: number, v: SubscribeResponse)
   b.setU64(s + 0, u64(v.headSeq, "SubscribeResponse.headSeq"));
 }
 
+function writeAttachDeviceResponse(b: WireBuilder, s: number, v: AttachDeviceResponse): void {
+  b.setBit(s, 0, v.added === true);
+}
+
+function writeListDevicesResponse(b: WireBuilder, s: number, v: ListDevicesResponse): void {
+  if (v.devices.length > 0) {
+    let at = b.initStructList(s, v.devices.length, 4, 3);
+    for (const item of v.devices) {
+      writeDeviceInfo(b, at, item);
+      at += 56;
+    }
+  }
+}
+
+function writeAccountBundleResponse(b: WireBuilder, s: number, v: AccountBundleResponse): void {
+  b.setData(s, v.bundle);
+}
+
+function writePutBackupResponse(b: WireBuilder, s: number, v: PutBackupResponse): void {
+  b.setU32(s + 0, u32(v.stored, "PutBackupResponse.stored"));
+  b.setU64(s + 8, u64(v.usedBytes, "PutBackupResponse.usedBytes"));
+  b.setU64(s + 16, u64(v.limitBytes, "PutBackupResponse.limitBytes"));
+}
+
+function writeFetchBackupResponse(b: WireBuilder, s: number, v: FetchBackupResponse): void {
+  if (v.entries.length > 0) {
+    let at = b.initStructList(s + 8, v.entries.length, 1, 2);
+    for (const item of v.entries) {
+      writeBackupEntry(b, at, item);
+      at += 24;
+    }
+  }
+  b.setBit(s, 0, v.more === true);
+}
+
+function writeFetchKeyPackagesResponse(b: WireBuilder, s: number, v: FetchKeyPackagesResponse): void {
+  if (v.keyPackages.length > 0) {
+    let at = b.initStructList(s, v.keyPackages.length, 2, 3);
+    for (const item of v.keyPackages) {
+      writeDeviceKeyPackage(b, at, item);
+      at += 40;
+    }
+  }
+}
+
 function writeResponseResult(b: WireBuilder, s: number, v: ResponseResult): void {
   switch (v.type) {
     case "error":
@@ -1744,6 +2431,39 @@ function writeResponseResult(b: WireBuilder, s: number, v: ResponseResult): void
       b.setU16(s + 4, 19);
       writeSubscribeResponse(b, b.initStruct(s + 8, 1, 0), v.subscribe);
       break;
+    case "attachDevice":
+      b.setU16(s + 4, 20);
+      writeAttachDeviceResponse(b, b.initStruct(s + 8, 1, 0), v.attachDevice);
+      break;
+    case "listDevices":
+      b.setU16(s + 4, 21);
+      writeListDevicesResponse(b, b.initStruct(s + 8, 0, 1), v.listDevices);
+      break;
+    case "renameDevice":
+      b.setU16(s + 4, 22);
+      break;
+    case "revokeDevice":
+      b.setU16(s + 4, 23);
+      break;
+    case "putAccountBundle":
+      b.setU16(s + 4, 24);
+      break;
+    case "getAccountBundle":
+      b.setU16(s + 4, 25);
+      writeAccountBundleResponse(b, b.initStruct(s + 8, 0, 1), v.getAccountBundle);
+      break;
+    case "putBackup":
+      b.setU16(s + 4, 26);
+      writePutBackupResponse(b, b.initStruct(s + 8, 3, 0), v.putBackup);
+      break;
+    case "fetchBackup":
+      b.setU16(s + 4, 27);
+      writeFetchBackupResponse(b, b.initStruct(s + 8, 1, 1), v.fetchBackup);
+      break;
+    case "fetchKeyPackages":
+      b.setU16(s + 4, 28);
+      writeFetchKeyPackagesResponse(b, b.initStruct(s + 8, 0, 1), v.fetchKeyPackages);
+      break;
     default:
       throw invalid(`Response.result: unknown member ${String((v as { type: unknown }).type)}`);
   }
@@ -1771,6 +2491,24 @@ function writeEnvelope(b: WireBuilder, s: number, v: Envelope): void {
   b.setData(s + 16, v.channelId);
   b.setData(s + 24, v.payload);
   b.setU64(s + 8, u64(v.enqueuedAtMs, "Envelope.enqueuedAtMs"));
+}
+
+function writeDeviceInfo(b: WireBuilder, s: number, v: DeviceInfo): void {
+  b.setData(s + 32, v.deviceKey);
+  b.setU64(s + 0, u64(v.issuedAtMs, "DeviceInfo.issuedAtMs"));
+  b.setData(s + 40, v.certificate);
+  b.setU64(s + 8, u64(v.revokedAtMs, "DeviceInfo.revokedAtMs"));
+  b.setText(s + 48, v.name);
+  b.setU64(s + 16, u64(v.lastSeenMs, "DeviceInfo.lastSeenMs"));
+  b.setU64(s + 24, u64(v.createdAtMs, "DeviceInfo.createdAtMs"));
+}
+
+function writeDeviceKeyPackage(b: WireBuilder, s: number, v: DeviceKeyPackage): void {
+  b.setData(s + 16, v.deviceKey);
+  b.setU64(s + 0, u64(v.issuedAtMs, "DeviceKeyPackage.issuedAtMs"));
+  b.setData(s + 24, v.certificate);
+  b.setData(s + 32, v.keyPackage);
+  b.setBit(s, 64, v.lastResort === true);
 }
 
 function readIncompatibleReason(r: WireReader, code: number): IncompatibleReason {
@@ -1858,6 +2596,43 @@ function readSubscribeRequest(r: WireReader, s: StructRef): SubscribeRequest {
   return { afterSeq: r.u64(s, 0, "SubscribeRequest.afterSeq"), channelId: r.data(s, 0) };
 }
 
+function readAttachDeviceRequest(r: WireReader, s: StructRef): AttachDeviceRequest {
+  return {
+    deviceKey: r.data(s, 0),
+    issuedAtMs: r.u64(s, 0, "AttachDeviceRequest.issuedAtMs"),
+    certificate: r.data(s, 1),
+    name: r.text(s, 2),
+  };
+}
+
+function readListDevicesRequest(r: WireReader, s: StructRef): ListDevicesRequest {
+  return { identityKey: r.data(s, 0) };
+}
+
+function readRenameDeviceRequest(r: WireReader, s: StructRef): RenameDeviceRequest {
+  return { deviceKey: r.data(s, 0), name: r.text(s, 1) };
+}
+
+function readRevokeDeviceRequest(r: WireReader, s: StructRef): RevokeDeviceRequest {
+  return { deviceKey: r.data(s, 0) };
+}
+
+function readPutAccountBundleRequest(r: WireReader, s: StructRef): PutAccountBundleRequest {
+  return { bundle: r.data(s, 0) };
+}
+
+function readPutBackupRequest(r: WireReader, s: StructRef): PutBackupRequest {
+  return { entries: r.structList(s, 0).map((item) => readBackupEntry(r, item)) };
+}
+
+function readFetchBackupRequest(r: WireReader, s: StructRef): FetchBackupRequest {
+  return { afterSeq: r.u64(s, 0, "FetchBackupRequest.afterSeq"), limit: r.u32(s, 8) };
+}
+
+function readFetchKeyPackagesRequest(r: WireReader, s: StructRef): FetchKeyPackagesRequest {
+  return { identityKey: r.data(s, 0), deviceKeys: r.dataList(s, 1) };
+}
+
 function readClientFrame(r: WireReader, s: StructRef): ClientFrame {
   const requestId = r.u32(s, 0);
   r.requestId = requestId;
@@ -1920,6 +2695,30 @@ function readClientFrameRequest(r: WireReader, s: StructRef): ClientFrameRequest
       return { type: "ack" as const, ack: readAckRequest(r, r.struct(s, 0)) };
     case 18:
       return { type: "subscribe" as const, subscribe: readSubscribeRequest(r, r.struct(s, 0)) };
+    case 19:
+      return { type: "attachDevice" as const, attachDevice: readAttachDeviceRequest(r, r.struct(s, 0)) };
+    case 20:
+      return { type: "listDevices" as const, listDevices: readListDevicesRequest(r, r.struct(s, 0)) };
+    case 21:
+      return { type: "renameDevice" as const, renameDevice: readRenameDeviceRequest(r, r.struct(s, 0)) };
+    case 22:
+      return { type: "revokeDevice" as const, revokeDevice: readRevokeDeviceRequest(r, r.struct(s, 0)) };
+    case 23:
+      return {
+        type: "putAccountBundle" as const,
+        putAccountBundle: readPutAccountBundleRequest(r, r.struct(s, 0)),
+      };
+    case 24:
+      return { type: "getAccountBundle" as const };
+    case 25:
+      return { type: "putBackup" as const, putBackup: readPutBackupRequest(r, r.struct(s, 0)) };
+    case 26:
+      return { type: "fetchBackup" as const, fetchBackup: readFetchBackupRequest(r, r.struct(s, 0)) };
+    case 27:
+      return {
+        type: "fetchKeyPackages" as const,
+        fetchKeyPackages: readFetchKeyPackagesRequest(r, r.struct(s, 0)),
+      };
     default:
       throw r.fail(`unknown ClientFrame.request member ${which}`, ErrorCode.UnknownRequest);
   }
@@ -1927,6 +2726,10 @@ function readClientFrameRequest(r: WireReader, s: StructRef): ClientFrameRequest
 
 function readCommitClaims(r: WireReader, s: StructRef): CommitClaims {
   return { addMembers: r.dataList(s, 0), removeMembers: r.dataList(s, 1), nextTokenHash: r.data(s, 2) };
+}
+
+function readBackupEntry(r: WireReader, s: StructRef): BackupEntry {
+  return { key: r.data(s, 0), ciphertext: r.data(s, 1), seq: r.u64(s, 0, "BackupEntry.seq") };
 }
 
 function readResponse(r: WireReader, s: StructRef): Response {
@@ -2042,6 +2845,34 @@ function readSubscribeResponse(r: WireReader, s: StructRef): SubscribeResponse {
   return { headSeq: r.u64(s, 0, "SubscribeResponse.headSeq") };
 }
 
+function readAttachDeviceResponse(r: WireReader, s: StructRef): AttachDeviceResponse {
+  return { added: r.bit(s, 0) };
+}
+
+function readListDevicesResponse(r: WireReader, s: StructRef): ListDevicesResponse {
+  return { devices: r.structList(s, 0).map((item) => readDeviceInfo(r, item)) };
+}
+
+function readAccountBundleResponse(r: WireReader, s: StructRef): AccountBundleResponse {
+  return { bundle: r.data(s, 0) };
+}
+
+function readPutBackupResponse(r: WireReader, s: StructRef): PutBackupResponse {
+  return {
+    stored: r.u32(s, 0),
+    usedBytes: r.u64(s, 8, "PutBackupResponse.usedBytes"),
+    limitBytes: r.u64(s, 16, "PutBackupResponse.limitBytes"),
+  };
+}
+
+function readFetchBackupResponse(r: WireReader, s: StructRef): FetchBackupResponse {
+  return { entries: r.structList(s, 0).map((item) => readBackupEntry(r, item)), more: r.bit(s, 0) };
+}
+
+function readFetchKeyPackagesResponse(r: WireReader, s: StructRef): FetchKeyPackagesResponse {
+  return { keyPackages: r.structList(s, 0).map((item) => readDeviceKeyPackage(r, item)) };
+}
+
 function readResponseResult(r: WireReader, s: StructRef): ResponseResult {
   const which = r.u16(s, 4);
   switch (which) {
@@ -2094,6 +2925,30 @@ function readResponseResult(r: WireReader, s: StructRef): ResponseResult {
       return { type: "ack" as const, ack: readAckResponse(r, r.struct(s, 0)) };
     case 19:
       return { type: "subscribe" as const, subscribe: readSubscribeResponse(r, r.struct(s, 0)) };
+    case 20:
+      return { type: "attachDevice" as const, attachDevice: readAttachDeviceResponse(r, r.struct(s, 0)) };
+    case 21:
+      return { type: "listDevices" as const, listDevices: readListDevicesResponse(r, r.struct(s, 0)) };
+    case 22:
+      return { type: "renameDevice" as const };
+    case 23:
+      return { type: "revokeDevice" as const };
+    case 24:
+      return { type: "putAccountBundle" as const };
+    case 25:
+      return {
+        type: "getAccountBundle" as const,
+        getAccountBundle: readAccountBundleResponse(r, r.struct(s, 0)),
+      };
+    case 26:
+      return { type: "putBackup" as const, putBackup: readPutBackupResponse(r, r.struct(s, 0)) };
+    case 27:
+      return { type: "fetchBackup" as const, fetchBackup: readFetchBackupResponse(r, r.struct(s, 0)) };
+    case 28:
+      return {
+        type: "fetchKeyPackages" as const,
+        fetchKeyPackages: readFetchKeyPackagesResponse(r, r.struct(s, 0)),
+      };
     default:
       throw r.fail(`unknown Response.result member ${which}`, ErrorCode.UnknownRequest);
   }
@@ -2122,6 +2977,28 @@ function readEnvelope(r: WireReader, s: StructRef): Envelope {
     channelId: r.data(s, 0),
     payload: r.data(s, 1),
     enqueuedAtMs: r.u64(s, 8, "Envelope.enqueuedAtMs"),
+  };
+}
+
+function readDeviceInfo(r: WireReader, s: StructRef): DeviceInfo {
+  return {
+    deviceKey: r.data(s, 0),
+    issuedAtMs: r.u64(s, 0, "DeviceInfo.issuedAtMs"),
+    certificate: r.data(s, 1),
+    revokedAtMs: r.u64(s, 8, "DeviceInfo.revokedAtMs"),
+    name: r.text(s, 2),
+    lastSeenMs: r.u64(s, 16, "DeviceInfo.lastSeenMs"),
+    createdAtMs: r.u64(s, 24, "DeviceInfo.createdAtMs"),
+  };
+}
+
+function readDeviceKeyPackage(r: WireReader, s: StructRef): DeviceKeyPackage {
+  return {
+    deviceKey: r.data(s, 0),
+    issuedAtMs: r.u64(s, 0, "DeviceKeyPackage.issuedAtMs"),
+    certificate: r.data(s, 1),
+    keyPackage: r.data(s, 2),
+    lastResort: r.bit(s, 64),
   };
 }
 

@@ -26,7 +26,16 @@ export const ClientFrame_Request_Which = {
   SEALED_ENQUEUE: 15,
   FETCH: 16,
   ACK: 17,
-  SUBSCRIBE: 18
+  SUBSCRIBE: 18,
+  ATTACH_DEVICE: 19,
+  LIST_DEVICES: 20,
+  RENAME_DEVICE: 21,
+  REVOKE_DEVICE: 22,
+  PUT_ACCOUNT_BUNDLE: 23,
+  GET_ACCOUNT_BUNDLE: 24,
+  PUT_BACKUP: 25,
+  FETCH_BACKUP: 26,
+  FETCH_KEY_PACKAGES: 27
 } as const;
 export type ClientFrame_Request_Which = (typeof ClientFrame_Request_Which)[keyof typeof ClientFrame_Request_Which];
 /**
@@ -53,6 +62,15 @@ export class ClientFrame_Request extends $.Struct {
   static readonly FETCH = ClientFrame_Request_Which.FETCH;
   static readonly ACK = ClientFrame_Request_Which.ACK;
   static readonly SUBSCRIBE = ClientFrame_Request_Which.SUBSCRIBE;
+  static readonly ATTACH_DEVICE = ClientFrame_Request_Which.ATTACH_DEVICE;
+  static readonly LIST_DEVICES = ClientFrame_Request_Which.LIST_DEVICES;
+  static readonly RENAME_DEVICE = ClientFrame_Request_Which.RENAME_DEVICE;
+  static readonly REVOKE_DEVICE = ClientFrame_Request_Which.REVOKE_DEVICE;
+  static readonly PUT_ACCOUNT_BUNDLE = ClientFrame_Request_Which.PUT_ACCOUNT_BUNDLE;
+  static readonly GET_ACCOUNT_BUNDLE = ClientFrame_Request_Which.GET_ACCOUNT_BUNDLE;
+  static readonly PUT_BACKUP = ClientFrame_Request_Which.PUT_BACKUP;
+  static readonly FETCH_BACKUP = ClientFrame_Request_Which.FETCH_BACKUP;
+  static readonly FETCH_KEY_PACKAGES = ClientFrame_Request_Which.FETCH_KEY_PACKAGES;
   static readonly _capnp = {
     displayName: "request",
     id: "fbd030134873f114",
@@ -493,6 +511,212 @@ export class ClientFrame_Request extends $.Struct {
   }
   set subscribe(value: SubscribeRequest) {
     $.utils.setUint16(4, 18, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptAttachDevice(value: $.Orphan<AttachDeviceRequest>): void {
+    $.utils.setUint16(4, 19, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownAttachDevice(): $.Orphan<AttachDeviceRequest> {
+    return $.utils.disown(this.attachDevice);
+  }
+  get attachDevice(): AttachDeviceRequest {
+    $.utils.testWhich("attachDevice", $.utils.getUint16(4, this), 19, this);
+    return $.utils.getStruct(0, AttachDeviceRequest, this);
+  }
+  _hasAttachDevice(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initAttachDevice(): AttachDeviceRequest {
+    $.utils.setUint16(4, 19, this);
+    return $.utils.initStructAt(0, AttachDeviceRequest, this);
+  }
+  get _isAttachDevice(): boolean {
+    return $.utils.getUint16(4, this) === 19;
+  }
+  set attachDevice(value: AttachDeviceRequest) {
+    $.utils.setUint16(4, 19, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptListDevices(value: $.Orphan<ListDevicesRequest>): void {
+    $.utils.setUint16(4, 20, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownListDevices(): $.Orphan<ListDevicesRequest> {
+    return $.utils.disown(this.listDevices);
+  }
+  get listDevices(): ListDevicesRequest {
+    $.utils.testWhich("listDevices", $.utils.getUint16(4, this), 20, this);
+    return $.utils.getStruct(0, ListDevicesRequest, this);
+  }
+  _hasListDevices(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initListDevices(): ListDevicesRequest {
+    $.utils.setUint16(4, 20, this);
+    return $.utils.initStructAt(0, ListDevicesRequest, this);
+  }
+  get _isListDevices(): boolean {
+    return $.utils.getUint16(4, this) === 20;
+  }
+  set listDevices(value: ListDevicesRequest) {
+    $.utils.setUint16(4, 20, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptRenameDevice(value: $.Orphan<RenameDeviceRequest>): void {
+    $.utils.setUint16(4, 21, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownRenameDevice(): $.Orphan<RenameDeviceRequest> {
+    return $.utils.disown(this.renameDevice);
+  }
+  get renameDevice(): RenameDeviceRequest {
+    $.utils.testWhich("renameDevice", $.utils.getUint16(4, this), 21, this);
+    return $.utils.getStruct(0, RenameDeviceRequest, this);
+  }
+  _hasRenameDevice(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initRenameDevice(): RenameDeviceRequest {
+    $.utils.setUint16(4, 21, this);
+    return $.utils.initStructAt(0, RenameDeviceRequest, this);
+  }
+  get _isRenameDevice(): boolean {
+    return $.utils.getUint16(4, this) === 21;
+  }
+  set renameDevice(value: RenameDeviceRequest) {
+    $.utils.setUint16(4, 21, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptRevokeDevice(value: $.Orphan<RevokeDeviceRequest>): void {
+    $.utils.setUint16(4, 22, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownRevokeDevice(): $.Orphan<RevokeDeviceRequest> {
+    return $.utils.disown(this.revokeDevice);
+  }
+  get revokeDevice(): RevokeDeviceRequest {
+    $.utils.testWhich("revokeDevice", $.utils.getUint16(4, this), 22, this);
+    return $.utils.getStruct(0, RevokeDeviceRequest, this);
+  }
+  _hasRevokeDevice(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initRevokeDevice(): RevokeDeviceRequest {
+    $.utils.setUint16(4, 22, this);
+    return $.utils.initStructAt(0, RevokeDeviceRequest, this);
+  }
+  get _isRevokeDevice(): boolean {
+    return $.utils.getUint16(4, this) === 22;
+  }
+  set revokeDevice(value: RevokeDeviceRequest) {
+    $.utils.setUint16(4, 22, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptPutAccountBundle(value: $.Orphan<PutAccountBundleRequest>): void {
+    $.utils.setUint16(4, 23, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPutAccountBundle(): $.Orphan<PutAccountBundleRequest> {
+    return $.utils.disown(this.putAccountBundle);
+  }
+  get putAccountBundle(): PutAccountBundleRequest {
+    $.utils.testWhich("putAccountBundle", $.utils.getUint16(4, this), 23, this);
+    return $.utils.getStruct(0, PutAccountBundleRequest, this);
+  }
+  _hasPutAccountBundle(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPutAccountBundle(): PutAccountBundleRequest {
+    $.utils.setUint16(4, 23, this);
+    return $.utils.initStructAt(0, PutAccountBundleRequest, this);
+  }
+  get _isPutAccountBundle(): boolean {
+    return $.utils.getUint16(4, this) === 23;
+  }
+  set putAccountBundle(value: PutAccountBundleRequest) {
+    $.utils.setUint16(4, 23, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get _isGetAccountBundle(): boolean {
+    return $.utils.getUint16(4, this) === 24;
+  }
+  set getAccountBundle(_: true) {
+    $.utils.setUint16(4, 24, this);
+  }
+  _adoptPutBackup(value: $.Orphan<PutBackupRequest>): void {
+    $.utils.setUint16(4, 25, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPutBackup(): $.Orphan<PutBackupRequest> {
+    return $.utils.disown(this.putBackup);
+  }
+  get putBackup(): PutBackupRequest {
+    $.utils.testWhich("putBackup", $.utils.getUint16(4, this), 25, this);
+    return $.utils.getStruct(0, PutBackupRequest, this);
+  }
+  _hasPutBackup(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPutBackup(): PutBackupRequest {
+    $.utils.setUint16(4, 25, this);
+    return $.utils.initStructAt(0, PutBackupRequest, this);
+  }
+  get _isPutBackup(): boolean {
+    return $.utils.getUint16(4, this) === 25;
+  }
+  set putBackup(value: PutBackupRequest) {
+    $.utils.setUint16(4, 25, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptFetchBackup(value: $.Orphan<FetchBackupRequest>): void {
+    $.utils.setUint16(4, 26, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFetchBackup(): $.Orphan<FetchBackupRequest> {
+    return $.utils.disown(this.fetchBackup);
+  }
+  get fetchBackup(): FetchBackupRequest {
+    $.utils.testWhich("fetchBackup", $.utils.getUint16(4, this), 26, this);
+    return $.utils.getStruct(0, FetchBackupRequest, this);
+  }
+  _hasFetchBackup(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFetchBackup(): FetchBackupRequest {
+    $.utils.setUint16(4, 26, this);
+    return $.utils.initStructAt(0, FetchBackupRequest, this);
+  }
+  get _isFetchBackup(): boolean {
+    return $.utils.getUint16(4, this) === 26;
+  }
+  set fetchBackup(value: FetchBackupRequest) {
+    $.utils.setUint16(4, 26, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptFetchKeyPackages(value: $.Orphan<FetchKeyPackagesRequest>): void {
+    $.utils.setUint16(4, 27, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFetchKeyPackages(): $.Orphan<FetchKeyPackagesRequest> {
+    return $.utils.disown(this.fetchKeyPackages);
+  }
+  get fetchKeyPackages(): FetchKeyPackagesRequest {
+    $.utils.testWhich("fetchKeyPackages", $.utils.getUint16(4, this), 27, this);
+    return $.utils.getStruct(0, FetchKeyPackagesRequest, this);
+  }
+  _hasFetchKeyPackages(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFetchKeyPackages(): FetchKeyPackagesRequest {
+    $.utils.setUint16(4, 27, this);
+    return $.utils.initStructAt(0, FetchKeyPackagesRequest, this);
+  }
+  get _isFetchKeyPackages(): boolean {
+    return $.utils.getUint16(4, this) === 27;
+  }
+  set fetchKeyPackages(value: FetchKeyPackagesRequest) {
+    $.utils.setUint16(4, 27, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "ClientFrame_Request_" + super.toString(); }
@@ -1370,6 +1594,365 @@ export class SealedEnqueueRequest extends $.Struct {
   }
   toString(): string { return "SealedEnqueueRequest_" + super.toString(); }
 }
+export class AttachDeviceRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "AttachDeviceRequest",
+    id: "e42dbe62d234e570",
+    size: new $.ObjectSize(8, 3),
+  };
+  _adoptDeviceKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownDeviceKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.deviceKey);
+  }
+  /**
+* Ed25519 public key (32 bytes) of this device's MLS leaf; the session acts for it from now on (its
+* queue, its KeyPackages). An account's original device is the account (identity) key itself.
+*
+*/
+  get deviceKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasDeviceKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initDeviceKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set deviceKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get issuedAtMs(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set issuedAtMs(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  _adoptCertificate(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownCertificate(): $.Orphan<$.Data> {
+    return $.utils.disown(this.certificate);
+  }
+  /**
+* The account key's Ed25519 signature over "quicproquo/v1/device-cert" || u8(len) || username ||
+* deviceKey || u64be(issuedAtMs) (docs/cryptography/devices.md). Empty only for the account key.
+*
+*/
+  get certificate(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasCertificate(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initCertificate(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set certificate(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  /**
+* The owner's label for the device (at most 64 characters); kept from the first attach.
+*
+*/
+  get name(): string {
+    return $.utils.getText(2, this);
+  }
+  set name(value: string) {
+    $.utils.setText(2, value, this);
+  }
+  toString(): string { return "AttachDeviceRequest_" + super.toString(); }
+}
+export class ListDevicesRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ListDevicesRequest",
+    id: "dc3c2228d4fd6706",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptIdentityKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownIdentityKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.identityKey);
+  }
+  /**
+* The account whose devices to list: any user's (their keys and certificates are public), names and
+* last-seen times only for the caller's own.
+*
+*/
+  get identityKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasIdentityKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initIdentityKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set identityKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "ListDevicesRequest_" + super.toString(); }
+}
+export class RenameDeviceRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "RenameDeviceRequest",
+    id: "bddda6f0196f247c",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptDeviceKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownDeviceKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.deviceKey);
+  }
+  get deviceKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasDeviceKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initDeviceKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set deviceKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get name(): string {
+    return $.utils.getText(1, this);
+  }
+  set name(value: string) {
+    $.utils.setText(1, value, this);
+  }
+  toString(): string { return "RenameDeviceRequest_" + super.toString(); }
+}
+export class RevokeDeviceRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "RevokeDeviceRequest",
+    id: "8958774edfd4efcf",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptDeviceKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownDeviceKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.deviceKey);
+  }
+  /**
+* One of the caller's devices: its sessions end, its queue and KeyPackages are deleted, and it can
+* never attach again. Members remove its leaves from every group.
+*
+*/
+  get deviceKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasDeviceKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initDeviceKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set deviceKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "RevokeDeviceRequest_" + super.toString(); }
+}
+export class PutAccountBundleRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "PutAccountBundleRequest",
+    id: "8d687bada75481d0",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptBundle(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownBundle(): $.Orphan<$.Data> {
+    return $.utils.disown(this.bundle);
+  }
+  /**
+* The account secrets sealed under a key from the OPAQUE export key: opaque to the gateway.
+*
+*/
+  get bundle(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasBundle(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initBundle(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set bundle(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "PutAccountBundleRequest_" + super.toString(); }
+}
+export class PutBackupRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "PutBackupRequest",
+    id: "a30cda042a7d3fb7",
+    size: new $.ObjectSize(0, 1),
+  };
+  static _Entries: $.ListCtor<BackupEntry>;
+  _adoptEntries(value: $.Orphan<$.List<BackupEntry>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownEntries(): $.Orphan<$.List<BackupEntry>> {
+    return $.utils.disown(this.entries);
+  }
+  /**
+* Appended to the caller's history backup; an entry whose key is stored already is skipped.
+*
+*/
+  get entries(): $.List<BackupEntry> {
+    return $.utils.getList(0, PutBackupRequest._Entries, this);
+  }
+  _hasEntries(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initEntries(length: number): $.List<BackupEntry> {
+    return $.utils.initList(0, PutBackupRequest._Entries, length, this);
+  }
+  set entries(value: $.List<BackupEntry>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "PutBackupRequest_" + super.toString(); }
+}
+export class BackupEntry extends $.Struct {
+  static readonly _capnp = {
+    displayName: "BackupEntry",
+    id: "ebb0d0781689101e",
+    size: new $.ObjectSize(8, 2),
+  };
+  _adoptKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.key);
+  }
+  /**
+* 32 bytes chosen by the client (an HMAC naming what the entry holds).
+*
+*/
+  get key(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set key(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptCiphertext(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownCiphertext(): $.Orphan<$.Data> {
+    return $.utils.disown(this.ciphertext);
+  }
+  get ciphertext(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasCiphertext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initCiphertext(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set ciphertext(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  /**
+* Set by the gateway in FetchBackupResponse (storage order from 1); ignored in PutBackupRequest.
+*
+*/
+  get seq(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set seq(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  toString(): string { return "BackupEntry_" + super.toString(); }
+}
+export class FetchBackupRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "FetchBackupRequest",
+    id: "9c04c6c4ef4caf15",
+    size: new $.ObjectSize(16, 0),
+  };
+  get afterSeq(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set afterSeq(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  /**
+* 0 = the gateway's default page size; pages are also cut by bytes.
+*
+*/
+  get limit(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set limit(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  toString(): string { return "FetchBackupRequest_" + super.toString(); }
+}
+export class FetchKeyPackagesRequest extends $.Struct {
+  static readonly _capnp = {
+    displayName: "FetchKeyPackagesRequest",
+    id: "b538afe969ab33fb",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptIdentityKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownIdentityKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.identityKey);
+  }
+  /**
+* Claims one KeyPackage for each unrevoked device of this account...
+*
+*/
+  get identityKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasIdentityKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initIdentityKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set identityKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptDeviceKeys(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownDeviceKeys(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.deviceKeys);
+  }
+  /**
+* ...or, when not empty, only for these of its devices (adding a device to a group it is not in yet).
+*
+*/
+  get deviceKeys(): $.List<$.Data> {
+    return $.utils.getList(1, $.DataList, this);
+  }
+  _hasDeviceKeys(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initDeviceKeys(length: number): $.List<$.Data> {
+    return $.utils.initList(1, $.DataList, length, this);
+  }
+  set deviceKeys(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "FetchKeyPackagesRequest_" + super.toString(); }
+}
 export const ServerFrame_Which = {
   RESPONSE: 0,
   /**
@@ -1466,7 +2049,16 @@ export const Response_Result_Which = {
   SEALED_ENQUEUE: 16,
   FETCH: 17,
   ACK: 18,
-  SUBSCRIBE: 19
+  SUBSCRIBE: 19,
+  ATTACH_DEVICE: 20,
+  LIST_DEVICES: 21,
+  RENAME_DEVICE: 22,
+  REVOKE_DEVICE: 23,
+  PUT_ACCOUNT_BUNDLE: 24,
+  GET_ACCOUNT_BUNDLE: 25,
+  PUT_BACKUP: 26,
+  FETCH_BACKUP: 27,
+  FETCH_KEY_PACKAGES: 28
 } as const;
 export type Response_Result_Which = (typeof Response_Result_Which)[keyof typeof Response_Result_Which];
 export class Response_Result extends $.Struct {
@@ -1490,6 +2082,15 @@ export class Response_Result extends $.Struct {
   static readonly FETCH = Response_Result_Which.FETCH;
   static readonly ACK = Response_Result_Which.ACK;
   static readonly SUBSCRIBE = Response_Result_Which.SUBSCRIBE;
+  static readonly ATTACH_DEVICE = Response_Result_Which.ATTACH_DEVICE;
+  static readonly LIST_DEVICES = Response_Result_Which.LIST_DEVICES;
+  static readonly RENAME_DEVICE = Response_Result_Which.RENAME_DEVICE;
+  static readonly REVOKE_DEVICE = Response_Result_Which.REVOKE_DEVICE;
+  static readonly PUT_ACCOUNT_BUNDLE = Response_Result_Which.PUT_ACCOUNT_BUNDLE;
+  static readonly GET_ACCOUNT_BUNDLE = Response_Result_Which.GET_ACCOUNT_BUNDLE;
+  static readonly PUT_BACKUP = Response_Result_Which.PUT_BACKUP;
+  static readonly FETCH_BACKUP = Response_Result_Which.FETCH_BACKUP;
+  static readonly FETCH_KEY_PACKAGES = Response_Result_Which.FETCH_KEY_PACKAGES;
   static readonly _capnp = {
     displayName: "result",
     id: "ecdaac13e6b12650",
@@ -1936,6 +2537,174 @@ export class Response_Result extends $.Struct {
   }
   set subscribe(value: SubscribeResponse) {
     $.utils.setUint16(4, 19, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptAttachDevice(value: $.Orphan<AttachDeviceResponse>): void {
+    $.utils.setUint16(4, 20, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownAttachDevice(): $.Orphan<AttachDeviceResponse> {
+    return $.utils.disown(this.attachDevice);
+  }
+  get attachDevice(): AttachDeviceResponse {
+    $.utils.testWhich("attachDevice", $.utils.getUint16(4, this), 20, this);
+    return $.utils.getStruct(0, AttachDeviceResponse, this);
+  }
+  _hasAttachDevice(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initAttachDevice(): AttachDeviceResponse {
+    $.utils.setUint16(4, 20, this);
+    return $.utils.initStructAt(0, AttachDeviceResponse, this);
+  }
+  get _isAttachDevice(): boolean {
+    return $.utils.getUint16(4, this) === 20;
+  }
+  set attachDevice(value: AttachDeviceResponse) {
+    $.utils.setUint16(4, 20, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptListDevices(value: $.Orphan<ListDevicesResponse>): void {
+    $.utils.setUint16(4, 21, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownListDevices(): $.Orphan<ListDevicesResponse> {
+    return $.utils.disown(this.listDevices);
+  }
+  get listDevices(): ListDevicesResponse {
+    $.utils.testWhich("listDevices", $.utils.getUint16(4, this), 21, this);
+    return $.utils.getStruct(0, ListDevicesResponse, this);
+  }
+  _hasListDevices(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initListDevices(): ListDevicesResponse {
+    $.utils.setUint16(4, 21, this);
+    return $.utils.initStructAt(0, ListDevicesResponse, this);
+  }
+  get _isListDevices(): boolean {
+    return $.utils.getUint16(4, this) === 21;
+  }
+  set listDevices(value: ListDevicesResponse) {
+    $.utils.setUint16(4, 21, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get _isRenameDevice(): boolean {
+    return $.utils.getUint16(4, this) === 22;
+  }
+  set renameDevice(_: true) {
+    $.utils.setUint16(4, 22, this);
+  }
+  get _isRevokeDevice(): boolean {
+    return $.utils.getUint16(4, this) === 23;
+  }
+  set revokeDevice(_: true) {
+    $.utils.setUint16(4, 23, this);
+  }
+  get _isPutAccountBundle(): boolean {
+    return $.utils.getUint16(4, this) === 24;
+  }
+  set putAccountBundle(_: true) {
+    $.utils.setUint16(4, 24, this);
+  }
+  _adoptGetAccountBundle(value: $.Orphan<AccountBundleResponse>): void {
+    $.utils.setUint16(4, 25, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownGetAccountBundle(): $.Orphan<AccountBundleResponse> {
+    return $.utils.disown(this.getAccountBundle);
+  }
+  get getAccountBundle(): AccountBundleResponse {
+    $.utils.testWhich("getAccountBundle", $.utils.getUint16(4, this), 25, this);
+    return $.utils.getStruct(0, AccountBundleResponse, this);
+  }
+  _hasGetAccountBundle(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initGetAccountBundle(): AccountBundleResponse {
+    $.utils.setUint16(4, 25, this);
+    return $.utils.initStructAt(0, AccountBundleResponse, this);
+  }
+  get _isGetAccountBundle(): boolean {
+    return $.utils.getUint16(4, this) === 25;
+  }
+  set getAccountBundle(value: AccountBundleResponse) {
+    $.utils.setUint16(4, 25, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptPutBackup(value: $.Orphan<PutBackupResponse>): void {
+    $.utils.setUint16(4, 26, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPutBackup(): $.Orphan<PutBackupResponse> {
+    return $.utils.disown(this.putBackup);
+  }
+  get putBackup(): PutBackupResponse {
+    $.utils.testWhich("putBackup", $.utils.getUint16(4, this), 26, this);
+    return $.utils.getStruct(0, PutBackupResponse, this);
+  }
+  _hasPutBackup(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPutBackup(): PutBackupResponse {
+    $.utils.setUint16(4, 26, this);
+    return $.utils.initStructAt(0, PutBackupResponse, this);
+  }
+  get _isPutBackup(): boolean {
+    return $.utils.getUint16(4, this) === 26;
+  }
+  set putBackup(value: PutBackupResponse) {
+    $.utils.setUint16(4, 26, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptFetchBackup(value: $.Orphan<FetchBackupResponse>): void {
+    $.utils.setUint16(4, 27, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFetchBackup(): $.Orphan<FetchBackupResponse> {
+    return $.utils.disown(this.fetchBackup);
+  }
+  get fetchBackup(): FetchBackupResponse {
+    $.utils.testWhich("fetchBackup", $.utils.getUint16(4, this), 27, this);
+    return $.utils.getStruct(0, FetchBackupResponse, this);
+  }
+  _hasFetchBackup(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFetchBackup(): FetchBackupResponse {
+    $.utils.setUint16(4, 27, this);
+    return $.utils.initStructAt(0, FetchBackupResponse, this);
+  }
+  get _isFetchBackup(): boolean {
+    return $.utils.getUint16(4, this) === 27;
+  }
+  set fetchBackup(value: FetchBackupResponse) {
+    $.utils.setUint16(4, 27, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptFetchKeyPackages(value: $.Orphan<FetchKeyPackagesResponse>): void {
+    $.utils.setUint16(4, 28, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFetchKeyPackages(): $.Orphan<FetchKeyPackagesResponse> {
+    return $.utils.disown(this.fetchKeyPackages);
+  }
+  get fetchKeyPackages(): FetchKeyPackagesResponse {
+    $.utils.testWhich("fetchKeyPackages", $.utils.getUint16(4, this), 28, this);
+    return $.utils.getStruct(0, FetchKeyPackagesResponse, this);
+  }
+  _hasFetchKeyPackages(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFetchKeyPackages(): FetchKeyPackagesResponse {
+    $.utils.setUint16(4, 28, this);
+    return $.utils.initStructAt(0, FetchKeyPackagesResponse, this);
+  }
+  get _isFetchKeyPackages(): boolean {
+    return $.utils.getUint16(4, this) === 28;
+  }
+  set fetchKeyPackages(value: FetchKeyPackagesResponse) {
+    $.utils.setUint16(4, 28, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "Response_Result_" + super.toString(); }
@@ -2622,6 +3391,339 @@ export class SubscribeResponse extends $.Struct {
   }
   toString(): string { return "SubscribeResponse_" + super.toString(); }
 }
+export class DeviceInfo extends $.Struct {
+  static readonly _capnp = {
+    displayName: "DeviceInfo",
+    id: "d808196220742ea3",
+    size: new $.ObjectSize(32, 3),
+  };
+  _adoptDeviceKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownDeviceKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.deviceKey);
+  }
+  get deviceKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasDeviceKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initDeviceKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set deviceKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get issuedAtMs(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set issuedAtMs(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  _adoptCertificate(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownCertificate(): $.Orphan<$.Data> {
+    return $.utils.disown(this.certificate);
+  }
+  /**
+* Empty for the account-key device (its key is the account key).
+*
+*/
+  get certificate(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasCertificate(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initCertificate(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set certificate(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  /**
+* 0 while the device is in use.
+*
+*/
+  get revokedAtMs(): bigint {
+    return $.utils.getUint64(8, this);
+  }
+  set revokedAtMs(value: bigint) {
+    $.utils.setUint64(8, value, this);
+  }
+  /**
+* The next two only for the caller's own devices (else empty and 0).
+*
+*/
+  get name(): string {
+    return $.utils.getText(2, this);
+  }
+  set name(value: string) {
+    $.utils.setText(2, value, this);
+  }
+  get lastSeenMs(): bigint {
+    return $.utils.getUint64(16, this);
+  }
+  set lastSeenMs(value: bigint) {
+    $.utils.setUint64(16, value, this);
+  }
+  get createdAtMs(): bigint {
+    return $.utils.getUint64(24, this);
+  }
+  set createdAtMs(value: bigint) {
+    $.utils.setUint64(24, value, this);
+  }
+  toString(): string { return "DeviceInfo_" + super.toString(); }
+}
+export class AttachDeviceResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "AttachDeviceResponse",
+    id: "f422e9e93b486545",
+    size: new $.ObjectSize(8, 0),
+  };
+  /**
+* True when this attach registered the device; false when it was the account's already.
+*
+*/
+  get added(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set added(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "AttachDeviceResponse_" + super.toString(); }
+}
+export class ListDevicesResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ListDevicesResponse",
+    id: "9b76beb4dec640b0",
+    size: new $.ObjectSize(0, 1),
+  };
+  static _Devices: $.ListCtor<DeviceInfo>;
+  _adoptDevices(value: $.Orphan<$.List<DeviceInfo>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownDevices(): $.Orphan<$.List<DeviceInfo>> {
+    return $.utils.disown(this.devices);
+  }
+  /**
+* In the order they were added, revoked ones included.
+*
+*/
+  get devices(): $.List<DeviceInfo> {
+    return $.utils.getList(0, ListDevicesResponse._Devices, this);
+  }
+  _hasDevices(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initDevices(length: number): $.List<DeviceInfo> {
+    return $.utils.initList(0, ListDevicesResponse._Devices, length, this);
+  }
+  set devices(value: $.List<DeviceInfo>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "ListDevicesResponse_" + super.toString(); }
+}
+export class AccountBundleResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "AccountBundleResponse",
+    id: "d34fdc62dcac0a8b",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptBundle(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownBundle(): $.Orphan<$.Data> {
+    return $.utils.disown(this.bundle);
+  }
+  /**
+* Empty when the account has stored none.
+*
+*/
+  get bundle(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasBundle(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initBundle(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set bundle(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "AccountBundleResponse_" + super.toString(); }
+}
+export class PutBackupResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "PutBackupResponse",
+    id: "df0a3f3b79054e50",
+    size: new $.ObjectSize(24, 0),
+  };
+  /**
+* How many of the entries were new.
+*
+*/
+  get stored(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set stored(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get usedBytes(): bigint {
+    return $.utils.getUint64(8, this);
+  }
+  set usedBytes(value: bigint) {
+    $.utils.setUint64(8, value, this);
+  }
+  get limitBytes(): bigint {
+    return $.utils.getUint64(16, this);
+  }
+  set limitBytes(value: bigint) {
+    $.utils.setUint64(16, value, this);
+  }
+  toString(): string { return "PutBackupResponse_" + super.toString(); }
+}
+export class FetchBackupResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "FetchBackupResponse",
+    id: "f33d42c47bd3a99b",
+    size: new $.ObjectSize(8, 1),
+  };
+  static _Entries: $.ListCtor<BackupEntry>;
+  _adoptEntries(value: $.Orphan<$.List<BackupEntry>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownEntries(): $.Orphan<$.List<BackupEntry>> {
+    return $.utils.disown(this.entries);
+  }
+  get entries(): $.List<BackupEntry> {
+    return $.utils.getList(0, FetchBackupResponse._Entries, this);
+  }
+  _hasEntries(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initEntries(length: number): $.List<BackupEntry> {
+    return $.utils.initList(0, FetchBackupResponse._Entries, length, this);
+  }
+  set entries(value: $.List<BackupEntry>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get more(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set more(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "FetchBackupResponse_" + super.toString(); }
+}
+export class DeviceKeyPackage extends $.Struct {
+  static readonly _capnp = {
+    displayName: "DeviceKeyPackage",
+    id: "e69d76ad983ef790",
+    size: new $.ObjectSize(16, 3),
+  };
+  _adoptDeviceKey(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownDeviceKey(): $.Orphan<$.Data> {
+    return $.utils.disown(this.deviceKey);
+  }
+  get deviceKey(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasDeviceKey(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initDeviceKey(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set deviceKey(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get issuedAtMs(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set issuedAtMs(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  _adoptCertificate(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownCertificate(): $.Orphan<$.Data> {
+    return $.utils.disown(this.certificate);
+  }
+  get certificate(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasCertificate(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initCertificate(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set certificate(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  _adoptKeyPackage(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownKeyPackage(): $.Orphan<$.Data> {
+    return $.utils.disown(this.keyPackage);
+  }
+  get keyPackage(): $.Data {
+    return $.utils.getData(2, this);
+  }
+  _hasKeyPackage(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initKeyPackage(length: number): $.Data {
+    return $.utils.initData(2, length, this);
+  }
+  set keyPackage(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
+  }
+  get lastResort(): boolean {
+    return $.utils.getBit(64, this);
+  }
+  set lastResort(value: boolean) {
+    $.utils.setBit(64, value, this);
+  }
+  toString(): string { return "DeviceKeyPackage_" + super.toString(); }
+}
+export class FetchKeyPackagesResponse extends $.Struct {
+  static readonly _capnp = {
+    displayName: "FetchKeyPackagesResponse",
+    id: "8caa41ce6fe6cc50",
+    size: new $.ObjectSize(0, 1),
+  };
+  static _KeyPackages: $.ListCtor<DeviceKeyPackage>;
+  _adoptKeyPackages(value: $.Orphan<$.List<DeviceKeyPackage>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownKeyPackages(): $.Orphan<$.List<DeviceKeyPackage>> {
+    return $.utils.disown(this.keyPackages);
+  }
+  /**
+* One per unrevoked device that had a KeyPackage, in the order the devices were added.
+*
+*/
+  get keyPackages(): $.List<DeviceKeyPackage> {
+    return $.utils.getList(0, FetchKeyPackagesResponse._KeyPackages, this);
+  }
+  _hasKeyPackages(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initKeyPackages(length: number): $.List<DeviceKeyPackage> {
+    return $.utils.initList(0, FetchKeyPackagesResponse._KeyPackages, length, this);
+  }
+  set keyPackages(value: $.List<DeviceKeyPackage>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "FetchKeyPackagesResponse_" + super.toString(); }
+}
 export const Push_Which = {
   ENVELOPE: 0,
   /**
@@ -2698,4 +3800,8 @@ export class Push extends $.Struct {
     return $.utils.getUint16(0, this) as Push_Which;
   }
 }
+PutBackupRequest._Entries = $.CompositeList(BackupEntry);
 FetchResponse._Envelopes = $.CompositeList(Envelope);
+ListDevicesResponse._Devices = $.CompositeList(DeviceInfo);
+FetchBackupResponse._Entries = $.CompositeList(BackupEntry);
+FetchKeyPackagesResponse._KeyPackages = $.CompositeList(DeviceKeyPackage);

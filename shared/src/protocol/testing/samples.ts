@@ -74,6 +74,37 @@ export const sampleRequests: [string, Request][] = [
   ["publishHybridKey empty", req("publishHybridKey", { publicKey: empty, signature: empty })],
   ["fetchHybridKey", req("fetchHybridKey", { identityKey: bytes(32, 20) })],
   [
+    "attachDevice",
+    req("attachDevice", {
+      deviceKey: bytes(32, 60),
+      issuedAtMs: MAX_SAFE,
+      certificate: bytes(64, 61),
+      name: "laptop 💻",
+    }),
+  ],
+  [
+    "attachDevice empty",
+    req("attachDevice", { deviceKey: empty, issuedAtMs: 0, certificate: empty, name: "" }),
+  ],
+  ["listDevices", req("listDevices", { identityKey: bytes(32, 62) })],
+  ["renameDevice", req("renameDevice", { deviceKey: bytes(32, 63), name: "phone" })],
+  ["revokeDevice", req("revokeDevice", { deviceKey: bytes(32, 64) })],
+  ["putAccountBundle", req("putAccountBundle", { bundle: bytes(200, 65) })],
+  ["getAccountBundle", req("getAccountBundle", undefined)],
+  [
+    "putBackup",
+    req("putBackup", {
+      entries: [
+        { key: bytes(32, 66), ciphertext: bytes(300, 67), seq: 0 },
+        { key: empty, ciphertext: empty, seq: MAX_SAFE },
+      ],
+    }),
+  ],
+  ["putBackup empty", req("putBackup", { entries: [] })],
+  ["fetchBackup", req("fetchBackup", { afterSeq: MAX_SAFE, limit: 0xffff_ffff })],
+  ["fetchKeyPackages", req("fetchKeyPackages", { identityKey: bytes(32, 68), deviceKeys: [bytes(32, 69)] })],
+  ["fetchKeyPackages all", req("fetchKeyPackages", { identityKey: bytes(32, 68), deviceKeys: [] })],
+  [
     "createChannel",
     req("createChannel", {
       groupId: bytes(16, 50),
@@ -205,6 +236,56 @@ export const sampleBodies: [string, ResponseBody][] = [
   ["ack", res("ack", { removed: 17 })],
   ["subscribe", res("subscribe", { headSeq: 0 })],
   ["subscribe max", res("subscribe", { headSeq: MAX_SAFE })],
+  ["attachDevice", res("attachDevice", { added: true })],
+  [
+    "listDevices",
+    res("listDevices", {
+      devices: [
+        {
+          deviceKey: bytes(32, 70),
+          issuedAtMs: MAX_SAFE,
+          certificate: bytes(64, 71),
+          revokedAtMs: 0,
+          name: "laptop",
+          lastSeenMs: 5,
+          createdAtMs: MAX_SAFE,
+        },
+        {
+          deviceKey: empty,
+          issuedAtMs: 0,
+          certificate: empty,
+          revokedAtMs: 9,
+          name: "",
+          lastSeenMs: 0,
+          createdAtMs: 0,
+        },
+      ],
+    }),
+  ],
+  ["listDevices empty", res("listDevices", { devices: [] })],
+  ["renameDevice", res("renameDevice", undefined)],
+  ["revokeDevice", res("revokeDevice", undefined)],
+  ["putAccountBundle", res("putAccountBundle", undefined)],
+  ["getAccountBundle", res("getAccountBundle", { bundle: bytes(300, 72) })],
+  ["putBackup", res("putBackup", { stored: 3, usedBytes: MAX_SAFE, limitBytes: 64 })],
+  [
+    "fetchBackup",
+    res("fetchBackup", { entries: [{ key: bytes(32, 73), ciphertext: bytes(100, 74), seq: 1 }], more: true }),
+  ],
+  [
+    "fetchKeyPackages",
+    res("fetchKeyPackages", {
+      keyPackages: [
+        {
+          deviceKey: bytes(32, 75),
+          issuedAtMs: 1,
+          certificate: bytes(64, 76),
+          keyPackage: bytes(328, 77),
+          lastResort: false,
+        },
+      ],
+    }),
+  ],
 ];
 
 export const sampleServerFrames: [string, ServerFrame][] = [
