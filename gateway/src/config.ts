@@ -102,8 +102,9 @@ export interface GatewayConfig {
   quic: QuicAdmission;
   channels: ChannelPolicy;
   /**
-   * Whether /healthz also reports connection and subscriber counts. Off by default: the probe is
-   * public, and the counts tell anyone how busy the gateway is and when its users are online.
+   * Whether /healthz also reports connection, subscriber and QUIC admission counts. Off by default:
+   * the probe is public, and the counts tell anyone how busy the gateway is and when its users are
+   * online (or that a flood is working).
    */
   healthDetails: boolean;
 }
