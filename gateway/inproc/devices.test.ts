@@ -25,6 +25,14 @@ async function secondDevice(of: Actor, deviceName: string): Promise<Actor> {
   return adopt({ ...of, store, messenger, client, received: [], errors: [] }, messenger, client);
 }
 
+/** Texts stored on the actor's device: received, sent and restored from the backup alike. */
+async function stored(actor: Actor, groupId: string): Promise<string[]> {
+  return (await actor.messenger.messages(groupId)).map((m) => m.text);
+}
+
+/** Adding a device takes a notice, a KeyPackage claim and a commit: generous on a loaded machine. */
+const ADD_TIMEOUT_MS = 30_000;
+
 async function leaves(actor: Actor, groupId: string): Promise<number> {
   return (await actor.messenger.members(groupId)).length;
 }
@@ -52,8 +60,11 @@ describe("a second device", () => {
     expect(
       bytesEqual(bob2.messenger.identity.signaturePublicKey, bob.messenger.identity.signaturePublicKey),
     ).toBe(false);
-    await until([alice, bob, bob2], "bob's second device is in the DM", async () =>
-      (await bob2.messenger.conversations()).some((g) => g.id === dm),
+    await until(
+      [alice, bob, bob2],
+      "bob's second device is in the DM",
+      async () => (await bob2.messenger.conversations()).some((g) => g.id === dm),
+      ADD_TIMEOUT_MS,
     );
     await until([alice, bob2], "everyone sees three leaves", async () => (await leaves(alice, dm)) === 3);
     // The name travels after the add, as an application message from the device that added it.
@@ -62,6 +73,15 @@ describe("a second device", () => {
       "the new device knows the conversation's name",
       async () => (await bob2.messenger.conversation(dm))?.name === "dm",
     );
+  });
+
+  it("holds the history from before it was added, read from the account's backup", async () => {
+    await bob.messenger.flush();
+    expect(bob2.messenger.historyRestored).toBeDefined();
+    // Restored before or after bob's first device uploaded: read it again once that upload is done.
+    await bob2.messenger.restoreHistory();
+    expect(await stored(bob2, dm)).toContain("before bob's second device");
+    expect(await gw.store.backupBytes(bob.name)).toBeGreaterThan(0);
   });
 
   it("receives what alice sends, and what it sends reaches alice and bob's first device", async () => {
@@ -152,5 +172,64 @@ describe("what the gateway refuses", () => {
     // Seeded accounts have no password, so no bundle: this is the account's only way in.
     expect(await gw.store.getAccountBundle(carol.name)).toBeUndefined();
     carol.messenger.close();
+  });
+});
+
+describe("limits and absent devices", () => {
+  it("other members add a new device while every other device of its owner is offline", async () => {
+    const gw2 = await inProcessGateway();
+    const previous = gw;
+    gw = gw2;
+    try {
+      const [carol, dave] = (await Promise.all(["carol", "dave"].map((n) => registerActor(gw2, n)))) as [
+        Actor,
+        Actor,
+      ];
+      const group = await groupOf([carol, dave], "trip");
+      await carol.messenger.send(group, "plans");
+      await until([dave], "dave reads", async () => (await texts(dave, group)).includes("plans"));
+      await dave.messenger.flush();
+      dave.messenger.close();
+      dave.client.close();
+      const laptop = await secondDevice(dave, "dave's laptop");
+      await until(
+        [carol, laptop],
+        "carol adds dave's laptop",
+        async () => (await laptop.messenger.conversations()).some((g) => g.id === group),
+        ADD_TIMEOUT_MS,
+      );
+      await laptop.messenger.historyRestored;
+      expect(await stored(laptop, group)).toContain("plans");
+      for (const a of [carol, laptop]) a.messenger.close();
+    } finally {
+      gw = previous;
+      await gw2.close();
+    }
+  });
+
+  it("refuses devices beyond the account's limit (E036) and backups beyond their size (E038)", async () => {
+    const small = await inProcessGateway({
+      limits: { maxDevicesPerAccount: 1, backupBytesPerAccount: 1000 },
+    });
+    const previous = gw;
+    gw = small;
+    try {
+      const erin = await registerActor(small, "erin");
+      const client = await GatewayClient.connect(small.connect());
+      const login = client.login(erin.name, erin.password);
+      await login;
+      const another = Messenger.login(client, erin.name, erin.password, {
+        store: new MemoryClientStore(),
+        ...FAST,
+      });
+      await expect(another).rejects.toMatchObject({ code: ErrorCode.DeviceLimit });
+      client.close();
+      const entry = { key: new Uint8Array(32).fill(1), ciphertext: new Uint8Array(2000) };
+      await expect(erin.client.putBackup([entry])).rejects.toMatchObject({ code: ErrorCode.BackupFull });
+      erin.messenger.close();
+    } finally {
+      gw = previous;
+      await small.close();
+    }
   });
 });

@@ -18,6 +18,7 @@ import { ErrorCode } from "@qpq/shared/protocol";
 import { fromHex } from "@qpq/shared/bytes";
 import { MemoryClientStore, Messenger } from "@qpq/shared/client";
 import {
+  loginAsDevice,
   FAST,
   connectGateway,
   reconnectActor,
@@ -60,8 +61,7 @@ describe("conversations on group channels", () => {
     expect(atBob?.invitedBy).toBe(alice.name);
     expect(atAlice?.invitedBy).toBeUndefined();
 
-    const probe = await connectGateway(gw.baseUrl);
-    await probe.login(mallory.name, mallory.password);
+    const probe = await loginAsDevice(gw, mallory);
     await expect(probe.fetch(0, 0, fromHex(atAlice!.channelId))).rejects.toMatchObject({
       code: ErrorCode.ChannelForbidden,
     });
@@ -157,8 +157,7 @@ describe("a commit whose answer was lost", () => {
         nextTokenHash,
       },
     });
-    const direct = await connectGateway(gw.baseUrl);
-    await direct.login(alice.name, alice.password);
+    const direct = await loginAsDevice(gw, alice);
     await direct.enqueueToChannel(fromHex(record.channelId), made.commit, {
       commit: { addMembers: [], removeMembers: [], nextTokenHash },
     });

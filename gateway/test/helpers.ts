@@ -37,6 +37,17 @@ export async function registerActor(
   return track({ name, password, store, messenger, received: [] });
 }
 
+/**
+ * A bare protocol client logged in as the actor and acting for the actor's device (its queue, its
+ * KeyPackages): what a second connection of that device does.
+ */
+export async function loginAsDevice(gw: GatewayProcess, actor: Actor): Promise<GatewayClient> {
+  const client = await connectGateway(gw.baseUrl);
+  await client.login(actor.name, actor.password, FAST.keyStretching);
+  await client.attachDevice(actor.messenger.device);
+  return client;
+}
+
 /** Logs an existing actor in again on a new connection (same device store). */
 export async function reconnectActor(gw: GatewayProcess, actor: Actor): Promise<Actor> {
   const client = await connectGateway(gw.baseUrl);

@@ -20,7 +20,7 @@ describe("hybrid public keys", () => {
     const alice = await registerActor(gw, "alice");
     const bob = await registerActor(gw, "bob");
     const carol = await registerActor(gw, "carol");
-    const aliceKey = alice.messenger.identity.signaturePublicKey;
+    const aliceKey = alice.messenger.accountKey;
 
     const envelope = await bob.messenger.hybridKeys.sealTo(aliceKey, utf8("first contact"), "first-contact");
     expect(fromUtf8(alice.messenger.hybridKeys.open(envelope, "first-contact"))).toBe("first contact");
@@ -43,7 +43,7 @@ describe("hybrid public keys", () => {
       code: ErrorCode.InvalidArgument,
     });
     // The key published at login is still the one served.
-    const served = await client.fetchHybridKey(alice.messenger.identity.signaturePublicKey);
+    const served = await client.fetchHybridKey(alice.messenger.accountKey);
     expect(served.publicKey).toEqual(alice.messenger.hybridKeys.keyPair.publicKey);
     client.close();
     alice.messenger.close();

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "@qpq/shared/protocol";
 import { bytesEqual } from "@qpq/shared/bytes";
-import { connectGateway, registerActor, startGatewayProcess, type GatewayProcess } from "./helpers.ts";
+import {
+  connectGateway,
+  loginAsDevice,
+  registerActor,
+  startGatewayProcess,
+  type GatewayProcess,
+} from "./helpers.ts";
 
 let gw: GatewayProcess;
 
@@ -22,8 +28,14 @@ describe("KeyPackage directory", () => {
     await client.login(alice.name, alice.password, "memory-constrained");
     const bobKey = await client.resolveUser(bob.name);
 
+    // Bob has one device: each call claims one KeyPackage of it, with its certificate.
     const served = [];
-    for (let i = 0; i < 5; i++) served.push(await client.fetchKeyPackage(bobKey));
+    for (let i = 0; i < 5; i++) {
+      const perDevice = await client.fetchKeyPackages(bobKey);
+      expect(perDevice).toHaveLength(1);
+      expect(bytesEqual(perDevice[0]!.deviceKey, bob.messenger.identity.signaturePublicKey)).toBe(true);
+      served.push(perDevice[0]!);
+    }
     const single = served.filter((s) => !s.lastResort);
     expect(single).toHaveLength(3);
     for (let i = 0; i < single.length; i++) {
@@ -39,12 +51,12 @@ describe("KeyPackage directory", () => {
     bob.messenger.close();
   });
 
-  it("refuses KeyPackages that are not signed by the publisher's identity", async () => {
+  it("refuses KeyPackages that are not signed by the publishing device", async () => {
     const alice = await registerActor(gw, "alice");
     const bob = await registerActor(gw, "bob");
-    const client = await connectGateway(gw.baseUrl);
-    await client.login(alice.name, alice.password, "memory-constrained");
-    const { keyPackage } = await client.fetchKeyPackage(await client.resolveUser(bob.name));
+    const client = await loginAsDevice(gw, alice);
+    const served = await client.fetchKeyPackages(await client.resolveUser(bob.name));
+    const keyPackage = served[0]!.keyPackage;
     await expect(client.publishKeyPackages([keyPackage])).rejects.toMatchObject({
       code: ErrorCode.InvalidArgument,
     });

@@ -13,7 +13,7 @@ import { fromHex } from "@qpq/shared/bytes";
 import { INVITATION_TYPE, MIN_INVITATION_BYTES } from "@qpq/shared/invitations";
 import { decodeState } from "@qpq/shared/mls";
 import {
-  connectGateway,
+  loginAsDevice,
   privateMessage,
   registerActor,
   startGatewayProcess,
@@ -139,9 +139,8 @@ describe("malformed and unauthorized input", () => {
     const record = (await alice.store.getGroup(groupId))!;
     const channelId = fromHex(record.channelId);
     const group = decodeState(record.state).groupContext;
-    const client = await connectGateway(gw.baseUrl);
-    await client.login(alice.name, alice.password, "memory-constrained");
-    const bobKey = await client.resolveUser(bob.name);
+    const client = await loginAsDevice(gw, alice);
+    const bobKey = bob.messenger.identity.signaturePublicKey;
 
     await expect(client.enqueueToChannel(channelId, new Uint8Array(1024 * 1024 + 1))).rejects.toMatchObject({
       code: ErrorCode.PayloadTooLarge,

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { bytesEqual } from "@qpq/shared/bytes";
 import {
-  connectGateway,
+  loginAsDevice,
   openChannel,
   privateMessage,
   registerActor,
@@ -24,8 +24,7 @@ describe("durability", () => {
     const bob = await registerActor(first, "bob");
     bob.messenger.close();
 
-    const sender = await connectGateway(first.baseUrl);
-    await sender.login(alice.name, alice.password, "memory-constrained");
+    const sender = await loginAsDevice(first, alice);
     const bobKey = await sender.resolveUser(bob.name);
     const { channelId, groupId } = await openChannel(sender, [bobKey]);
     const sent: { seq: number; payload: Uint8Array }[] = [];
@@ -38,8 +37,7 @@ describe("durability", () => {
 
     const second = await startGatewayProcess({ dataDir: first.dataDir });
     started.push(second);
-    const reader = await connectGateway(second.baseUrl);
-    await reader.login(bob.name, bob.password, "memory-constrained");
+    const reader = await loginAsDevice(second, bob);
     const { envelopes } = await reader.fetch(0, 1000);
     for (const { seq, payload } of sent) {
       const found = envelopes.find((e) => e.seq === seq);

@@ -65,6 +65,12 @@ export async function requireDevice(
 ): Promise<AuthenticatedSession> {
   const session = requireSession(conn, services);
   if (session.deviceKey.length > 0) return session;
+  // Only an account from before devices (none yet, or its original one) may skip attaching: otherwise
+  // the account key would become a phantom device that receives copies of everything.
+  const devices = await services.store.listDevices(session.username);
+  if (devices.length > 0 && !devices.some((d) => bytesEqual(d.deviceKey, session.identityKey))) {
+    throw new QpqError(ErrorCode.Unauthenticated, "this session acts for no device yet: attachDevice first");
+  }
   const now = services.now();
   await attach(services, session, {
     deviceKey: session.identityKey,
@@ -102,8 +108,7 @@ export const attachDevice: Handler<"attachDevice"> = async (req, conn, services)
     createdAtMs: now,
     lastSeenMs: now,
   });
-  // Members' devices add this one to the groups it belongs in; the original device is in them already.
-  if (added && !original) await announceDeviceChange(services, session.identityKey, deviceKey);
+  // Members' devices are told once it has KeyPackages to be added with (keyPackages.ts).
   return { added };
 };
 

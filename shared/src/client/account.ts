@@ -5,14 +5,15 @@
  * and safety numbers know; each device's own key is its MLS leaf.
  */
 import type { CiphersuiteImpl, CiphersuiteName } from "ts-mls";
+import { DEFAULT_SUITE, suiteImpl } from "../mls/index.ts";
 import { openAccountBundle, sealAccountBundle } from "../crypto/accountBundle.ts";
 import { signDeviceCertificate } from "../crypto/deviceCertificate.ts";
 import { createIdentity, encodeDeviceCredentialIdentity, type Identity } from "../mls/index.ts";
 import { ErrorCode, QpqError } from "../protocol/index.ts";
 import { bytesEqual } from "../util/bytes.ts";
-import type { GatewayClient, LoginResult } from "./gatewayClient.ts";
+import type { GatewayClient, KeyStretching, LoginResult } from "./gatewayClient.ts";
 import type { AccountKeys } from "./session.ts";
-import type { AccountRecord } from "./storage.ts";
+import type { AccountRecord, ClientStore } from "./storage.ts";
 
 export const DEFAULT_DEVICE_NAME = "this device";
 
@@ -102,4 +103,74 @@ export async function fetchAccountKeys(gw: GatewayClient, login: LoginResult): P
     );
   }
   return account;
+}
+
+/** A device store, or how to open it once the OPAQUE export key is known (encrypted stores). */
+export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientStore>);
+
+export interface AccountOptions {
+  store: StoreSource;
+  suite?: CiphersuiteName;
+  keyStretching?: KeyStretching;
+  now?: () => number;
+  deviceName?: string;
+}
+
+function openStore(source: StoreSource, login: LoginResult): Promise<ClientStore> {
+  return typeof source === "function" ? source(login) : Promise.resolve(source);
+}
+
+/**
+ * Registers the account (its key made here, the password through OPAQUE), logs in, leaves the
+ * account key sealed under the password at the gateway, and makes this device its first device.
+ * The store opens only after login: its at-rest key derives from the export key.
+ */
+export async function registerAccount(
+  gw: GatewayClient,
+  username: string,
+  password: string,
+  opts: AccountOptions,
+): Promise<{ login: LoginResult; store: ClientStore }> {
+  const suite = opts.suite ?? DEFAULT_SUITE;
+  const impl = await suiteImpl(suite);
+  const made = await createIdentity(username, impl);
+  const account = { publicKey: made.signaturePublicKey, privateKey: made.signaturePrivateKey };
+  await gw.register(username, password, account.publicKey, opts.keyStretching);
+  const login = await gw.login(username, password, opts.keyStretching);
+  await uploadAccountBundle(gw, login, account);
+  const store = await openStore(opts.store, login);
+  if (!(await store.getAccount())) {
+    const now = (opts.now ?? Date.now)();
+    await store.putAccount(await newDeviceRecord(username, account, impl, suite, now, opts.deviceName));
+  }
+  return { login, store };
+}
+
+/**
+ * Logs in. On a device that holds nothing for the account yet, the account key comes from the bundle
+ * and this device becomes a new device of the account (isNew). An account from before devices has
+ * no bundle: its one device seals the account key at this login, so a second device can join later.
+ */
+export async function loginAccount(
+  gw: GatewayClient,
+  username: string,
+  password: string,
+  opts: AccountOptions,
+): Promise<{ login: LoginResult; store: ClientStore; isNew: boolean }> {
+  const login = await gw.login(username, password, opts.keyStretching);
+  const store = await openStore(opts.store, login);
+  const existing = await store.getAccount();
+  if (!existing) {
+    const account = await fetchAccountKeys(gw, login);
+    const suite = opts.suite ?? DEFAULT_SUITE;
+    const now = (opts.now ?? Date.now)();
+    const impl = await suiteImpl(suite);
+    const name = login.session.username;
+    await store.putAccount(await newDeviceRecord(name, account, impl, suite, now, opts.deviceName));
+    return { login, store, isNew: true };
+  }
+  if (login.exportKey.length > 0 && !(await gw.getAccountBundle())) {
+    await uploadAccountBundle(gw, login, accountKeysOf(existing));
+  }
+  return { login, store, isNew: false };
 }

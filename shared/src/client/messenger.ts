@@ -4,10 +4,8 @@
  */
 import type { CiphersuiteName, KeyPackage } from "ts-mls";
 import {
-  DEFAULT_SUITE,
   addMembers,
   createGroup,
-  createIdentity,
   deliveryToken,
   deliveryTokenHash,
   groupIdHex,
@@ -32,18 +30,12 @@ import { Outbound, type OutboundOptions } from "./outbound.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord, WelcomeRecipient } from "./storage.ts";
 import { AccountDevices, claimAccountKeyPackages, DeviceSync } from "./devices.ts";
+import { HistoryBackup, type RestoreResult } from "./historyBackup.ts";
 import { Conversations, type Conversation, type ConversationView } from "./conversations.ts";
 import { canonicalUsername } from "./username.ts";
-import {
-  accountKeysOf,
-  deviceIdentity,
-  fetchAccountKeys,
-  newDeviceRecord,
-  uploadAccountBundle,
-} from "./account.ts";
+import { accountKeysOf, deviceIdentity, loginAccount, registerAccount, type StoreSource } from "./account.ts";
 
-/** A device store, or how to open it once the OPAQUE export key is known (encrypted stores). */
-export type StoreSource = ClientStore | ((login: LoginResult) => Promise<ClientStore>);
+export type { StoreSource } from "./account.ts";
 
 const ACK_DELAY_MS = 50;
 const DEVICE_NOTICE_DELAY_MS = 100;
@@ -81,6 +73,10 @@ export class Messenger {
   /** This account's devices: list, rename, revoke. */
   readonly devices: AccountDevices;
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The account's history backup at the gateway (historyBackup.ts). */
+  private readonly backup: HistoryBackup;
+  /** Set on a device that just joined the account: the history read back from the backup. */
+  historyRestored: Promise<RestoreResult> | undefined;
   private readonly noticed = new Map<string, Uint8Array>();
   private ackedUpTo = 0;
   private pendingAck = 0;
@@ -106,6 +102,8 @@ export class Messenger {
       await this.broadcast(groupId, encodeAppMessage({ kind: "groupInfo", name: record.record.name }));
     });
     this.devices = new AccountDevices(session, this.deviceSync);
+    this.backup = new HistoryBackup(session);
+    session.on("message", (message) => this.backup.note(message));
     // Every membership change shows members' keys: remember them, and notice a changed one.
     session.on("conversation", (group) => {
       this.observeMembers(group.id).catch((error: unknown) => session.emit("error", error));
@@ -145,24 +143,7 @@ export class Messenger {
     password: string,
     opts: MessengerOptions,
   ): Promise<Messenger> {
-    const suite = opts.suite ?? DEFAULT_SUITE;
-    // The credential must carry the name the gateway stores, or others' clients would take every
-    // KeyPackage of ours for a forgery.
-    username = canonicalUsername(username);
-    const impl = await suiteImpl(suite);
-    const accountIdentity = await createIdentity(username, impl);
-    const account = {
-      publicKey: accountIdentity.signaturePublicKey,
-      privateKey: accountIdentity.signaturePrivateKey,
-    };
-    await gw.register(username, password, account.publicKey, opts.keyStretching);
-    const login = await gw.login(username, password, opts.keyStretching);
-    await uploadAccountBundle(gw, login, account);
-    const store = await openStore(opts.store, login);
-    if (!(await store.getAccount())) {
-      const now = (opts.now ?? Date.now)();
-      await store.putAccount(await newDeviceRecord(username, account, impl, suite, now, opts.deviceName));
-    }
+    const { login, store } = await registerAccount(gw, canonicalUsername(username), password, opts);
     return Messenger.open(gw, login, store, opts);
   }
 
@@ -177,28 +158,18 @@ export class Messenger {
     password: string,
     opts: MessengerOptions,
   ): Promise<Messenger> {
-    const login = await gw.login(canonicalUsername(username), password, opts.keyStretching);
-    const store = await openStore(opts.store, login);
-    if (!(await store.getAccount())) {
-      const account = await fetchAccountKeys(gw, login);
-      const suite = opts.suite ?? DEFAULT_SUITE;
-      const now = (opts.now ?? Date.now)();
-      const record = await newDeviceRecord(
-        login.session.username,
-        account,
-        await suiteImpl(suite),
-        suite,
-        now,
-        opts.deviceName,
-      );
-      await store.putAccount(record);
-    } else if (login.exportKey.length > 0 && !(await gw.getAccountBundle())) {
-      // An account from before devices: its one device seals the account key now, so that a second
-      // device can join from here on.
-      const account = await store.getAccount();
-      if (account) await uploadAccountBundle(gw, login, accountKeysOf(account));
-    }
-    return Messenger.open(gw, login, store, opts);
+    const { login, store, isNew } = await loginAccount(gw, canonicalUsername(username), password, opts);
+    const messenger = await Messenger.open(gw, login, store, opts);
+    // The history from before this device existed; conversations arrive as members add the device.
+    if (isNew) messenger.historyRestored = messenger.restoreHistory();
+    return messenger;
+  }
+
+  /** Reads the account's history backup into this device's store (done by itself on a new device). */
+  restoreHistory(): Promise<RestoreResult> {
+    const run = this.backup.restore();
+    run.catch((error: unknown) => this.session.emit("error", error));
+    return run;
   }
 
   /**
@@ -289,6 +260,11 @@ export class Messenger {
     void this.deviceSync.reconcile();
   }
 
+  /** This device as attachDevice names it: its key, certificate and name. */
+  get device(): { deviceKey: Uint8Array; issuedAtMs: number; certificate: Uint8Array; name: string } {
+    return this.attachment();
+  }
+
   private attachment() {
     const { identity } = this.session;
     const certificate = identity.credentialIdentity
@@ -324,6 +300,7 @@ export class Messenger {
     await this.settled();
     await this.stock.idle();
     await this.acknowledgeNow();
+    await this.backup.flush().catch((error: unknown) => this.session.emit("error", error));
   }
 
   detach(): void {
@@ -596,6 +573,7 @@ export class Messenger {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.stock.stop();
+    this.backup.stop();
     this.outbound.close();
     this.lifecycle.stop();
     if (this.session.connected) this.session.gw.close();
@@ -646,8 +624,4 @@ export class Messenger {
       });
     }, ACK_DELAY_MS);
   }
-}
-
-function openStore(source: StoreSource, login: LoginResult): Promise<ClientStore> {
-  return typeof source === "function" ? source(login) : Promise.resolve(source);
 }
