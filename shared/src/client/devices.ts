@@ -134,10 +134,15 @@ export interface DeviceDrift {
 
 class NothingToDo extends Error {}
 
+/** Device notices come in bursts (one per account and change): reconciled together, shortly after. */
+const NOTICE_DELAY_MS = 100;
+
 export class DeviceSync {
   /** Verified device lists by hex account key, for one reconciliation pass. */
   private lists = new Map<string, Promise<VerifiedDevice[]>>();
   private running: Promise<void> = Promise.resolve();
+  private readonly noticedAccounts = new Map<string, Uint8Array>();
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly session: ClientSession,
@@ -145,6 +150,25 @@ export class DeviceSync {
     /** After devices were added to a group (the messenger tells them the conversation's name). */
     private readonly onAdded: (groupId: string) => Promise<void> = async () => {},
   ) {}
+
+  /** The gateway's hint that an account's devices changed: reconciles its groups shortly. */
+  noticed(accountKey: Uint8Array): void {
+    this.noticedAccounts.set(toHex(accountKey), accountKey);
+    if (this.noticeTimer !== undefined) return;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = undefined;
+      const accounts = [...this.noticedAccounts.values()];
+      this.noticedAccounts.clear();
+      void (async () => {
+        for (const account of accounts) await this.reconcile(account);
+      })();
+    }, NOTICE_DELAY_MS);
+  }
+
+  stop(): void {
+    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
+  }
 
   /** The verified devices of an account (this device's own account included). */
   async devicesOf(accountKey: Uint8Array, username: string): Promise<VerifiedDevice[]> {
