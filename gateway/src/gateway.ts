@@ -56,6 +56,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
             // What peers have not read yet, summed over connections (QPQ_TOTAL_BUFFER_BYTES bounds it).
             bufferedBytes: totalBudget(services).used,
             counters: services.metrics.snapshot(),
+            ...(wt ? { quic: wt.stats } : {}),
           }
         : {}),
     }),
@@ -74,6 +75,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       certPem: certs.certificate.certPem,
       keyPem: certs.certificate.keyPem,
       path: config.wtPath,
+      limits: config.quic,
+      onNotice: (msg, fields) => log.warn(msg, fields),
       onSession: (session: ServedSession) => {
         const connection = new ClientConnection(session, services);
         connections.add(connection);
