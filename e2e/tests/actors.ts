@@ -37,8 +37,8 @@ export class Actor {
   async openSecondDevice(browser: Browser): Promise<Actor> {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(baseUrl());
-    const device = new Actor(this.name, this.password, context, page);
+    await page.goto(this.url);
+    const device = new Actor(this.name, this.password, context, page, this.url);
     await device.logIn();
     return device;
   }
