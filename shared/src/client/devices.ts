@@ -134,10 +134,17 @@ export interface DeviceDrift {
 
 class NothingToDo extends Error {}
 
+/** Retries of a pass whose devices had no KeyPackage yet: 0.5 s, doubling, 6 times (about 30 s). */
+const RETRY_BASE_MS = 500;
+const RETRY_ATTEMPTS = 6;
+
 export class DeviceSync {
   /** Verified device lists by hex account key, for one reconciliation pass. */
   private lists = new Map<string, Promise<VerifiedDevice[]>>();
   private running: Promise<void> = Promise.resolve();
+  /** Accounts whose devices had no KeyPackage yet: attempts so far, and the pending retry. */
+  private readonly retries = new Map<string, { attempts: number; timer?: ReturnType<typeof setTimeout> }>();
+  private stopped = false;
 
   constructor(
     private readonly session: ClientSession,
@@ -159,6 +166,43 @@ export class DeviceSync {
   reconcile(accountKey?: Uint8Array): Promise<void> {
     const run = this.running.then(() => this.pass(accountKey));
     this.running = run.catch((error: unknown) => this.session.emit("error", error));
+    return this.running;
+  }
+
+  /**
+   * Schedules another pass for an account when fewer of its missing devices had a KeyPackage than
+   * were missing (a new device publishes its KeyPackages just after the gateway announced it), with
+   * backoff and a bounded number of attempts; forgets the account once all were claimed.
+   */
+  private retryIfShort(accountKey: Uint8Array, claimed: number, wanted: number): void {
+    const hex = toHex(accountKey);
+    const entry = this.retries.get(hex);
+    if (claimed >= wanted) {
+      if (entry?.timer === undefined) this.retries.delete(hex);
+      return;
+    }
+    const attempts = entry?.attempts ?? 0;
+    if (this.stopped || entry?.timer !== undefined || attempts >= RETRY_ATTEMPTS) return;
+    const next: { attempts: number; timer?: ReturnType<typeof setTimeout> } = { attempts: attempts + 1 };
+    next.timer = setTimeout(
+      () => {
+        next.timer = undefined;
+        void this.reconcile(accountKey);
+      },
+      RETRY_BASE_MS * 2 ** attempts,
+    );
+    this.retries.set(hex, next);
+  }
+
+  /** Cancels scheduled retries (the messenger is closing). */
+  stop(): void {
+    this.stopped = true;
+    for (const entry of this.retries.values()) clearTimeout(entry.timer);
+    this.retries.clear();
+  }
+
+  /** Resolves once the passes started so far are done (their failures were reported as events). */
+  idle(): Promise<void> {
     return this.running;
   }
 
@@ -204,7 +248,15 @@ export class DeviceSync {
     // else is simply left out of the rebuilt commit.
     const claimed = new Map<string, { keyPackage: KeyPackage; recipient: WelcomeRecipient }>();
     for (const { username, accountKey, deviceKeys } of before.missing) {
-      const got = await claimAccountKeyPackages(this.session, username, accountKey, deviceKeys);
+      const got = await claimAccountKeyPackages(this.session, username, accountKey, deviceKeys).catch(
+        (error: unknown) => {
+          if (error instanceof QpqError && error.code === ErrorCode.NoKeyPackage) return undefined;
+          throw error;
+        },
+      );
+      // A device announces itself before its first KeyPackages are up: try it again shortly.
+      this.retryIfShort(accountKey, got?.keyPackages.length ?? 0, deviceKeys.length);
+      if (!got) continue;
       got.keyPackages.forEach((keyPackage, i) => {
         const recipient = got.welcomeTo[i]!;
         claimed.set(toHex(recipient.deviceKey), { keyPackage, recipient });

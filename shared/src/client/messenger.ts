@@ -122,14 +122,16 @@ export class Messenger {
     this.noticed.set(toHex(accountKey), accountKey);
     if (bytesEqual(accountKey, this.session.account.publicKey)) this.session.emit("devices");
     if (this.noticeTimer !== undefined) return;
-    this.noticeTimer = setTimeout(() => {
-      this.noticeTimer = undefined;
-      const accounts = [...this.noticed.values()];
-      this.noticed.clear();
-      void (async () => {
-        for (const account of accounts) await this.deviceSync.reconcile(account);
-      })();
-    }, DEVICE_NOTICE_DELAY_MS);
+    this.noticeTimer = setTimeout(() => void this.reconcileNoticed(), DEVICE_NOTICE_DELAY_MS);
+  }
+
+  /** Reconciles the groups of the accounts whose device notices arrived since the last time. */
+  private async reconcileNoticed(): Promise<void> {
+    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
+    const accounts = [...this.noticed.values()];
+    this.noticed.clear();
+    for (const account of accounts) await this.deviceSync.reconcile(account);
   }
 
   /**
@@ -289,12 +291,16 @@ export class Messenger {
 
   /**
    * Does now what the timers would do later, for a client about to close (a one-shot CLI command):
-   * finishes processing what arrived, commits proposals it is this member's turn to commit, rotates
+   * finishes processing what arrived, adds and removes devices of members whose device lists changed,
+   * commits proposals it is this member's turn to commit, rotates
    * keys that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures
    * are reported as "error" events, like the timers' would be.
    */
   async flush(): Promise<void> {
     await this.settled();
+    // Devices added or revoked: the groups are brought in step now, not after the client is gone.
+    await this.reconcileNoticed();
+    await this.deviceSync.idle();
     await this.lifecycle.commitDue();
     await this.lifecycle.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
     await this.settled();
@@ -574,6 +580,7 @@ export class Messenger {
     this.ackTimer = undefined;
     this.stock.stop();
     this.backup.stop();
+    this.deviceSync.stop();
     this.outbound.close();
     this.lifecycle.stop();
     if (this.session.connected) this.session.gw.close();
