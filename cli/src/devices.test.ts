@@ -96,137 +96,146 @@ const texts = (stdout: string) =>
     .map((l) => JSON.parse(l) as { text: string; sender: string; title: string });
 
 describe("qpq devices with a real gateway", { timeout: 240_000 }, () => {
-  it("a login from a fresh state directory is a new device: history, conversations, list, rename, revoke", async () => {
+  describe("bob's desk and laptop", () => {
     const alice = new Device(`alice${suffix}`, "alice");
     const desk = new Device(`bob${suffix}`, "bob-desk");
     const laptop = new Device(desk.name, "bob-laptop", desk.password);
-    await alice.register();
-    const registered = await desk.register();
-    expect(registered).toMatchObject({ newDevice: false });
-    await alice.ok(["dm", desk.name]);
-    await alice.ok(["send", desk.name, "before the laptop"]);
-    // bob's desk reads it and, as every device does, backs it up for the account's later devices.
-    expect(texts(await desk.ok(["recv", "--json"])).map((m) => m.text)).toEqual(["before the laptop"]);
-
-    // A device name the gateway refuses (control characters) fails the login with the registry code.
-    const badName = await new Device(desk.name, "bob-bad", desk.password).run(
-      [
-        "login",
-        desk.name,
-        "--gateway",
-        gateway.baseUrl,
-        "--password-stdin",
-        "--device-name",
-        "x\u001b[2J",
-        "--json",
-      ],
-      `${desk.password}\n`,
-    );
-    expect(badName.code).toBe(ExitCode.Rejected);
-    expect(JSON.parse(badName.stderr)).toMatchObject({ error: { code: "E007" } });
-
-    // The desk is online (following), so it adds the laptop to the DM while the laptop's login waits.
-    const follower = QpqFollower.start(["recv", "--follow", "--json", "--state", desk.state]);
     let joined: LoginJson;
-    try {
-      joined = await laptop.login<LoginJson>(["--device-name", "bob's laptop"]);
-    } finally {
-      expect(await follower.stop()).toBe(0);
-    }
-    expect(joined).toMatchObject({
-      username: desk.name,
-      newDevice: true,
-      deviceName: "bob's laptop",
-      restoredMessages: 1,
-      conversations: 1,
-      conversationsPending: 0,
+    let laptopId: string;
+    let deskId: string;
+
+    it("a login from a fresh state directory is a new device with the history and the conversation", async () => {
+      await alice.register();
+      const registered = await desk.register();
+      expect(registered).toMatchObject({ newDevice: false });
+      await alice.ok(["dm", desk.name]);
+      await alice.ok(["send", desk.name, "before the laptop"]);
+      // bob's desk reads it and, as every device does, backs it up for the account's later devices.
+      expect(texts(await desk.ok(["recv", "--json"])).map((m) => m.text)).toEqual(["before the laptop"]);
+
+      // A device name the gateway refuses (control characters) fails the login with the registry code.
+      const badName = await new Device(desk.name, "bob-bad", desk.password).run(
+        [
+          "login",
+          desk.name,
+          "--gateway",
+          gateway.baseUrl,
+          "--password-stdin",
+          "--device-name",
+          "x\u001b[2J",
+          "--json",
+        ],
+        `${desk.password}\n`,
+      );
+      expect(badName.code).toBe(ExitCode.Rejected);
+      expect(JSON.parse(badName.stderr)).toMatchObject({ error: { code: "E007" } });
+
+      // The desk is online (following), so it adds the laptop to the DM while the laptop's login waits.
+      const follower = QpqFollower.start(["recv", "--follow", "--json", "--state", desk.state]);
+      try {
+        joined = await laptop.login<LoginJson>(["--device-name", "bob's laptop"]);
+      } finally {
+        expect(await follower.stop()).toBe(0);
+      }
+      expect(joined).toMatchObject({
+        username: desk.name,
+        newDevice: true,
+        deviceName: "bob's laptop",
+        restoredMessages: 1,
+        conversations: 1,
+        conversationsPending: 0,
+      });
+
+      // The history from before the laptop existed, and the conversation with its title.
+      const history = texts(await laptop.ok(["recv", "--json"]));
+      expect(history.map((m) => [m.sender, m.text, m.title])).toEqual([
+        [alice.name, "before the laptop", alice.name],
+      ]);
     });
 
-    // The history from before the laptop existed, and the conversation with its title.
-    const history = texts(await laptop.ok(["recv", "--json"]));
-    expect(history.map((m) => [m.sender, m.text, m.title])).toEqual([
-      [alice.name, "before the laptop", alice.name],
-    ]);
+    it("devices lists both, each marking itself; verify --devices shows alice the same fingerprints", async () => {
+      const fromLaptop = await laptop.json<DeviceJson[]>(["devices"]);
+      expect(fromLaptop.map((d) => [d.name, d.current, d.revoked]).sort()).toEqual(
+        [
+          ["bob's laptop", true, false],
+          ["qpq on " + (await import("node:os")).hostname(), false, false],
+        ].sort(),
+      );
+      laptopId = fromLaptop.find((d) => d.current)!.id;
+      expect(laptopId).toBe(joined.deviceKey);
+      deskId = fromLaptop.find((d) => !d.current)!.id;
+      const human = await desk.ok(["devices"]);
+      expect(human).toMatch(new RegExp(`^\\* ${deskId.slice(0, 12)}  qpq on .*  \\(this device\\)$`, "m"));
+      expect(human).toMatch(new RegExp(`^  ${laptopId.slice(0, 12)}  bob's laptop$`, "m"));
+      expect(human).toContain(`fingerprint ${fromLaptop[0]!.fingerprint}`);
 
-    // Both devices list both, each marking itself.
-    const fromLaptop = await laptop.json<DeviceJson[]>(["devices"]);
-    expect(fromLaptop.map((d) => [d.name, d.current, d.revoked]).sort()).toEqual(
-      [
-        ["bob's laptop", true, false],
-        ["qpq on " + (await import("node:os")).hostname(), false, false],
-      ].sort(),
-    );
-    const laptopId = fromLaptop.find((d) => d.current)!.id;
-    expect(laptopId).toBe(joined.deviceKey);
-    const deskId = fromLaptop.find((d) => !d.current)!.id;
-    const human = await desk.ok(["devices"]);
-    expect(human).toMatch(new RegExp(`^\\* ${deskId.slice(0, 12)}  qpq on .*  \\(this device\\)$`, "m"));
-    expect(human).toMatch(new RegExp(`^  ${laptopId.slice(0, 12)}  bob's laptop$`, "m"));
-    expect(human).toContain(`fingerprint ${fromLaptop[0]!.fingerprint}`);
-
-    // alice sees one bob with two devices, the same fingerprints bob sees.
-    const contact = await alice.json<{ devices: { id: string; fingerprint: string; revoked: boolean }[] }>([
-      "verify",
-      desk.name,
-      "--devices",
-    ]);
-    expect(contact.devices.map((d) => d.fingerprint).sort()).toEqual(
-      fromLaptop.map((d) => d.fingerprint).sort(),
-    );
-
-    // rename, by id prefix and by name; names the gateway refuses fail with E007.
-    expect(
-      await laptop.json<DeviceJson>(["devices", "rename", deskId.slice(0, 6), "old", "desk"]),
-    ).toMatchObject({
-      id: deskId,
-      name: "old desk",
-    });
-    expect(await desk.json<DeviceJson>(["devices", "rename", "old desk", "the desk"])).toMatchObject({
-      id: deskId,
-      name: "the desk",
-      current: true,
-    });
-    const refusedName = await desk.run(["devices", "rename", "the desk", "bad\u0007name", "--json"]);
-    expect(refusedName.code).toBe(ExitCode.Rejected);
-    expect(JSON.parse(refusedName.stderr)).toMatchObject({ error: { code: "E007" } });
-    expect((await desk.run(["devices", "rename", "no such device", "x"])).code).toBe(ExitCode.NotFound);
-
-    // revoke: not the device in use; not without --yes when there is no terminal to ask on.
-    const self = await laptop.run(["devices", "revoke", laptopId.slice(0, 8)]);
-    expect(self.code).toBe(ExitCode.Rejected);
-    expect(self.stderr).toContain("the device you are using");
-    const unconfirmed = await laptop.run(["devices", "revoke", "the desk"]);
-    expect(unconfirmed.code).toBe(ExitCode.Usage);
-    expect(unconfirmed.stderr).toContain("--yes");
-    const revoked = await laptop.json<DeviceJson>(["devices", "revoke", "the desk", "--yes"]);
-    expect(revoked).toMatchObject({ id: deskId, revoked: true });
-    expect(revoked.revokedAtMs).toBeGreaterThan(0);
-    expect((await laptop.run(["devices", "revoke", "the desk", "--yes"])).code).toBe(ExitCode.Rejected);
-    expect(await laptop.ok(["devices"])).toMatch(/the desk {2}\(revoked \d{4}-\d\d-\d\d \d\d:\d\d UTC\)/);
-
-    // The desk's session ended with the revocation (E011), and its state can never attach again (E035).
-    const ended = await desk.run(["channels", "--json"]);
-    expect(ended.code).toBe(ExitCode.NoSession);
-    expect(JSON.parse(ended.stderr)).toMatchObject({ error: { exitCode: 4, code: "E011" } });
-    const again = await desk.run(["login", "--password-stdin", "--json"], `${desk.password}\n`);
-    expect(again.code).toBe(ExitCode.State);
-    expect(JSON.parse(again.stderr)).toMatchObject({
-      error: { exitCode: 8, code: "E035", codeName: "DeviceRevoked" },
+      // alice sees one bob with two devices, the same fingerprints bob sees.
+      const contact = await alice.json<{ devices: { id: string; fingerprint: string; revoked: boolean }[] }>([
+        "verify",
+        desk.name,
+        "--devices",
+      ]);
+      expect(contact.devices.map((d) => d.fingerprint).sort()).toEqual(
+        fromLaptop.map((d) => d.fingerprint).sort(),
+      );
     });
 
-    // The laptop goes on: it reads alice and alice reads it as bob.
-    await alice.ok(["send", desk.name, "after the revocation"]);
-    expect(texts(await laptop.ok(["recv", "--json"])).map((m) => m.text)).toEqual(["after the revocation"]);
-    await laptop.ok(["send", alice.name, "from the laptop"]);
-    expect(texts(await alice.ok(["recv", "--json"])).map((m) => [m.sender, m.text])).toEqual([
-      [desk.name, "from the laptop"],
-    ]);
-    const seen = await alice.json<{ devices: { id: string; revoked: boolean }[] }>([
-      "verify",
-      desk.name,
-      "--devices",
-    ]);
-    expect(seen.devices.find((d) => d.id === deskId)?.revoked).toBe(true);
+    it("renames by id prefix and by name; names the gateway refuses fail with E007", async () => {
+      expect(
+        await laptop.json<DeviceJson>(["devices", "rename", deskId.slice(0, 6), "old", "desk"]),
+      ).toMatchObject({
+        id: deskId,
+        name: "old desk",
+      });
+      expect(await desk.json<DeviceJson>(["devices", "rename", "old desk", "the desk"])).toMatchObject({
+        id: deskId,
+        name: "the desk",
+        current: true,
+      });
+      const refusedName = await desk.run(["devices", "rename", "the desk", "bad\u0007name", "--json"]);
+      expect(refusedName.code).toBe(ExitCode.Rejected);
+      expect(JSON.parse(refusedName.stderr)).toMatchObject({ error: { code: "E007" } });
+      expect((await desk.run(["devices", "rename", "no such device", "x"])).code).toBe(ExitCode.NotFound);
+    });
+
+    it("revokes the other device; its state directory fails with E011, then E035", async () => {
+      const self = await laptop.run(["devices", "revoke", laptopId.slice(0, 8)]);
+      expect(self.code).toBe(ExitCode.Rejected);
+      expect(self.stderr).toContain("the device you are using");
+      const unconfirmed = await laptop.run(["devices", "revoke", "the desk"]);
+      expect(unconfirmed.code).toBe(ExitCode.Usage);
+      expect(unconfirmed.stderr).toContain("--yes");
+      const revoked = await laptop.json<DeviceJson>(["devices", "revoke", "the desk", "--yes"]);
+      expect(revoked).toMatchObject({ id: deskId, revoked: true });
+      expect(revoked.revokedAtMs).toBeGreaterThan(0);
+      expect((await laptop.run(["devices", "revoke", "the desk", "--yes"])).code).toBe(ExitCode.Rejected);
+      expect(await laptop.ok(["devices"])).toMatch(/the desk {2}\(revoked \d{4}-\d\d-\d\d \d\d:\d\d UTC\)/);
+
+      // The desk's session ended with the revocation (E011), and its state can never attach again (E035).
+      const ended = await desk.run(["channels", "--json"]);
+      expect(ended.code).toBe(ExitCode.NoSession);
+      expect(JSON.parse(ended.stderr)).toMatchObject({ error: { exitCode: 4, code: "E011" } });
+      const again = await desk.run(["login", "--password-stdin", "--json"], `${desk.password}\n`);
+      expect(again.code).toBe(ExitCode.State);
+      expect(JSON.parse(again.stderr)).toMatchObject({
+        error: { exitCode: 8, code: "E035", codeName: "DeviceRevoked" },
+      });
+    });
+
+    it("the laptop goes on: it reads alice and alice reads it as bob", async () => {
+      await alice.ok(["send", desk.name, "after the revocation"]);
+      expect(texts(await laptop.ok(["recv", "--json"])).map((m) => m.text)).toEqual(["after the revocation"]);
+      await laptop.ok(["send", alice.name, "from the laptop"]);
+      expect(texts(await alice.ok(["recv", "--json"])).map((m) => [m.sender, m.text])).toEqual([
+        [desk.name, "from the laptop"],
+      ]);
+      const seen = await alice.json<{ devices: { id: string; revoked: boolean }[] }>([
+        "verify",
+        desk.name,
+        "--devices",
+      ]);
+      expect(seen.devices.find((d) => d.id === deskId)?.revoked).toBe(true);
+    });
   });
 
   it("a new device with no other device online: the history now, the conversations once added", async () => {
