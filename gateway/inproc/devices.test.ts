@@ -25,6 +25,14 @@ async function secondDevice(of: Actor, deviceName: string): Promise<Actor> {
   return adopt({ ...of, store, messenger, client, received: [], errors: [] }, messenger, client);
 }
 
+/** Texts stored on the actor's device: received, sent and restored from the backup alike. */
+async function stored(actor: Actor, groupId: string): Promise<string[]> {
+  return (await actor.messenger.messages(groupId)).map((m) => m.text);
+}
+
+/** Adding a device takes a notice, a KeyPackage claim and a commit: generous on a loaded machine. */
+const ADD_TIMEOUT_MS = 30_000;
+
 async function leaves(actor: Actor, groupId: string): Promise<number> {
   return (await actor.messenger.members(groupId)).length;
 }
@@ -52,8 +60,11 @@ describe("a second device", () => {
     expect(
       bytesEqual(bob2.messenger.identity.signaturePublicKey, bob.messenger.identity.signaturePublicKey),
     ).toBe(false);
-    await until([alice, bob, bob2], "bob's second device is in the DM", async () =>
-      (await bob2.messenger.conversations()).some((g) => g.id === dm),
+    await until(
+      [alice, bob, bob2],
+      "bob's second device is in the DM",
+      async () => (await bob2.messenger.conversations()).some((g) => g.id === dm),
+      ADD_TIMEOUT_MS,
     );
     await until([alice, bob2], "everyone sees three leaves", async () => (await leaves(alice, dm)) === 3);
     // The name travels after the add, as an application message from the device that added it.
@@ -69,7 +80,7 @@ describe("a second device", () => {
     expect(bob2.messenger.historyRestored).toBeDefined();
     // Restored before or after bob's first device uploaded: read it again once that upload is done.
     await bob2.messenger.restoreHistory();
-    expect(await texts(bob2, dm)).toContain("before bob's second device");
+    expect(await stored(bob2, dm)).toContain("before bob's second device");
     expect(await gw.store.backupBytes(bob.name)).toBeGreaterThan(0);
   });
 
@@ -139,6 +150,45 @@ describe("a second device", () => {
   });
 });
 
+describe("with sealed sending", () => {
+  it("a message sealed by one device reaches the sender's other device and the peer, once each", async () => {
+    const gw3 = await inProcessGateway();
+    const previous = gw;
+    gw = gw3;
+    try {
+      const sealedConnection = () => GatewayClient.connect(gw3.connect({ remoteAddress: "10.8.8.1" }));
+      const frank = await registerActor(gw3, "frank", { sealedConnection });
+      const gina = await registerActor(gw3, "gina");
+      const group = await groupOf([frank, gina], "sealed devices");
+      const tablet = await secondDevice(frank, "frank's tablet");
+      await until(
+        [frank, tablet],
+        "the tablet joins",
+        async () => (await tablet.messenger.conversations()).some((g) => g.id === group),
+        ADD_TIMEOUT_MS,
+      );
+      expect((await frank.messenger.send(group, "sealed hello")).status).toBe("sent");
+      await until(
+        [gina, tablet],
+        "gina and frank's tablet read it",
+        async () =>
+          (await stored(gina, group)).includes("sealed hello") &&
+          (await stored(tablet, group)).includes("sealed hello"),
+      );
+      await frank.messenger.settled();
+      const atFrank = (await frank.messenger.messages(group)).filter((m) => m.text === "sealed hello");
+      expect(atFrank.map((m) => m.status)).toEqual(["sent"]);
+      expect((await tablet.messenger.messages(group)).find((m) => m.text === "sealed hello")?.sender).toBe(
+        frank.name,
+      );
+      for (const a of [frank, gina, tablet]) a.messenger.close();
+    } finally {
+      gw = previous;
+      await gw3.close();
+    }
+  });
+});
+
 describe("what the gateway refuses", () => {
   it("a device certificate the account key did not sign", async () => {
     const client = await GatewayClient.connect(gw.connect());
@@ -161,5 +211,64 @@ describe("what the gateway refuses", () => {
     // Seeded accounts have no password, so no bundle: this is the account's only way in.
     expect(await gw.store.getAccountBundle(carol.name)).toBeUndefined();
     carol.messenger.close();
+  });
+});
+
+describe("limits and absent devices", () => {
+  it("other members add a new device while every other device of its owner is offline", async () => {
+    const gw2 = await inProcessGateway();
+    const previous = gw;
+    gw = gw2;
+    try {
+      const [carol, dave] = (await Promise.all(["carol", "dave"].map((n) => registerActor(gw2, n)))) as [
+        Actor,
+        Actor,
+      ];
+      const group = await groupOf([carol, dave], "trip");
+      await carol.messenger.send(group, "plans");
+      await until([dave], "dave reads", async () => (await texts(dave, group)).includes("plans"));
+      await dave.messenger.flush();
+      dave.messenger.close();
+      dave.client.close();
+      const laptop = await secondDevice(dave, "dave's laptop");
+      await until(
+        [carol, laptop],
+        "carol adds dave's laptop",
+        async () => (await laptop.messenger.conversations()).some((g) => g.id === group),
+        ADD_TIMEOUT_MS,
+      );
+      await laptop.messenger.historyRestored;
+      expect(await stored(laptop, group)).toContain("plans");
+      for (const a of [carol, laptop]) a.messenger.close();
+    } finally {
+      gw = previous;
+      await gw2.close();
+    }
+  });
+
+  it("refuses devices beyond the account's limit (E036) and backups beyond their size (E038)", async () => {
+    const small = await inProcessGateway({
+      limits: { maxDevicesPerAccount: 1, backupBytesPerAccount: 1000 },
+    });
+    const previous = gw;
+    gw = small;
+    try {
+      const erin = await registerActor(small, "erin");
+      const client = await GatewayClient.connect(small.connect());
+      const login = client.login(erin.name, erin.password);
+      await login;
+      const another = Messenger.login(client, erin.name, erin.password, {
+        store: new MemoryClientStore(),
+        ...FAST,
+      });
+      await expect(another).rejects.toMatchObject({ code: ErrorCode.DeviceLimit });
+      client.close();
+      const entry = { key: new Uint8Array(32).fill(1), ciphertext: new Uint8Array(2000) };
+      await expect(erin.client.putBackup([entry])).rejects.toMatchObject({ code: ErrorCode.BackupFull });
+      erin.messenger.close();
+    } finally {
+      gw = previous;
+      await small.close();
+    }
   });
 });

@@ -4,7 +4,7 @@
  * they are printed through the terminal escaping of Context.result like everything else from outside.
  */
 import { createInterface } from "node:readline/promises";
-import type { Messenger } from "@qpq/shared/client";
+import type { OwnDevice } from "@qpq/shared/client";
 import { toHex } from "@qpq/shared/bytes";
 import type { Context } from "../context.ts";
 import { CliError, ExitCode } from "../exitCodes.ts";
@@ -13,8 +13,6 @@ import { terminalSafe } from "../terminalSafe.ts";
 
 /** Hex digits of the device key shown as a device's id; a prefix of at least MIN_PREFIX names one. */
 const SHOWN_ID = 12;
-
-type OwnDevice = Awaited<ReturnType<Messenger["devices"]["list"]>>[number];
 const MIN_PREFIX = 4;
 
 async function withSession<T>(ctx: Context, fn: (session: Session) => Promise<T>): Promise<T> {

@@ -108,8 +108,7 @@ export const attachDevice: Handler<"attachDevice"> = async (req, conn, services)
     createdAtMs: now,
     lastSeenMs: now,
   });
-  // Members' devices add this one to the groups it belongs in; the original device is in them already.
-  if (added && !original) await announceDeviceChange(services, session.identityKey, deviceKey);
+  // Members' devices are told once it has KeyPackages to be added with (keyPackages.ts).
   return { added };
 };
 

@@ -8,6 +8,7 @@ import { verifyDeviceCertificate } from "@qpq/shared/crypto/devices";
 import { inspectKeyPackage, parseCredentialIdentity } from "@qpq/shared/mls";
 import type { AuthenticatedSession, Handler, Services } from "./context.ts";
 import { requireDevice } from "./devices.ts";
+import { announceDeviceChange } from "./deviceNotices.ts";
 import { IDENTITY_KEY_BYTES, requireLength, requireSession } from "./guards.ts";
 import { addressKey, sessionKey } from "./throttle.ts";
 
@@ -76,6 +77,11 @@ export const publishKeyPackages: Handler<"publishKeyPackages"> = async (req, con
     req.keyPackages,
     req.lastResort.length > 0 ? req.lastResort : undefined,
   );
+  // A new device becomes addable with its first stock: now members' devices can add it to the
+  // account's groups (a stock that ran dry and is refilled says the same again, harmlessly).
+  if (stored === 0 && req.keyPackages.length > 0 && !bytesEqual(session.deviceKey, session.identityKey)) {
+    await announceDeviceChange(services, session.identityKey, session.deviceKey);
+  }
   return { available };
 };
 

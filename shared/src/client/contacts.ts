@@ -41,7 +41,12 @@ export class Contacts {
    * an error here would leave the impostor looking like an ordinary member.
    */
   async checkMember(username: string, memberKey: Uint8Array): Promise<void> {
-    if (username === this.session.identity.username) return;
+    if (username === this.session.identity.username) {
+      // Our own name: every leaf claiming it must be one of this account's devices.
+      if (!bytesEqual(memberKey, this.session.account.publicKey))
+        await this.flagUnresolved(username, memberKey);
+      return;
+    }
     let canonical: string | undefined;
     try {
       canonical = canonicalUsername(username);

@@ -137,6 +137,8 @@ class NothingToDo extends Error {}
 /** Retries of a pass whose devices had no KeyPackage yet: 0.5 s, doubling, 6 times (about 30 s). */
 const RETRY_BASE_MS = 500;
 const RETRY_ATTEMPTS = 6;
+/** Device notices come in bursts (one per account and change): reconciled together, shortly after. */
+const NOTICE_DELAY_MS = 100;
 
 export class DeviceSync {
   /** Verified device lists by hex account key, for one reconciliation pass. */
@@ -145,6 +147,8 @@ export class DeviceSync {
   /** Accounts whose devices had no KeyPackage yet: attempts so far, and the pending retry. */
   private readonly retries = new Map<string, { attempts: number; timer?: ReturnType<typeof setTimeout> }>();
   private stopped = false;
+  private readonly noticedAccounts = new Map<string, Uint8Array>();
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly session: ClientSession,
@@ -152,6 +156,25 @@ export class DeviceSync {
     /** After devices were added to a group (the messenger tells them the conversation's name). */
     private readonly onAdded: (groupId: string) => Promise<void> = async () => {},
   ) {}
+
+  /** The gateway's hint that an account's devices changed: reconciles its groups shortly. */
+  noticed(accountKey: Uint8Array): void {
+    this.noticedAccounts.set(toHex(accountKey), accountKey);
+    if (this.noticeTimer !== undefined) return;
+    this.noticeTimer = setTimeout(() => void this.reconcileNoticed(), NOTICE_DELAY_MS);
+  }
+
+  /**
+   * Reconciles the accounts noticed so far now instead of when the timer fires (a one-shot client
+   * about to close: Messenger.flush()).
+   */
+  async reconcileNoticed(): Promise<void> {
+    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
+    const accounts = [...this.noticedAccounts.values()];
+    this.noticedAccounts.clear();
+    for (const account of accounts) await this.reconcile(account);
+  }
 
   /** The verified devices of an account (this device's own account included). */
   async devicesOf(accountKey: Uint8Array, username: string): Promise<VerifiedDevice[]> {
@@ -194,9 +217,11 @@ export class DeviceSync {
     this.retries.set(hex, next);
   }
 
-  /** Cancels scheduled retries (the messenger is closing). */
+  /** Cancels the notice timer and scheduled retries (the messenger is closing). */
   stop(): void {
     this.stopped = true;
+    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
     for (const entry of this.retries.values()) clearTimeout(entry.timer);
     this.retries.clear();
   }

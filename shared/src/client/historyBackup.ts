@@ -63,6 +63,8 @@ export class HistoryBackup {
   private readonly known = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private uploading: Promise<void> = Promise.resolve();
+  /** Entries being sealed: flush() waits for them, so a message stored before it is in the upload. */
+  private readonly preparing = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(
@@ -75,7 +77,9 @@ export class HistoryBackup {
   /** Queues a message for the backup once its status is final (sent or received). */
   note(message: MessageRecord): void {
     if (this.stopped || (message.status !== "sent" && message.status !== "received")) return;
-    void this.enqueue(message).catch((error: unknown) => this.session.emit("error", error));
+    const prepared = this.enqueue(message).catch((error: unknown) => this.session.emit("error", error));
+    this.preparing.add(prepared);
+    void prepared.finally(() => this.preparing.delete(prepared));
   }
 
   private async enqueue(message: MessageRecord): Promise<void> {
@@ -106,7 +110,13 @@ export class HistoryBackup {
   flush(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    const run = this.uploading.then(() => this.upload());
+    const sealing = Promise.all(this.preparing);
+    const run = this.uploading.then(async () => {
+      await sealing;
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
+      await this.upload();
+    });
     this.uploading = run.catch(() => undefined);
     return run;
   }

@@ -19,3 +19,6 @@ export {
   type ConversationView,
 } from "./conversations.ts";
 export { canonicalUsername, sameUsername } from "./username.ts";
+export { AccountDevices, deviceFingerprint, type OwnDevice, type VerifiedDevice } from "./devices.ts";
+export type { RestoreResult } from "./historyBackup.ts";
+export { DEFAULT_DEVICE_NAME } from "./account.ts";

@@ -31,14 +31,13 @@ import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord, WelcomeRecipient } from "./storage.ts";
 import { AccountDevices, claimAccountKeyPackages, DeviceSync } from "./devices.ts";
 import { HistoryBackup, type RestoreResult } from "./historyBackup.ts";
+import { Acknowledgements } from "./acknowledgements.ts";
 import { Conversations, type Conversation, type ConversationView } from "./conversations.ts";
 import { canonicalUsername } from "./username.ts";
 import { accountKeysOf, deviceIdentity, loginAccount, registerAccount, type StoreSource } from "./account.ts";
 
 export type { StoreSource } from "./account.ts";
 
-const ACK_DELAY_MS = 50;
-const DEVICE_NOTICE_DELAY_MS = 100;
 /** How an account's first device from before devices existed is listed. */
 const ORIGINAL_DEVICE_NAME = "original device";
 
@@ -72,15 +71,11 @@ export class Messenger {
   private readonly deviceSync: DeviceSync;
   /** This account's devices: list, rename, revoke. */
   readonly devices: AccountDevices;
-  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The account's history backup at the gateway (historyBackup.ts). */
   private readonly backup: HistoryBackup;
   /** Set on a device that just joined the account: the history read back from the backup. */
   historyRestored: Promise<RestoreResult> | undefined;
-  private readonly noticed = new Map<string, Uint8Array>();
-  private ackedUpTo = 0;
-  private pendingAck = 0;
-  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly acks: Acknowledgements;
 
   private constructor(
     private readonly session: ClientSession,
@@ -90,6 +85,7 @@ export class Messenger {
     private readonly deviceName: string,
   ) {
     this.stock = new KeyPackageStock(session, stockSize);
+    this.acks = new Acknowledgements(session);
     this.outbound = new Outbound(session, options);
     this.hybridKeys = new HybridKeys(session);
     this.commits = new GroupCommits(session, this.hybridKeys, () => this.sync());
@@ -110,28 +106,14 @@ export class Messenger {
     });
     this.inbound = new InboundProcessor(
       session,
-      (cursor) => this.acknowledge(cursor),
+      (cursor) => this.acks.processed(cursor),
       () => this.stock.replenishSoon(),
       this.hybridKeys,
-      (accountKey) => this.deviceNoticed(accountKey),
+      (accountKey) => {
+        if (bytesEqual(accountKey, session.account.publicKey)) session.emit("devices");
+        this.deviceSync.noticed(accountKey);
+      },
     );
-  }
-
-  /** Device notices come in bursts (one per account and change): reconciled together, shortly after. */
-  private deviceNoticed(accountKey: Uint8Array): void {
-    this.noticed.set(toHex(accountKey), accountKey);
-    if (bytesEqual(accountKey, this.session.account.publicKey)) this.session.emit("devices");
-    if (this.noticeTimer !== undefined) return;
-    this.noticeTimer = setTimeout(() => void this.reconcileNoticed(), DEVICE_NOTICE_DELAY_MS);
-  }
-
-  /** Reconciles the groups of the accounts whose device notices arrived since the last time. */
-  private async reconcileNoticed(): Promise<void> {
-    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
-    this.noticeTimer = undefined;
-    const accounts = [...this.noticed.values()];
-    this.noticed.clear();
-    for (const account of accounts) await this.deviceSync.reconcile(account);
   }
 
   /**
@@ -292,20 +274,19 @@ export class Messenger {
   /**
    * Does now what the timers would do later, for a client about to close (a one-shot CLI command):
    * finishes processing what arrived, adds and removes devices of members whose device lists changed,
-   * commits proposals it is this member's turn to commit, rotates
-   * keys that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures
+   * commits proposals it is this member's turn to commit, rotates keys that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures
    * are reported as "error" events, like the timers' would be.
    */
   async flush(): Promise<void> {
     await this.settled();
     // Devices added or revoked: the groups are brought in step now, not after the client is gone.
-    await this.reconcileNoticed();
+    await this.deviceSync.reconcileNoticed();
     await this.deviceSync.idle();
     await this.lifecycle.commitDue();
     await this.lifecycle.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
     await this.settled();
     await this.stock.idle();
-    await this.acknowledgeNow();
+    await this.acks.now();
     await this.backup.flush().catch((error: unknown) => this.session.emit("error", error));
   }
 
@@ -574,13 +555,10 @@ export class Messenger {
   }
 
   close(): void {
-    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
-    this.noticeTimer = undefined;
-    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    this.deviceSync.stop();
+    this.acks.stop();
     this.stock.stop();
     this.backup.stop();
-    this.deviceSync.stop();
     this.outbound.close();
     this.lifecycle.stop();
     if (this.session.connected) this.session.gw.close();
@@ -596,39 +574,5 @@ export class Messenger {
     const current = await this.session.groupState(groupId);
     if (!current) throw new QpqError(ErrorCode.InvalidArgument, "no such conversation");
     return current;
-  }
-
-  /**
-   * Acknowledges processed envelopes so the gateway can delete them. Batched: at most one ack per
-   * ACK_DELAY_MS, covering everything processed by then. An unacknowledged envelope is only delivered
-   * again (and dropped by seq), so the delay costs nothing but a little gateway storage.
-   */
-  /** Sends the batched acknowledgement now instead of when its timer fires. */
-  private async acknowledgeNow(): Promise<void> {
-    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    const upTo = Math.max(this.pendingAck, await this.session.store.getCursor());
-    if (upTo <= this.ackedUpTo || !this.session.connected) return;
-    try {
-      await this.session.gw.ack(upTo);
-      this.ackedUpTo = upTo;
-    } catch (error) {
-      this.session.emit("error", error);
-    }
-  }
-
-  private acknowledge(cursor: number): void {
-    this.pendingAck = Math.max(this.pendingAck, cursor);
-    if (this.ackTimer !== undefined) return;
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = undefined;
-      const upTo = this.pendingAck;
-      if (upTo <= this.ackedUpTo || !this.session.connected) return;
-      this.ackedUpTo = upTo;
-      this.session.gw.ack(upTo).catch((error: unknown) => {
-        this.ackedUpTo = 0;
-        this.session.emit("error", error);
-      });
-    }, ACK_DELAY_MS);
   }
 }
