@@ -70,7 +70,12 @@ async function joinAsNewDevice(
 ): Promise<{ restored: number; conversations: number; waitingFor: number }> {
   const { messenger, store } = session;
   ctx.notice("a new device of this account: reading the history from the account's backup…");
-  let restored = (await messenger.historyRestored!).messages;
+  // A backup that cannot be read does not undo the login: the device exists now, and says so.
+  const unread = (error: unknown) => {
+    ctx.notice(`qpq: the history backup could not be read: ${String(error)}`);
+    return { messages: 0 };
+  };
+  let restored = (await messenger.historyRestored!.catch(unread)).messages;
   const { messages } = await store.messagesAfter(0);
   const expected = new Set(messages.map((m) => m.groupId));
   const missing = async () => {
@@ -82,7 +87,7 @@ async function joinAsNewDevice(
     ctx.notice(`waiting for the account's devices to add this one to ${waitingFor} conversation(s)…`);
     waitingFor = await untilNone(messenger, missing, JOIN_WAIT_MS);
     await messenger.settled();
-    restored += (await messenger.restoreHistory()).messages;
+    restored += (await messenger.restoreHistory().catch(unread)).messages;
   }
   return { restored, conversations: (await messenger.conversations()).length, waitingFor };
 }
