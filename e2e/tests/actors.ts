@@ -19,13 +19,15 @@ export class Actor {
     readonly password: string,
     readonly context: BrowserContext,
     public page: Page,
+    private readonly url: string,
   ) {}
 
-  static async open(browser: Browser, base: string): Promise<Actor> {
+  /** `url`: a gateway of the scenario's own (one it kills, say) instead of the suite's shared one. */
+  static async open(browser: Browser, base: string, url = baseUrl()): Promise<Actor> {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(baseUrl());
-    return new Actor(uniqueName(base), `pw of ${base} ${counter}`, context, page);
+    await page.goto(url);
+    return new Actor(uniqueName(base), `pw of ${base} ${counter}`, context, page, url);
   }
 
   async register(): Promise<void> {
@@ -44,8 +46,13 @@ export class Actor {
     await this.page.getByLabel("Password").fill(password);
   }
 
+  /** The connection badge. */
+  badge() {
+    return this.page.getByRole("status", { name: "Connection" });
+  }
+
   async expectSignedIn(): Promise<void> {
-    await expect(this.page.getByRole("status", { name: "Connection" })).toHaveText("Online");
+    await expect(this.badge()).toHaveText("Online");
   }
 
   /** Logs in with the right password and waits until the app is online. */
@@ -74,7 +81,7 @@ export class Actor {
   /** Opens the app in a new page of the same context, as after closing and reopening a tab. */
   async reopen(): Promise<void> {
     this.page = await this.context.newPage();
-    await this.page.goto(baseUrl());
+    await this.page.goto(this.url);
     await this.expectLoginForm();
   }
 

@@ -47,7 +47,7 @@ async function managed(actor: Actor): Promise<{ manager: ConnectionManager; stat
     fetchImpl: gw.fetch,
     initialBackoffMs: 1,
     maxBackoffMs: 20,
-    heartbeatMs: 60_000,
+    heartbeat: { intervalMs: 60_000 },
     random: () => 0.5,
   });
   const statuses: ConnectionStatus[] = [];

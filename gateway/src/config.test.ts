@@ -45,3 +45,34 @@ describe("pending logins and the health probe", () => {
     );
   });
 });
+
+describe("QUIC admission settings", () => {
+  it("default to the transport's, with the Retry threshold at half the unvalidated cap", () => {
+    expect(loadConfig({}).quic).toEqual({
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 64,
+      maxUnvalidated: 1000,
+      maxUnvalidatedPerAddress: 16,
+      retry: "auto",
+      retryThreshold: 500,
+      handshakeTimeoutMs: 10_000,
+    });
+    expect(loadConfig({ QPQ_QUIC_MAX_UNVALIDATED: "300" }).quic.retryThreshold).toBe(150);
+  });
+
+  it("are read from the environment and checked", () => {
+    const quic = loadConfig({
+      QPQ_QUIC_MAX_CONNECTIONS: "500",
+      QPQ_QUIC_MAX_PER_ADDRESS: "8",
+      QPQ_QUIC_MAX_UNVALIDATED_PER_ADDRESS: "4",
+      QPQ_QUIC_RETRY: "always",
+      QPQ_QUIC_RETRY_THRESHOLD: "0",
+      QPQ_QUIC_HANDSHAKE_DEADLINE_MS: "5000",
+    }).quic;
+    expect(quic).toMatchObject({ maxConnections: 500, maxConnectionsPerAddress: 8, retry: "always" });
+    expect(quic).toMatchObject({ maxUnvalidatedPerAddress: 4, retryThreshold: 0, handshakeTimeoutMs: 5000 });
+    expect(() => loadConfig({ QPQ_QUIC_RETRY: "sometimes" })).toThrow(/QPQ_QUIC_RETRY/);
+    expect(() => loadConfig({ QPQ_QUIC_RETRY_THRESHOLD: "1001" })).toThrow(/QPQ_QUIC_RETRY_THRESHOLD/);
+    expect(() => loadConfig({ QPQ_QUIC_MAX_PER_ADDRESS: "0" })).toThrow(/QPQ_QUIC_MAX_PER_ADDRESS/);
+  });
+});

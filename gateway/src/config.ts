@@ -3,6 +3,7 @@
  * README.md; limits have safe defaults so an unconfigured gateway is still hard to abuse.
  */
 import { resolve } from "node:path";
+import { DEFAULT_LIMITS, type RetryMode, type TransportLimits } from "@qpq/transport";
 import type { BucketRule } from "./services/throttle.ts";
 import { maxDeliverablePayload } from "./delivery/frameBudget.ts";
 
@@ -97,13 +98,27 @@ export interface GatewayConfig {
   publicHost: string;
   webRoot: string;
   limits: Limits;
+  /** Which QUIC connections the WebTransport endpoint takes on (transport/src/admission.ts). */
+  quic: QuicAdmission;
   channels: ChannelPolicy;
   /**
-   * Whether /healthz also reports connection and subscriber counts. Off by default: the probe is
-   * public, and the counts tell anyone how busy the gateway is and when its users are online.
+   * Whether /healthz also reports connection, subscriber and QUIC admission counts. Off by default:
+   * the probe is public, and the counts tell anyone how busy the gateway is and when its users are
+   * online (or that a flood is working).
    */
   healthDetails: boolean;
 }
+
+export type QuicAdmission = Pick<
+  TransportLimits,
+  | "maxConnections"
+  | "maxConnectionsPerAddress"
+  | "maxUnvalidated"
+  | "maxUnvalidatedPerAddress"
+  | "retry"
+  | "retryThreshold"
+  | "handshakeTimeoutMs"
+>;
 
 /** How the gateway treats payloads of a channel's MLS group. */
 export interface ChannelPolicy {
@@ -266,6 +281,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
   }
   return {
     host,
+    quic: quicAdmission(env),
     httpPort: int(env, "QPQ_HTTP_PORT", 8080, 0, 65535),
     wtPort: int(env, "QPQ_WT_PORT", 4433, 0, 65535),
     wtPath: "/wt",
@@ -283,6 +299,24 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
       epochWindow: int(env, "QPQ_EPOCH_WINDOW", 3, 0, 1000),
     },
     healthDetails: oneOf(env, "QPQ_HEALTH_DETAILS", ["on", "off"] as const, "off") === "on",
+  };
+}
+
+function quicAdmission(env: Env): QuicAdmission {
+  const d = DEFAULT_LIMITS;
+  const maxUnvalidated = int(env, "QPQ_QUIC_MAX_UNVALIDATED", d.maxUnvalidated, 1);
+  const retryThreshold = int(env, "QPQ_QUIC_RETRY_THRESHOLD", Math.ceil(maxUnvalidated / 2), 0);
+  if (retryThreshold > maxUnvalidated) {
+    throw new Error(`QPQ_QUIC_RETRY_THRESHOLD (${retryThreshold}) must not exceed QPQ_QUIC_MAX_UNVALIDATED`);
+  }
+  return {
+    maxConnections: int(env, "QPQ_QUIC_MAX_CONNECTIONS", d.maxConnections, 1),
+    maxConnectionsPerAddress: int(env, "QPQ_QUIC_MAX_PER_ADDRESS", d.maxConnectionsPerAddress, 1),
+    maxUnvalidated,
+    maxUnvalidatedPerAddress: int(env, "QPQ_QUIC_MAX_UNVALIDATED_PER_ADDRESS", d.maxUnvalidatedPerAddress, 1),
+    retry: oneOf<RetryMode>(env, "QPQ_QUIC_RETRY", ["auto", "always", "never"], d.retry),
+    retryThreshold,
+    handshakeTimeoutMs: int(env, "QPQ_QUIC_HANDSHAKE_DEADLINE_MS", d.handshakeTimeoutMs, 100),
   };
 }
 

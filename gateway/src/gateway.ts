@@ -8,7 +8,7 @@ import type { GatewayConfig } from "./config.ts";
 import { discoveryDocument } from "./http/discovery.ts";
 import { startHttpServer } from "./http/httpServer.ts";
 import { errorFields, log } from "./log.ts";
-import { ClientConnection, type ServedSession } from "./rpc/connection.ts";
+import { ClientConnection, totalBudget, type ServedSession } from "./rpc/connection.ts";
 import { createServices } from "./services/createServices.ts";
 import { openStore } from "./store/index.ts";
 import { AcmeCertificates } from "./tls/acme.ts";
@@ -50,7 +50,14 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       uptimeMs: now() - services.startedAtMs,
       certificate: certificateHealth(certs, acme),
       ...(config.healthDetails
-        ? { connections: connections.size, subscribers: services.delivery.subscriberCount }
+        ? {
+            connections: connections.size,
+            subscribers: services.delivery.subscriberCount,
+            // What peers have not read yet, summed over connections (QPQ_TOTAL_BUFFER_BYTES bounds it).
+            bufferedBytes: totalBudget(services).used,
+            counters: services.metrics.snapshot(),
+            ...(wt ? { quic: wt.stats } : {}),
+          }
         : {}),
     }),
     acmeChallenge: acme ? (token) => acme.challengeResponse(token) : undefined,
@@ -68,6 +75,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       certPem: certs.certificate.certPem,
       keyPem: certs.certificate.keyPem,
       path: config.wtPath,
+      limits: config.quic,
+      onNotice: (msg, fields) => log.warn(msg, fields),
       onSession: (session: ServedSession) => {
         const connection = new ClientConnection(session, services);
         connections.add(connection);

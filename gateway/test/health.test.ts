@@ -30,5 +30,11 @@ describe("/healthz", () => {
     gw = await startGatewayProcess({ env: { QPQ_HEALTH_DETAILS: "on" } });
     const body = await health();
     expect(body).toMatchObject({ status: "ok", connections: expect.any(Number), subscribers: 0 });
+    // The transport's admission counts: what a flood of Initials was refused, and how.
+    expect(body.quic).toMatchObject({
+      unvalidated: expect.any(Number),
+      retriesSent: 0,
+      dropped: { badToken: 0 },
+    });
   });
 });

@@ -130,6 +130,28 @@ describe("malformed and unauthorized input", () => {
     s.wt.close();
   });
 
+  it("junk OPAQUE messages before login get InvalidArgument, and no stack trace in the log", async () => {
+    const s = await rawStream();
+    await s.write(encodeFrame(hello));
+    expect((await s.next())?.result.type).toBe("hello");
+    let id = 10;
+    for (const length of [1, 32, 64, 96, 4096]) {
+      const junk = new Uint8Array(length).fill(3);
+      const username = `junk-${length}`;
+      const requests = [
+        { type: "registerStart" as const, registerStart: { username, registrationRequest: junk } },
+        { type: "loginStart" as const, loginStart: { username, startLoginRequest: junk } },
+      ];
+      for (const request of requests) {
+        await s.write(encodeFrame(encodeClientFrame({ requestId: ++id, request })));
+        const response = await s.next();
+        expect([response?.requestId, errorCode(response)]).toEqual([id, ErrorCode.InvalidArgument]);
+      }
+    }
+    expect(gw.logs()).not.toMatch(/request failed|"stack"/);
+    s.wt.close();
+  });
+
   it("garbage ciphertext and oversized payloads are refused or stored opaquely, and a good client still works", async () => {
     const alice = await registerActor(gw, "alice");
     const bob = await registerActor(gw, "bob");

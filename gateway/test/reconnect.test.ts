@@ -69,7 +69,7 @@ describe("reconnect", () => {
     await Promise.all([waitForStatus(alice.cm, "offline"), waitForStatus(bob.cm, "offline")]);
     // Written while offline: it stays in the outbox and goes out after the reconnect.
     const queued = await alice.messenger.send(groupId, "during");
-    expect(queued.status).toBe("failed");
+    expect(queued.status).toBe("queued");
 
     const second = await startGatewayProcess({
       dataDir: first.dataDir,
@@ -82,6 +82,43 @@ describe("reconnect", () => {
 
     const got = await waitForMessages(bob, groupId, 3);
     expect(got.map((m) => m.text).sort()).toEqual(["after", "before", "during"]);
+    alice.cm.stop();
+    bob.cm.stop();
+    alice.messenger.close();
+    bob.messenger.close();
+  });
+
+  it("a SIGKILLed gateway is noticed by the heartbeat; after its restart the queued message arrives once and replies flow", async () => {
+    const first = await startGatewayProcess();
+    started.push(first);
+    const alice = await keptActor(first.baseUrl, "alice");
+    const bob = await keptActor(first.baseUrl, "bob");
+    const groupId = await alice.messenger.createConversation("crash", [bob.name]);
+    await waitForConversation(bob);
+    await alice.messenger.send(groupId, "before");
+    await waitForMessages(bob, groupId, 1);
+
+    // No CONNECTION_CLOSE reaches the clients: only the heartbeat can tell.
+    await first.kill("SIGKILL");
+    await Promise.all([waitForStatus(alice.cm, "offline"), waitForStatus(bob.cm, "offline")]);
+    expect((await alice.messenger.send(groupId, "during")).status).toBe("queued");
+
+    const second = await startGatewayProcess({
+      dataDir: first.dataDir,
+      httpPort: first.httpPort,
+      wtPort: first.wtPort,
+    });
+    started.push(second);
+    await Promise.all([waitForStatus(alice.cm, "online"), waitForStatus(bob.cm, "online")]);
+    expect((await waitForMessages(bob, groupId, 2)).map((m) => m.text)).toEqual(["before", "during"]);
+    await bob.messenger.send(groupId, "reply");
+    expect((await waitForMessages(alice, groupId, 1)).map((m) => m.text)).toEqual(["reply"]);
+    const mine = await alice.messenger.messages(groupId);
+    expect(mine.filter((m) => m.sender === alice.name).map((m) => [m.text, m.status])).toEqual([
+      ["before", "sent"],
+      ["during", "sent"],
+    ]);
+    expect((await bob.messenger.messages(groupId)).map((m) => m.text)).toEqual(["before", "during", "reply"]);
     alice.cm.stop();
     bob.cm.stop();
     alice.messenger.close();

@@ -1,10 +1,15 @@
 /** Limits and the quiche configuration shared by server and client. */
 import { quiche } from "@matrixai/quic/native/index.js";
 import type { Config } from "@matrixai/quic/native/types.js";
+import type { AdmissionLimits } from "./admission.ts";
 
-export interface TransportLimits {
-  /** QUIC connections the server holds at once; further Initial packets are dropped. */
-  maxConnections: number;
+/** Admission (see admission.ts): `maxConnections` is the whole table, further Initials are dropped. */
+export interface TransportLimits extends AdmissionLimits {
+  /**
+   * A connection whose handshake has not completed by then is dropped without a word: half-open
+   * connections otherwise live until the idle timeout, and a real client is done in a few round trips.
+   */
+  handshakeTimeoutMs: number;
   /** WebTransport sessions per QUIC connection (advertised in SETTINGS, enforced with 429). */
   maxSessionsPerConnection: number;
   /** Decoded header section size (SETTINGS_MAX_FIELD_SECTION_SIZE) and HEADERS frame payload bound. */
@@ -31,6 +36,13 @@ export interface TransportLimits {
 
 export const DEFAULT_LIMITS: TransportLimits = {
   maxConnections: 10_000,
+  // A NAT of many users (the table is 10,000): what one address can hold of it.
+  maxConnectionsPerAddress: 64,
+  maxUnvalidated: 1000,
+  maxUnvalidatedPerAddress: 16,
+  retry: "auto",
+  retryThreshold: 500,
+  handshakeTimeoutMs: 10_000,
   maxSessionsPerConnection: 16,
   maxHeaderBytes: 16 * 1024,
   streamHighWaterMark: 64 * 1024,
@@ -44,7 +56,11 @@ export const DEFAULT_LIMITS: TransportLimits = {
 };
 
 export function resolveLimits(partial?: Partial<TransportLimits>): TransportLimits {
-  return { ...DEFAULT_LIMITS, ...partial };
+  const limits = { ...DEFAULT_LIMITS, ...partial };
+  // Half the cap unless set: in "auto" mode Retry starts well before the cap would drop anyone.
+  const threshold = partial?.retryThreshold ?? Math.ceil(limits.maxUnvalidated / 2);
+  limits.retryThreshold = Math.min(threshold, limits.maxUnvalidated);
+  return limits;
 }
 
 const encoder = new TextEncoder();

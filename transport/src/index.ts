@@ -9,4 +9,5 @@ export { connectWebTransport } from "./client.ts";
 export type { ConnectOptions, WebTransportClientSession } from "./client.ts";
 export { WebTransportError } from "./errors.ts";
 export { DEFAULT_LIMITS, type TransportLimits } from "./config.ts";
+export type { AdmissionStats, RetryMode } from "./admission.ts";
 export type { DatagramDuplex } from "./wtSession.ts";

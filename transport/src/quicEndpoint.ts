@@ -7,9 +7,11 @@ import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { quiche } from "@matrixai/quic/native/index.js";
 import type { Config, Connection, Host, RecvInfo } from "@matrixai/quic/native/types.js";
+import type { AdmissionLimits, Ticket } from "./admission.ts";
+import { DEFAULT_LIMITS } from "./config.ts";
+import { InitialGate } from "./initialGate.ts";
 
 const CID_LEN = 20;
-const INITIAL = 0; // quiche.Type.Initial
 /**
  * Socket buffers asked of the kernel. Linux's default receive buffer (net.core.rmem_default, often
  * 208 KiB) holds about 150 full packets: a congestion window's burst from a fast peer, arriving while
@@ -45,6 +47,8 @@ export class QuicConn {
   recvInfo: RecvInfo | null = null;
   /** performance.now() of the last packet fed to quiche: its idle timer restarts there. */
   lastRecv = performance.now();
+  /** Server side: the connection's place in the admission counts, and its handshake deadline. */
+  ticket: Ticket | null = null;
 
   constructor(
     readonly endpoint: QuicEndpoint,
@@ -64,9 +68,21 @@ export interface EndpointOptions {
   host: string;
   port: number;
   maxUdpPayload: number;
-  /** Server role: build a connection for a new Initial packet, or return null to drop it. */
-  accept?: (endpoint: QuicEndpoint, dcid: Uint8Array, remote: Host) => QuicConn | null;
+  /**
+   * Server role: build a connection (acceptConnection) for a new Initial packet, or return null to
+   * drop it. `odcid` is set when the Initial came back through a Retry.
+   */
+  accept?: (
+    endpoint: QuicEndpoint,
+    dcid: Uint8Array,
+    remote: Host,
+    odcid: Uint8Array | null,
+  ) => QuicConn | null;
+  /** Server role: which Initials may open a connection (admission.ts); DEFAULT_LIMITS' if unset. */
+  admission?: AdmissionLimits & { handshakeTimeoutMs: number };
   onError?: (err: unknown) => void;
+  /** Rare operational events (a flood starting and ending), for the operator's log. */
+  onNotice?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 export class QuicEndpoint {
@@ -76,6 +92,7 @@ export class QuicEndpoint {
   private scheduled = false;
   private closing = false;
   readonly local: Host;
+  readonly gate: InitialGate | null;
 
   private constructor(
     readonly socket: dgram.Socket,
@@ -83,6 +100,9 @@ export class QuicEndpoint {
   ) {
     const addr = socket.address();
     this.local = { host: addr.address, port: addr.port };
+    const send = (packet: Uint8Array, to: Host) => this.socket.send(packet, to.port, to.host);
+    const admission = opts.admission ?? DEFAULT_LIMITS;
+    this.gate = opts.accept ? new InitialGate(admission, opts.maxUdpPayload, send, opts.onNotice) : null;
     socket.on("message", (msg, rinfo) => this.onPacket(msg, rinfo));
     socket.on("error", (err) => this.report(err));
   }
@@ -115,13 +135,22 @@ export class QuicEndpoint {
     return this.local.port;
   }
 
-  /** Creates a server-side connection for an Initial packet; registers both ids the peer may use. */
-  acceptConnection(config: Config, odcid: Uint8Array, remote: Host): QuicConn {
-    const scid = randomBytes(CID_LEN);
-    const conn = quiche.Connection.accept(scid, null, this.local, remote, config);
+  /**
+   * Creates a server-side connection for an Initial packet; registers both ids the peer may use.
+   * After a Retry our id is the one the Retry chose, which is the Initial's DCID, and quiche needs
+   * the client's first DCID (odcid) to put both in its transport parameters (RFC 9000 §7.3).
+   */
+  acceptConnection(
+    config: Config,
+    dcid: Uint8Array,
+    remote: Host,
+    odcid: Uint8Array | null = null,
+  ): QuicConn {
+    const scid = odcid ? dcid : randomBytes(CID_LEN);
+    const conn = quiche.Connection.accept(scid, odcid, this.local, remote, config);
     const qc = new QuicConn(this, conn, remote);
-    this.register(qc, odcid);
-    this.register(qc, scid);
+    this.register(qc, dcid);
+    if (!odcid) this.register(qc, scid);
     return qc;
   }
 
@@ -160,23 +189,15 @@ export class QuicEndpoint {
       let qc = key === null ? undefined : this.byId.get(key);
       if (!this.opts.accept) qc = this.conns.values().next().value;
       if (!qc) {
-        // Client Initials are padded to 1200 bytes (RFC 9000 §14.1): smaller packets cannot open one.
-        if (!this.opts.accept || this.closing || key === null || msg.length < 1200) return;
-        let header;
-        try {
-          header = quiche.Header.fromSlice(msg, CID_LEN);
-        } catch {
-          return; // not QUIC: drop silently
-        }
-        if (header.ty !== INITIAL) return;
-        if (!quiche.versionIsSupported(header.version)) {
-          const out = Buffer.allocUnsafe(this.opts.maxUdpPayload);
-          const n = quiche.negotiateVersion(header.scid, header.dcid, out);
-          this.socket.send(out.subarray(0, n), rinfo.port, rinfo.address);
-          return;
-        }
-        qc = this.opts.accept(this, header.dcid, { host: rinfo.address, port: rinfo.port }) ?? undefined;
-        if (!qc) return;
+        if (!this.gate || !this.opts.accept || this.closing || key === null) return;
+        const remote = { host: rinfo.address, port: rinfo.port };
+        const admitted = this.gate.screen(msg, remote);
+        if (!admitted) return;
+        const accepted = this.opts.accept(this, admitted.dcid, remote, admitted.odcid);
+        if (!accepted) return;
+        qc = accepted;
+        // No CONNECTION_CLOSE at the deadline: the address may be forged, and a real client gave up.
+        qc.ticket = this.gate.take(admitted, () => !accepted.conn.isEstablished() && this.retire(accepted));
         this.feed(qc, msg, rinfo);
         // An Initial that quiche could not use (garbage that merely parsed as a header) must not
         // leave a connection behind until the idle timeout.
@@ -259,6 +280,7 @@ export class QuicEndpoint {
       this.retire(qc);
       return;
     }
+    if (qc.ticket?.handshaking && qc.conn.isEstablished()) this.gate?.established(qc.ticket);
     if (!qc.closedNotified && qc.conn.isDraining()) this.notifyClosed(qc);
     this.arm(qc);
   }
@@ -325,12 +347,15 @@ export class QuicEndpoint {
     qc.timer.unref();
   }
 
-  private retire(qc: QuicConn): void {
+  /** Returns true, for callers that reap in an expression. */
+  private retire(qc: QuicConn): true {
     if (!qc.closedNotified) this.notifyClosed(qc);
     if (qc.timer) clearTimeout(qc.timer);
     qc.timer = null;
+    if (qc.ticket) this.gate?.release(qc.ticket);
     for (const id of qc.ids) if (this.byId.get(id) === qc) this.byId.delete(id);
     this.conns.delete(qc);
+    return true;
   }
 
   /** Stops accepting connections; existing ones keep running until closed by their owners. */
@@ -351,6 +376,7 @@ export class QuicEndpoint {
 
   private async closeOnce(): Promise<void> {
     this.closing = true;
+    this.gate?.stop();
     for (const qc of [...this.conns]) {
       try {
         qc.conn.close(true, 0x100, new Uint8Array(0));

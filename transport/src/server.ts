@@ -3,6 +3,7 @@ import type { CloseInfo, WebTransportLike } from "@qpq/shared/transport";
 import type { Config } from "@matrixai/quic/native/types.js";
 import { buildQuicheConfig, resolveLimits, type TransportLimits } from "./config.ts";
 import { H3Connection } from "./h3Connection.ts";
+import type { AdmissionStats } from "./admission.ts";
 import { QuicEndpoint } from "./quicEndpoint.ts";
 import type { DatagramDuplex } from "./wtSession.ts";
 
@@ -31,12 +32,16 @@ export interface WebTransportServerOptions {
   limits?: Partial<TransportLimits>;
   /** Protocol errors of peers and internal faults; never thrown. Defaults to silence. */
   onError?: (err: unknown) => void;
+  /** Rare operational events worth a log line (a flood of Initials starting and ending). */
+  onNotice?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 export interface WebTransportServer {
   readonly port: number;
   /** QUIC connections not yet closed or draining. */
   readonly connectionCount: number;
+  /** Admission counts: connections by state, Initials dropped by each cap, Retries sent. */
+  readonly stats: AdmissionStats;
   /** Sends close-session capsules, waits briefly for peers to acknowledge, then closes everything. */
   close(info?: Partial<CloseInfo>): Promise<void>;
   /** New connections use the new certificate; established ones keep theirs. */
@@ -58,9 +63,10 @@ export async function startWebTransportServer(opts: WebTransportServerOptions): 
     port: opts.port,
     maxUdpPayload: limits.maxUdpPayload,
     onError,
-    accept: (ep, dcid, remote) => {
-      if (ep.conns.size >= limits.maxConnections) return null; // draining ones count: they hold memory
-      const qc = ep.acceptConnection(config, dcid, remote);
+    onNotice: opts.onNotice,
+    admission: limits,
+    accept: (ep, dcid, remote, odcid) => {
+      const qc = ep.acceptConnection(config, dcid, remote, odcid);
       const h3: H3Connection = new H3Connection(qc, {
         role: "server",
         limits,
@@ -86,6 +92,8 @@ export async function startWebTransportServer(opts: WebTransportServerOptions): 
     },
   });
 
+  const gate = endpoint.gate;
+  if (!gate) throw new Error("a server endpoint has an admission gate");
   let closing: Promise<void> | null = null;
   return {
     get port() {
@@ -93,6 +101,9 @@ export async function startWebTransportServer(opts: WebTransportServerOptions): 
     },
     get connectionCount() {
       return connections.size;
+    },
+    get stats() {
+      return gate.stats();
     },
     setCertificate(certPem: string, keyPem: string) {
       config = buildQuicheConfig({ certPem, keyPem }, limits);

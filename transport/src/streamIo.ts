@@ -146,6 +146,16 @@ export class QuicWebStream {
     }
     if (opts.write) {
       this.writable = new WritableStream<Uint8Array>({
+        // abort() reaches the sink only after the write in flight settles, and that write waits for
+        // the peer to read: a peer that never does would keep the stream, and its queue, forever.
+        // The controller's signal fires at once, so the reset does not wait for the peer.
+        start: (controller) => {
+          // Node has had the signal since 18; the typings it ships with lack it.
+          const { signal } = controller as WritableStreamDefaultController & { readonly signal: AbortSignal };
+          signal.addEventListener("abort", () => {
+            this.abort(wtCodeToHttp(codeOf(signal.reason)), new WebTransportError("aborted", "stream"));
+          });
+        },
         write: (chunk) => this.write(chunk),
         close: () => this.close(),
         abort: (reason) =>

@@ -13,6 +13,7 @@ import { DeviceDirectory } from "../services/deviceDirectory.ts";
 import { Delivery } from "../delivery/delivery.ts";
 import { handlers, type ConnectionState, type Services } from "../services/index.ts";
 import { LoginRegistry } from "../services/loginRegistry.ts";
+import { Metrics } from "../services/metrics.ts";
 import { SessionRegistry } from "../services/sessionRegistry.ts";
 import { Throttle } from "../services/throttle.ts";
 import { MemoryStore } from "../store/memoryStore.ts";
@@ -45,6 +46,7 @@ function gateway(env: Record<string, string> = {}) {
     devices: new DeviceDirectory(store),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),
+    metrics: new Metrics(),
     now,
     startedAtMs: now(),
   };

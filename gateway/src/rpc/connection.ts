@@ -24,6 +24,7 @@ import { beforeHello, handlers, type ConnectionState, type Services } from "../s
 import type { Handler } from "../services/context.ts";
 import type { PushSink } from "../delivery/subscription.ts";
 import { BufferBudget } from "./bufferBudget.ts";
+import { FrameDeadline, abortable, finishStream } from "./deadlines.ts";
 
 export interface ServedSession extends WebTransportLike {
   readonly remoteAddress: string;
@@ -140,11 +141,31 @@ export class ClientConnection {
     const decoder = new FrameDecoder(this.limits);
     const reader = stream.readable.getReader();
     const deadline = new FrameDeadline(this.services.config.limits.frameDeadlineMs);
+    // Answers still owed on this stream: a peer may finish its side right after its last request.
+    const answers = new Set<Promise<void>>();
+    // The peer's FIN (all it sent read) must end a wait for it to read, or the FIN is never seen.
+    let peerFinished = false;
+    let wakeOnEnd: (() => void) | undefined;
+    reader.closed.then(
+      () => {
+        peerFinished = true;
+        wakeOnEnd?.();
+      },
+      () => wakeOnEnd?.(),
+    );
     try {
       for (;;) {
         // A peer that does not read its responses gets no more of them computed: while this stream's
         // writes are not accepted, its requests stay unread (QUIC flow control holds the peer back).
-        if (writer.backpressure) await writer.ready();
+        if (writer.backpressure && !peerFinished) {
+          await new Promise<void>((resolve, reject) => {
+            wakeOnEnd = resolve;
+            writer.ready().then(resolve, reject);
+          });
+          wakeOnEnd = undefined;
+        }
+        // Everything the peer sent was read: from here only finishStream's deadline holds the stream.
+        if (writer.backpressure && peerFinished) break;
         const { value, done, expired } = await deadline.read(reader, decoder.bufferedBytes > 0);
         if (expired) {
           // Whatever the peer sends next, this frame is late: the stream cannot be resumed.
@@ -180,14 +201,22 @@ export class ClientConnection {
             this.releaseSlot();
             break;
           }
-          void this.handleFrame(writer, frame, reserved).finally(() => this.releaseSlot());
+          const answered = this.handleFrame(writer, frame, reserved);
+          answers.add(answered);
+          void answered.then(() => answers.delete(answered));
+          void answered
+            // The slot is held until the answer is written out or fits in the connection's budget:
+            // otherwise a peer that never reads could have any number of answers waiting in memory.
+            .then(() => this.buffers.whenWithin(this.closing.signal))
+            .catch(() => {})
+            .finally(() => this.releaseSlot());
         }
       }
     } catch {
       // Stream reset by the peer.
     } finally {
       deadline.reset();
-      await writer.close().catch(() => {});
+      await finishStream(writer, answers, this.services.config.limits.frameDeadlineMs, this.closing.signal);
     }
   }
 
@@ -202,11 +231,7 @@ export class ClientConnection {
     }
   }
 
-  /**
-   * Runs one request and writes its answer. The slot is held until the answer is written out or fits
-   * in the connection's budget: otherwise a peer that never reads could have any number of answers
-   * waiting in memory, each freed from its slot the moment it was produced.
-   */
+  /** Runs one request and hands its answer to the writer; never rejects. */
   private async handleFrame(writer: FrameWriter, frame: ClientFrame, reserved: number): Promise<void> {
     let body: ResponseBody;
     try {
@@ -216,7 +241,6 @@ export class ClientConnection {
     }
     if (frame.request.type === "hello" && this.state.version !== undefined) clearTimeout(this.helloTimer);
     this.answer(writer, frame.requestId, body);
-    await this.buffers.whenWithin(this.closing.signal).catch(() => {});
   }
 
   private async dispatch(request: Request): Promise<ResponseBody> {
@@ -250,7 +274,8 @@ export class ClientConnection {
       }
       writer.write(bytes);
     } catch (error) {
-      log.warn("could not write a response", { conn: this.state.id, ...errorFields(error) });
+      // The peer reset the stream, or its answers were not taken in time: its doing, so not a warning.
+      log.debug("could not write a response", { conn: this.state.id, ...errorFields(error) });
     }
   }
 
@@ -357,70 +382,6 @@ export class ClientConnection {
     this.inFlight--;
     this.slotWaiters.shift()?.();
   }
-}
-
-/**
- * The deadline of an incomplete frame. Only time spent waiting for the peer counts (not time the
- * gateway itself stops reading under backpressure), and it accumulates over reads from the frame's
- * first byte, so trickling one byte at a time does not keep a frame open forever.
- */
-class FrameDeadline {
-  private waitedMs = 0;
-
-  constructor(private readonly limitMs: number) {}
-
-  async read(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    partial: boolean,
-  ): Promise<
-    { value: Uint8Array; done: false; expired: false } | { value?: undefined; done: true; expired: boolean }
-  > {
-    if (!partial) {
-      const result = await reader.read();
-      return result.done
-        ? { done: true, expired: false }
-        : { value: result.value, done: false, expired: false };
-    }
-    const started = performance.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), Math.max(0, this.limitMs - this.waitedMs));
-    });
-    try {
-      const result = await Promise.race([reader.read(), expired]);
-      if (result === "expired") return { done: true, expired: true };
-      return result.done
-        ? { done: true, expired: false }
-        : { value: result.value, done: false, expired: false };
-    } finally {
-      clearTimeout(timer);
-      this.waitedMs += performance.now() - started;
-    }
-  }
-
-  /** A frame completed (or the stream ended): the next one starts with a full deadline. */
-  reset(): void {
-    this.waitedMs = 0;
-  }
-}
-
-/** Rejects with the signal's reason when it aborts first. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function errorBody(error: unknown): ResponseBody {

@@ -12,8 +12,14 @@ import { addressKey } from "./throttle.ts";
 
 const MAX_OPAQUE_MESSAGE = 4096;
 
-function opaqueText(name: string, bytes: Uint8Array): string {
-  return toBase64Url(requireNonEmpty(name, bytes, MAX_OPAQUE_MESSAGE));
+/** An OPAQUE message as serenity-kit takes it; empty or oversized counts as malformed, like junk. */
+function opaqueText(name: string, bytes: Uint8Array, services: Services): string {
+  try {
+    return toBase64Url(requireNonEmpty(name, bytes, MAX_OPAQUE_MESSAGE));
+  } catch (error) {
+    services.metrics.count("opaqueMalformed");
+    throw error;
+  }
 }
 
 export function hashToken(token: Uint8Array): Uint8Array {
@@ -33,7 +39,7 @@ export const registerStart: Handler<"registerStart"> = async (req, conn, service
   }
   const response = services.opaque.createRegistrationResponse(
     username,
-    opaqueText("registrationRequest", req.registrationRequest),
+    opaqueText("registrationRequest", req.registrationRequest, services),
   );
   conn.pendingRegistration = username;
   return { registrationResponse: fromBase64Url(response) };
@@ -48,7 +54,8 @@ export const registerFinish: Handler<"registerFinish"> = async (req, conn, servi
   }
   conn.pendingRegistration = undefined;
   const identityKey = requireLength("identityKey", req.identityKey, IDENTITY_KEY_BYTES);
-  const record = opaqueText("registrationRecord", req.registrationRecord);
+  const record = opaqueText("registrationRecord", req.registrationRecord, services);
+  services.opaque.checkRecord(username, record);
   const created = await services.store.createUser({
     username,
     identityKey,
@@ -81,7 +88,7 @@ export const loginStart: Handler<"loginStart"> = async (req, conn, services) => 
   const { serverLoginState, loginResponse } = services.opaque.startLogin(
     username,
     user?.opaqueRecord,
-    opaqueText("startLoginRequest", req.startLoginRequest),
+    opaqueText("startLoginRequest", req.startLoginRequest, services),
   );
   const loginId = services.logins.add(
     {
@@ -100,14 +107,11 @@ const authFailed = () => new QpqError(ErrorCode.AuthFailed, "wrong username or p
 export const loginFinish: Handler<"loginFinish"> = async (req, conn, services) => {
   const pending = services.logins.take(requireLength("loginId", req.loginId, 16));
   if (!pending) throw new QpqError(ErrorCode.LoginExpired, "unknown or expired login; start again");
-  try {
-    services.opaque.finishLogin(
-      pending.serverLoginState,
-      opaqueText("finishLoginRequest", req.finishLoginRequest),
-    );
-  } catch {
-    throw authFailed();
-  }
+  // Throws AuthFailed for a wrong proof, InvalidArgument for a message that does not parse.
+  services.opaque.finishLogin(
+    pending.serverLoginState,
+    opaqueText("finishLoginRequest", req.finishLoginRequest, services),
+  );
   const user = pending.userExists ? await services.store.getUserByName(pending.username) : undefined;
   if (!user) throw authFailed();
   requireUnboundOrSame(conn, user.username);

@@ -7,6 +7,7 @@ import type { RequestMap, RequestType, ResultMap } from "@qpq/shared/protocol";
 import type { GatewayConfig } from "../config.ts";
 import type { Store } from "../store/types.ts";
 import type { LoginRegistry } from "./loginRegistry.ts";
+import type { Metrics } from "./metrics.ts";
 import type { OpaqueServer } from "./opaque.ts";
 import type { Delivery } from "../delivery/delivery.ts";
 import type { DeviceDirectory } from "./deviceDirectory.ts";
@@ -48,6 +49,7 @@ export interface Services {
   readonly devices: DeviceDirectory;
   readonly throttle: Throttle;
   readonly sessions: SessionRegistry;
+  readonly metrics: Metrics;
   readonly now: () => number;
   readonly startedAtMs: number;
 }

@@ -10,6 +10,7 @@ import type { Store } from "../store/types.ts";
 import type { Services } from "./context.ts";
 import { DeviceDirectory } from "./deviceDirectory.ts";
 import { LoginRegistry } from "./loginRegistry.ts";
+import { Metrics } from "./metrics.ts";
 import { createOpaqueServer } from "./opaque.ts";
 import { SessionRegistry } from "./sessionRegistry.ts";
 import { Throttle } from "./throttle.ts";
@@ -29,15 +30,17 @@ export async function createServices(
   clock: Clock = systemClock,
 ): Promise<Services> {
   const now = clockFunction(clock);
+  const metrics = new Metrics();
   return {
     config,
     store,
-    opaque: await createOpaqueServer(store),
+    opaque: await createOpaqueServer(store, metrics),
     logins: new LoginRegistry(config.limits.maxPendingLogins, now, config.limits.maxPendingLoginsPerAddress),
     delivery: new Delivery(store, config.limits, now),
     devices: new DeviceDirectory(store),
     throttle: new Throttle(now, config.limits.rateLimits),
     sessions: new SessionRegistry(),
+    metrics,
     now,
     startedAtMs: now(),
   };

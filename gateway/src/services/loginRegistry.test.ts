@@ -43,6 +43,27 @@ describe("LoginRegistry", () => {
     registry.add(login(now), "d");
   });
 
+  it("over an address's bound, the wait is until that address's oldest login expires", () => {
+    let now = 0;
+    const registry = new LoginRegistry(1000, () => now, 2);
+    registry.add(login(now), "x");
+    now = 5000;
+    registry.add(login(now), "a");
+    now = 20_000;
+    registry.add(login(now), "a");
+    let error: unknown;
+    try {
+      registry.add(login(now), "a");
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toEqual(rateLimited);
+    // The first of "a" expires at 65,000: 45 s from now, not a whole timeout.
+    expect((error as { retryAfterMs: number }).retryAfterMs).toBe(5000 + TIMEOUT - 20_000);
+    now = 5000 + TIMEOUT;
+    registry.add(login(now), "a");
+  });
+
   it("expired logins free their address's and the gateway's room", () => {
     let now = 0;
     const registry = new LoginRegistry(2, () => now, 1);

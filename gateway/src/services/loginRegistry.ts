@@ -29,7 +29,8 @@ export class LoginRegistry {
   // Map iteration order is insertion order and every login gets the same timeout, so the first
   // entries are the first to expire: dropping expired ones is cheap.
   private readonly pending = new Map<string, Entry>();
-  private readonly perSource = new Map<string, number>();
+  /** Each source's pending login keys, oldest first (a Set keeps insertion order). */
+  private readonly perSource = new Map<string, Set<string>>();
 
   constructor(
     private readonly maxPending: number,
@@ -44,8 +45,13 @@ export class LoginRegistry {
    */
   checkRoom(source: string, timeoutMs: number): void {
     this.evictExpired();
-    if ((this.perSource.get(source) ?? 0) >= this.maxPerSource) {
-      throw new QpqError(ErrorCode.RateLimited, "too many logins in progress from this address", timeoutMs);
+    const mine = this.perSource.get(source);
+    if (mine && mine.size >= this.maxPerSource) {
+      // When this source's oldest login expires, not a whole timeout: a client that waits as told
+      // (all clients behind one NAT, or on loopback in tests, share the source) is not held back longer.
+      const oldest = this.pending.get(mine.values().next().value ?? "");
+      const wait = oldest ? Math.max(1, oldest.login.expiresAtMs - this.now()) : timeoutMs;
+      throw new QpqError(ErrorCode.RateLimited, "too many logins in progress from this address", wait);
     }
     if (this.pending.size >= this.maxPending) {
       const oldest = this.pending.values().next();
@@ -58,8 +64,11 @@ export class LoginRegistry {
   add(login: PendingLogin, source: string): Uint8Array {
     this.checkRoom(source, Math.max(1, login.expiresAtMs - this.now()));
     const id = new Uint8Array(randomBytes(16));
-    this.pending.set(toHex(id), { login, source });
-    this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
+    const key = toHex(id);
+    this.pending.set(key, { login, source });
+    let mine = this.perSource.get(source);
+    if (!mine) this.perSource.set(source, (mine = new Set()));
+    mine.add(key);
     return id;
   }
 
@@ -78,9 +87,9 @@ export class LoginRegistry {
 
   private remove(key: string, entry: Entry): void {
     this.pending.delete(key);
-    const left = (this.perSource.get(entry.source) ?? 1) - 1;
-    if (left > 0) this.perSource.set(entry.source, left);
-    else this.perSource.delete(entry.source);
+    const mine = this.perSource.get(entry.source);
+    mine?.delete(key);
+    if (mine?.size === 0) this.perSource.delete(entry.source);
   }
 
   private evictExpired(): void {

@@ -75,9 +75,18 @@ export class GatewayClient {
     }
   }
 
-  /** Resolves when the underlying session ends for any reason. */
+  /** Resolves when the underlying session ends for any reason, with the transport's close info. */
   get closed(): Promise<unknown> {
     return this.wt.closed;
+  }
+
+  /**
+   * Resolves once no more calls can succeed: the session closed, or the RPC layer ended (close(), a
+   * failed request stream). A browser may leave WebTransport's `closed` pending for a long time after
+   * close() on a session whose peer vanished; whoever waits to reconnect must not wait with it.
+   */
+  get ended(): Promise<unknown> {
+    return Promise.race([this.wt.closed.catch(() => undefined), this.rpc.closed]);
   }
 
   async register(

@@ -27,6 +27,7 @@ import { GroupLifecycle, type LifecycleOptions } from "./groupLifecycle.ts";
 import { HybridKeys } from "./hybridKeys.ts";
 import { KeyPackageStock } from "./keyPackageStock.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";
+import { Outbox } from "./outbox.ts";
 import { ClientSession, type MessengerEvents } from "./session.ts";
 import type { ClientStore, GroupRecord, MessageRecord, WelcomeRecipient } from "./storage.ts";
 import { AccountDevices, claimAccountKeyPackages, DeviceSync } from "./devices.ts";
@@ -57,6 +58,7 @@ export class Messenger {
   private readonly stock: KeyPackageStock;
   private readonly contacts: Contacts;
   private readonly outbound: Outbound;
+  private readonly outbox: Outbox;
   /** Every commit goes through here: one commit per epoch, retried on conflict. */
   readonly commits: GroupCommits;
   /** This account's X-Wing key for sealing to users outside any group. */
@@ -87,6 +89,9 @@ export class Messenger {
     this.stock = new KeyPackageStock(session, stockSize);
     this.acks = new Acknowledgements(session);
     this.outbound = new Outbound(session, options);
+    this.outbox = new Outbox(session, ({ groupId, id, text, sentAtMs }) =>
+      this.broadcast(groupId, encodeAppMessage({ kind: "text", id, text, sentAtMs })),
+    );
     this.hybridKeys = new HybridKeys(session);
     this.commits = new GroupCommits(session, this.hybridKeys, () => this.sync());
     this.lifecycle = new GroupLifecycle(session, this.commits, this.hybridKeys, options);
@@ -238,7 +243,7 @@ export class Messenger {
     // first, or the group's next commit would find us an epoch behind.
     await this.commits.resumePending();
     await gw.subscribe(await this.session.store.getCursor());
-    this.flushOutbox().catch((error: unknown) => this.session.emit("error", error));
+    this.outbox.flush(this.username).catch((error: unknown) => this.session.emit("error", error));
     this.lifecycle.resendLostLeaves().catch((error: unknown) => this.session.emit("error", error));
     // Devices added or revoked while this one was away (their notices may have been skipped).
     void this.deviceSync.reconcile();
@@ -273,11 +278,14 @@ export class Messenger {
 
   /**
    * Does now what the timers would do later, for a client about to close (a one-shot CLI command):
-   * finishes processing what arrived, adds and removes devices of members whose device lists changed,
-   * commits proposals it is this member's turn to commit, rotates keys that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures
-   * are reported as "error" events, like the timers' would be.
+   * finishes resending the outbox and processing what arrived, adds and removes devices of members
+   * whose device lists changed, commits proposals it is this member's turn to commit, rotates keys
+   * that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures are
+   * reported as "error" events, like the timers' would be.
    */
   async flush(): Promise<void> {
+    // The outbox resend that attach started must finish before a one-shot command closes.
+    await this.outbox.idle();
     await this.settled();
     // Devices added or revoked: the groups are brought in step now, not after the client is gone.
     await this.deviceSync.reconcileNoticed();
@@ -459,8 +467,9 @@ export class Messenger {
   }
 
   /**
-   * Encrypts and sends a text message; its record follows sending -> sent, or failed when the gateway
-   * is unreachable. Failed messages stay in the outbox: retry() or the next reconnect sends them.
+   * Encrypts and sends a text message; its record follows sending -> sent, or queued when the
+   * gateway is unreachable (sent by itself after the next reconnect), or failed when the gateway
+   * refused it (outbox.ts).
    */
   async send(groupId: string, text: string): Promise<MessageRecord> {
     if (text.length === 0 || text.length > MAX_TEXT_CHARS) {
@@ -469,7 +478,7 @@ export class Messenger {
     await this.requireGroup(groupId);
     await this.lifecycle.assertMember(groupId);
     const now = this.session.now();
-    return this.deliver({
+    return this.outbox.deliver({
       id: newMessageId(),
       groupId,
       sender: this.username,
@@ -480,51 +489,9 @@ export class Messenger {
     });
   }
 
-  /** Sends a failed (or stuck) message of ours again, under the same id so recipients keep one copy. */
-  async retry(groupId: string, messageId: string): Promise<MessageRecord> {
-    const message = (await this.session.store.listMessages(groupId)).find((m) => m.id === messageId);
-    if (
-      !message ||
-      message.sender !== this.username ||
-      message.status === "sent" ||
-      message.status === "received"
-    ) {
-      throw new QpqError(ErrorCode.InvalidArgument, "no unsent message with that id");
-    }
-    return this.deliver({ ...message, status: "sending" });
-  }
-
-  private async deliver(message: MessageRecord): Promise<MessageRecord> {
-    await this.session.store.putMessage(message);
-    this.session.emit("message", message);
-    const sent = { ...message };
-    if (!this.session.connected) {
-      sent.status = "failed";
-    } else {
-      try {
-        const { id, text, sentAtMs } = message;
-        await this.broadcast(message.groupId, encodeAppMessage({ kind: "text", id, text, sentAtMs }));
-        sent.status = "sent";
-      } catch (error) {
-        sent.status = "failed";
-        this.session.emit("error", error);
-      }
-    }
-    await this.session.store.putMessage(sent);
-    this.session.emit("message", sent);
-    return sent;
-  }
-
-  /** Re-sends what is left in the outbox (failed, or interrupted while sending), oldest first. */
-  private async flushOutbox(): Promise<void> {
-    for (const group of await this.session.store.listGroups()) {
-      for (const message of await this.session.store.listMessages(group.id)) {
-        if (message.sender !== this.username) continue;
-        if (message.status !== "failed" && message.status !== "sending") continue;
-        if (!this.session.connected) return;
-        await this.deliver({ ...message, status: "sending" });
-      }
-    }
+  /** Sends a failed or queued message of ours now, under the same id so recipients keep one copy. */
+  retry(groupId: string, messageId: string): Promise<MessageRecord> {
+    return this.outbox.retry(groupId, messageId, this.username);
   }
 
   /** The key this device knows for a user, whether it is verified, and the safety number to compare. */

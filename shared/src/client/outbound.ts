@@ -92,7 +92,7 @@ export class Outbound {
       this.anonymous = connecting;
       // A dead connection is replaced at the next send.
       connecting
-        .then((c) => c.closed)
+        .then((c) => c.ended)
         .catch(() => undefined)
         .finally(() => {
           if (this.anonymous === connecting) this.anonymous = undefined;

@@ -88,7 +88,8 @@ export interface WelcomeRecipient {
   accountKey: Uint8Array;
 }
 
-export type MessageStatus = "sending" | "sent" | "failed" | "received" | "undecryptable";
+/** Of our own messages: sending, sent, queued (waits for a connection) or failed (outbox.ts). */
+export type MessageStatus = "sending" | "sent" | "queued" | "failed" | "received" | "undecryptable";
 
 export interface MessageRecord {
   /** Random id chosen by the sender, carried inside the ciphertext; unique per conversation. */

@@ -208,6 +208,7 @@ function MemberRow({ name, groupId, canRemove }: { name: string; groupId: string
 const STATUS_TEXT: Record<MessageRecord["status"], string> = {
   sending: "Sending…",
   sent: "Sent",
+  queued: "Queued",
   failed: "Failed",
   received: "",
   undecryptable: "",
