@@ -4,7 +4,17 @@
  */
 
 export type OptionName =
-  "state" | "gateway" | "ca" | "json" | "password-stdin" | "follow" | "confirm" | "help";
+  | "state"
+  | "gateway"
+  | "ca"
+  | "json"
+  | "password-stdin"
+  | "follow"
+  | "confirm"
+  | "device-name"
+  | "yes"
+  | "devices"
+  | "help";
 
 export const OPTIONS: Record<OptionName, { type: "string" | "boolean"; short?: string; help: string }> = {
   state: { type: "string", help: "state directory (default $QPQ_STATE or ~/.qpq)" },
@@ -14,6 +24,12 @@ export const OPTIONS: Record<OptionName, { type: "string" | "boolean"; short?: s
   "password-stdin": { type: "boolean", help: "read the password from the first line of stdin" },
   follow: { type: "boolean", short: "f", help: "keep listening and print messages as they arrive" },
   confirm: { type: "boolean", help: "mark the contact verified (after comparing safety numbers)" },
+  "device-name": {
+    type: "string",
+    help: 'how a login that makes a new device lists it (default "qpq on HOSTNAME")',
+  },
+  yes: { type: "boolean", short: "y", help: "do it without asking for confirmation" },
+  devices: { type: "boolean", help: "also list the contact's devices and their fingerprints" },
   help: { type: "boolean", short: "h", help: "show help" },
 };
 
@@ -43,12 +59,16 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "login",
-    usage: "qpq login [USERNAME] [--gateway URL] [--password-stdin]",
+    usage: "qpq login [USERNAME] [--gateway URL] [--password-stdin] [--device-name NAME]",
     summary: "log in once; later commands resume the session without the password",
     details:
-      "USERNAME and the gateway default to those of the account registered in the state directory.\n" +
-      "The session token and the state key are kept in session.json (0600) until `qpq logout`.",
-    options: [...COMMON, "gateway", "password-stdin"],
+      "USERNAME and the gateway default to those of the account in the state directory.\n" +
+      "The session token and the state key are kept in session.json (0600) until `qpq logout`.\n" +
+      "In a state directory that holds no keys for the account, the login makes this a new device of\n" +
+      "the account (named by --device-name): it reads the history from the account's backup, and the\n" +
+      "account's other devices (or other members') add it to the conversations; the login waits up to\n" +
+      "10 seconds for that, and `qpq channels` and `qpq recv` show the rest once it happened.",
+    options: [...COMMON, "gateway", "password-stdin", "device-name"],
     args: [0, 1],
   },
   {
@@ -147,9 +167,39 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "verify",
-    usage: "qpq verify USER [--confirm]",
+    usage: "qpq verify USER [--confirm] [--devices]",
     summary: "show the safety number to compare with USER; --confirm marks USER verified",
-    options: [...COMMON, "confirm"],
+    details:
+      "The safety number covers USER's account, whatever their devices. --devices also lists each\n" +
+      "device the account key vouches for, with its fingerprint, to compare device by device.",
+    options: [...COMMON, "confirm", "devices"],
+    args: [1, 1],
+  },
+  {
+    name: "devices",
+    usage: "qpq devices",
+    summary: "list this account's devices (this one marked), when added and last seen, fingerprints",
+    details:
+      "A device is a browser or a qpq state directory where the account logged in. DEVICE in the\n" +
+      "commands below is a device's name or a prefix of its id (at least 4 hex digits).",
+    options: COMMON,
+    args: [0, 0],
+  },
+  {
+    name: "devices rename",
+    usage: "qpq devices rename DEVICE NAME...",
+    summary: "rename one of this account's devices (names are shown to this account only)",
+    options: COMMON,
+    args: [2, Infinity],
+  },
+  {
+    name: "devices revoke",
+    usage: "qpq devices revoke DEVICE [--yes]",
+    summary: "cut a lost or stolen device off: it is removed from every conversation at once",
+    details:
+      "Asks for confirmation on a terminal; without one, --yes is required. The device in use cannot\n" +
+      "be revoked here: run `qpq logout`, or revoke it from another device.",
+    options: [...COMMON, "yes"],
     args: [1, 1],
   },
   {

@@ -13,6 +13,9 @@ export interface CommandOptions {
   "password-stdin"?: boolean;
   follow?: boolean;
   confirm?: boolean;
+  "device-name"?: string;
+  yes?: boolean;
+  devices?: boolean;
 }
 
 export class Context {

@@ -23,7 +23,10 @@ export const ExitCode = {
   Unreachable: 6,
   /** Another qpq process is using the state directory. */
   Locked: 7,
-  /** The state directory cannot be used: unreadable, another account's, or no keys for this account. */
+  /**
+   * The state directory cannot be used: unreadable, another account's, or its device was revoked
+   * (E035: log in from a fresh state directory to make a new device).
+   */
   State: 8,
   /** The gateway or the client core refused the request (another E0xx code, e.g. E009 UsernameTaken). */
   Rejected: 9,
@@ -36,6 +39,8 @@ export class CliError extends Error {
   constructor(
     readonly exitCode: ExitCode,
     message: string,
+    /** The registry code of the core's or gateway's error this one explains, if any. */
+    readonly code?: ErrorCode,
   ) {
     super(message);
     this.name = "CliError";
@@ -51,7 +56,15 @@ export interface DescribedError {
 }
 
 export function describeFailure(error: unknown): DescribedError {
-  if (error instanceof CliError) return { exitCode: error.exitCode, message: error.message };
+  if (error instanceof CliError) {
+    if (error.code === undefined) return { exitCode: error.exitCode, message: error.message };
+    return {
+      exitCode: error.exitCode,
+      message: `${formatErrorCode(error.code)} ${errorCodeName(error.code)}: ${error.message}`,
+      code: formatErrorCode(error.code),
+      codeName: errorCodeName(error.code),
+    };
+  }
   if (error instanceof StateLockedError) return { exitCode: ExitCode.Locked, message: error.message };
   if (error instanceof StateFileError) return { exitCode: ExitCode.State, message: error.message };
   if (error instanceof AtRestDecryptError) {
@@ -80,6 +93,8 @@ function exitCodeFor(code: ErrorCode): ExitCode {
       return ExitCode.NotFound;
     case ErrorCode.Unavailable:
       return ExitCode.Unreachable;
+    case ErrorCode.DeviceRevoked:
+      return ExitCode.State;
     default:
       return ExitCode.Rejected;
   }

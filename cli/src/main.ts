@@ -12,6 +12,7 @@ type Handler = (ctx: Context) => Promise<void>;
 const account = () => import("./commands/account.ts");
 const conversations = () => import("./commands/conversations.ts");
 const messages = () => import("./commands/messages.ts");
+const devicesCommands = () => import("./commands/devices.ts");
 
 /** Loaded on demand: help and usage errors answer without loading MLS, OPAQUE and QUIC. */
 const HANDLERS: Record<string, () => Promise<Handler>> = {
@@ -30,6 +31,9 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   verify: async () => (await conversations()).verify,
   send: async () => (await messages()).send,
   recv: async () => (await messages()).recv,
+  devices: async () => (await devicesCommands()).devices,
+  "devices rename": async () => (await devicesCommands()).rename,
+  "devices revoke": async () => (await devicesCommands()).revoke,
 };
 
 async function run(argv: string[]): Promise<ExitCode> {

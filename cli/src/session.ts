@@ -3,6 +3,7 @@
  * login), or from a password login. Either way the state directory is locked first and the messenger
  * has processed everything queued at the gateway before the command runs.
  */
+import { hostname } from "node:os";
 import type { GatewayClient } from "@qpq/shared/client";
 import { canonicalUsername, ConnectionManager, Messenger } from "@qpq/shared/client";
 import { deriveStateKeyBytes, importStateKey } from "@qpq/shared/crypto";
@@ -66,10 +67,11 @@ export function resumeSession(ctx: Context): Promise<Session> {
         await ctx.state.deleteSession();
         throw new CliError(
           ExitCode.NoSession,
-          "the session has ended (expired or logged out): run `qpq login`",
+          "the session has ended (expired, logged out, or this device was revoked): run `qpq login`",
+          ErrorCode.SessionInvalid,
         );
       }
-      throw error;
+      throw revokedExplained(ctx, error);
     }
     return ready(messenger, gw, store, connection, saved.gateway, lock);
   });
@@ -107,6 +109,8 @@ export function passwordSession(ctx: Context, mode: "register" | "login"): Promi
     let stateKey: Uint8Array | undefined;
     let store: FileClientStore | undefined;
     const opts = {
+      // Used when this login makes a new device of the account (a state directory without its keys).
+      deviceName: deviceNameFor(ctx),
       store: async (login: { session: { username: string }; exportKey: Uint8Array }) => {
         const name = login.session.username;
         stateKey = await deriveStateKeyBytes(login.exportKey, name);
@@ -115,12 +119,6 @@ export function passwordSession(ctx: Context, mode: "register" | "login"): Promi
           key: await importStateKey(stateKey),
           username: name,
         });
-        if (mode === "login" && !(await store.getAccount())) {
-          throw new CliError(
-            ExitCode.State,
-            `${ctx.state.path} holds no keys for ${name}: an account's keys live only where it was registered`,
-          );
-        }
         return store;
       },
     };
@@ -132,7 +130,7 @@ export function passwordSession(ctx: Context, mode: "register" | "login"): Promi
           : await Messenger.login(gw, username, password, opts);
     } catch (error) {
       gw.close();
-      throw error;
+      throw revokedExplained(ctx, error);
     }
     const name = messenger.username;
     await ctx.state.writeProfile({ gateway, username: name });
@@ -144,6 +142,27 @@ export function passwordSession(ctx: Context, mode: "register" | "login"): Promi
     });
     return ready(messenger, gw, store!, connection, gateway, lock);
   });
+}
+
+/** The longest device name the gateway takes. */
+const MAX_DEVICE_NAME = 64;
+
+/** `--device-name`, else "qpq on HOSTNAME": how the account's device lists show a new device. */
+function deviceNameFor(ctx: Context): string {
+  const given = ctx.options["device-name"]?.trim();
+  if (given !== undefined && given.length === 0) throw new CliError(ExitCode.Usage, "--device-name is empty");
+  return [...(given ?? `qpq on ${hostname()}`)].slice(0, MAX_DEVICE_NAME).join("");
+}
+
+/** A revoked device's state can never attach again: say what to do instead. */
+function revokedExplained(ctx: Context, error: unknown): unknown {
+  if (!(error instanceof QpqError) || error.code !== ErrorCode.DeviceRevoked) return error;
+  return new CliError(
+    ExitCode.State,
+    `the device in ${ctx.state.path} was revoked from the account and cannot be used again; ` +
+      "log in with another --state directory to make a new device",
+    ErrorCode.DeviceRevoked,
+  );
 }
 
 async function ready(

@@ -18,8 +18,16 @@ export class CliActor {
   readonly password: string;
   private follower: QpqFollower | undefined;
 
-  constructor(readonly name: string) {
-    this.password = `cli pw of ${name}`;
+  constructor(
+    readonly name: string,
+    password?: string,
+  ) {
+    this.password = password ?? `cli pw of ${name}`;
+  }
+
+  /** Another device of an account registered elsewhere (a browser): its name and password. */
+  static deviceOf(account: { name: string; password: string }): CliActor {
+    return new CliActor(account.name, account.password);
   }
 
   static create(base: string): CliActor {
@@ -39,6 +47,25 @@ export class CliActor {
 
   async register(): Promise<void> {
     await this.qpq(["register", this.name, "--gateway", baseUrl(), "--password-stdin"], `${this.password}\n`);
+  }
+
+  /** `qpq login` in this actor's (fresh or not) state directory; its JSON result. */
+  login<T = unknown>(extra: string[] = []): Promise<T> {
+    return this.qpq<T>(
+      ["login", this.name, "--gateway", baseUrl(), "--password-stdin", ...extra],
+      `${this.password}\n`,
+    );
+  }
+
+  /** What a one-shot `qpq recv --json` prints: the messages not printed before. */
+  async recv(): Promise<CliMessage[]> {
+    const result = await runQpq(["recv", "--json", "--state", this.state]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    return result.stdout
+      .split("\n")
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as CliMessage);
   }
 
   async send(conversation: string, text: string): Promise<void> {

@@ -1,4 +1,5 @@
 /** dm, group create, invite, members, channels, verify. */
+import { toHex } from "@qpq/shared/bytes";
 import type { Context } from "../context.ts";
 import { resolveConversation } from "../conversations.ts";
 import { CliError, ExitCode } from "../exitCodes.ts";
@@ -82,12 +83,29 @@ export function verify(ctx: Context): Promise<void> {
         : contact.verified
           ? "verified"
           : "not verified";
-    ctx.result([`safety number with ${contact.username}:`, contact.safetyNumber, status], {
+    const lines = [`safety number with ${contact.username}:`, contact.safetyNumber, status];
+    const json = {
       username: contact.username,
       safetyNumber: contact.safetyNumber,
       verified: contact.verified,
       keyChanged: contact.keyChanged,
       impostor: contact.impostor,
+    };
+    if (!ctx.options.devices) return ctx.result(lines, json);
+    // The devices the account key we know for them vouches for (the gateway's list, checked here).
+    const devices = await session.messenger.devices.of(contact.username, contact.identityKey);
+    lines.push(`devices of ${contact.username} (compare each fingerprint with that device's own list):`);
+    for (const d of devices) {
+      lines.push(`  ${toHex(d.deviceKey).slice(0, 12)}  ${d.fingerprint}${d.revoked ? "  (revoked)" : ""}`);
+    }
+    ctx.result(lines, {
+      ...json,
+      devices: devices.map((d) => ({
+        id: toHex(d.deviceKey),
+        fingerprint: d.fingerprint,
+        revoked: d.revoked,
+        revokedAtMs: d.revokedAtMs,
+      })),
     });
   });
 }

@@ -134,6 +134,9 @@ export interface DeviceDrift {
 
 class NothingToDo extends Error {}
 
+/** Retries of a pass whose devices had no KeyPackage yet: 0.5 s, doubling, 6 times (about 30 s). */
+const RETRY_BASE_MS = 500;
+const RETRY_ATTEMPTS = 6;
 /** Device notices come in bursts (one per account and change): reconciled together, shortly after. */
 const NOTICE_DELAY_MS = 100;
 
@@ -141,6 +144,9 @@ export class DeviceSync {
   /** Verified device lists by hex account key, for one reconciliation pass. */
   private lists = new Map<string, Promise<VerifiedDevice[]>>();
   private running: Promise<void> = Promise.resolve();
+  /** Accounts whose devices had no KeyPackage yet: attempts so far, and the pending retry. */
+  private readonly retries = new Map<string, { attempts: number; timer?: ReturnType<typeof setTimeout> }>();
+  private stopped = false;
   private readonly noticedAccounts = new Map<string, Uint8Array>();
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -155,19 +161,19 @@ export class DeviceSync {
   noticed(accountKey: Uint8Array): void {
     this.noticedAccounts.set(toHex(accountKey), accountKey);
     if (this.noticeTimer !== undefined) return;
-    this.noticeTimer = setTimeout(() => {
-      this.noticeTimer = undefined;
-      const accounts = [...this.noticedAccounts.values()];
-      this.noticedAccounts.clear();
-      void (async () => {
-        for (const account of accounts) await this.reconcile(account);
-      })();
-    }, NOTICE_DELAY_MS);
+    this.noticeTimer = setTimeout(() => void this.reconcileNoticed(), NOTICE_DELAY_MS);
   }
 
-  stop(): void {
+  /**
+   * Reconciles the accounts noticed so far now instead of when the timer fires (a one-shot client
+   * about to close: Messenger.flush()).
+   */
+  async reconcileNoticed(): Promise<void> {
     if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
     this.noticeTimer = undefined;
+    const accounts = [...this.noticedAccounts.values()];
+    this.noticedAccounts.clear();
+    for (const account of accounts) await this.reconcile(account);
   }
 
   /** The verified devices of an account (this device's own account included). */
@@ -183,6 +189,45 @@ export class DeviceSync {
   reconcile(accountKey?: Uint8Array): Promise<void> {
     const run = this.running.then(() => this.pass(accountKey));
     this.running = run.catch((error: unknown) => this.session.emit("error", error));
+    return this.running;
+  }
+
+  /**
+   * Schedules another pass for an account when fewer of its missing devices had a KeyPackage than
+   * were missing (a new device publishes its KeyPackages just after the gateway announced it), with
+   * backoff and a bounded number of attempts; forgets the account once all were claimed.
+   */
+  private retryIfShort(accountKey: Uint8Array, claimed: number, wanted: number): void {
+    const hex = toHex(accountKey);
+    const entry = this.retries.get(hex);
+    if (claimed >= wanted) {
+      if (entry?.timer === undefined) this.retries.delete(hex);
+      return;
+    }
+    const attempts = entry?.attempts ?? 0;
+    if (this.stopped || entry?.timer !== undefined || attempts >= RETRY_ATTEMPTS) return;
+    const next: { attempts: number; timer?: ReturnType<typeof setTimeout> } = { attempts: attempts + 1 };
+    next.timer = setTimeout(
+      () => {
+        next.timer = undefined;
+        void this.reconcile(accountKey);
+      },
+      RETRY_BASE_MS * 2 ** attempts,
+    );
+    this.retries.set(hex, next);
+  }
+
+  /** Cancels the notice timer and scheduled retries (the messenger is closing). */
+  stop(): void {
+    this.stopped = true;
+    if (this.noticeTimer !== undefined) clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
+    for (const entry of this.retries.values()) clearTimeout(entry.timer);
+    this.retries.clear();
+  }
+
+  /** Resolves once the passes started so far are done (their failures were reported as events). */
+  idle(): Promise<void> {
     return this.running;
   }
 
@@ -228,7 +273,15 @@ export class DeviceSync {
     // else is simply left out of the rebuilt commit.
     const claimed = new Map<string, { keyPackage: KeyPackage; recipient: WelcomeRecipient }>();
     for (const { username, accountKey, deviceKeys } of before.missing) {
-      const got = await claimAccountKeyPackages(this.session, username, accountKey, deviceKeys);
+      const got = await claimAccountKeyPackages(this.session, username, accountKey, deviceKeys).catch(
+        (error: unknown) => {
+          if (error instanceof QpqError && error.code === ErrorCode.NoKeyPackage) return undefined;
+          throw error;
+        },
+      );
+      // A device announces itself before its first KeyPackages are up: try it again shortly.
+      this.retryIfShort(accountKey, got?.keyPackages.length ?? 0, deviceKeys.length);
+      if (!got) continue;
       got.keyPackages.forEach((keyPackage, i) => {
         const recipient = got.welcomeTo[i]!;
         claimed.set(toHex(recipient.deviceKey), { keyPackage, recipient });

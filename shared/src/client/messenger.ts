@@ -282,14 +282,18 @@ export class Messenger {
 
   /**
    * Does now what the timers would do later, for a client about to close (a one-shot CLI command):
-   * finishes resending the outbox and processing what arrived, commits proposals it is this member's
-   * turn to commit, rotates keys that are overdue, waits for a KeyPackage top-up under way, and
-   * acknowledges at once. Failures are reported as "error" events, like the timers' would be.
+   * finishes resending the outbox and processing what arrived, adds and removes devices of members
+   * whose device lists changed, commits proposals it is this member's turn to commit, rotates keys
+   * that are overdue, waits for a KeyPackage top-up under way, and acknowledges at once. Failures are
+   * reported as "error" events, like the timers' would be.
    */
   async flush(): Promise<void> {
     // The outbox resend that attach started must finish before a one-shot command closes.
     await this.outbox.idle();
     await this.settled();
+    // Devices added or revoked: the groups are brought in step now, not after the client is gone.
+    await this.deviceSync.reconcileNoticed();
+    await this.deviceSync.idle();
     await this.lifecycle.commitDue();
     await this.lifecycle.rotateOverdue().catch((error: unknown) => this.session.emit("error", error));
     await this.settled();
