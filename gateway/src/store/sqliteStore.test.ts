@@ -25,6 +25,23 @@ function tempPath(): string {
 
 const paths = new Map<Store, string>();
 
+/** A store on a new file, and the same file opened again: the contracts' durability checks use both. */
+async function openFileStore(): Promise<Store> {
+  const path = tempPath();
+  const store = SqliteStore.open({ path, synchronous: "full" });
+  paths.set(store, path);
+  return store;
+}
+
+async function reopenFileStore(store: Store): Promise<Store> {
+  const path = paths.get(store);
+  if (path === undefined) throw new Error("unknown store");
+  await store.close();
+  const reopened = SqliteStore.open({ path, synchronous: "full" });
+  paths.set(reopened, path);
+  return reopened;
+}
+
 runStoreContract(
   "SqliteStore (file)",
   async () => {
@@ -49,41 +66,9 @@ runStoreContract("SqliteStore (:memory:)", async () =>
   SqliteStore.open({ path: ":memory:", synchronous: "normal" }),
 );
 
-runHybridKeyContract(
-  "SqliteStore (file)",
-  async () => {
-    const path = tempPath();
-    const store = SqliteStore.open({ path, synchronous: "full" });
-    paths.set(store, path);
-    return store;
-  },
-  async (store) => {
-    const path = paths.get(store);
-    if (path === undefined) throw new Error("unknown store");
-    await store.close();
-    const reopened = SqliteStore.open({ path, synchronous: "full" });
-    paths.set(reopened, path);
-    return reopened;
-  },
-);
+runHybridKeyContract("SqliteStore (file)", openFileStore, reopenFileStore);
 
-runDeviceContract(
-  "SqliteStore (file)",
-  async () => {
-    const path = tempPath();
-    const store = SqliteStore.open({ path, synchronous: "full" });
-    paths.set(store, path);
-    return store;
-  },
-  async (store) => {
-    const path = paths.get(store);
-    if (path === undefined) throw new Error("unknown store");
-    await store.close();
-    const reopened = SqliteStore.open({ path, synchronous: "full" });
-    paths.set(reopened, path);
-    return reopened;
-  },
-);
+runDeviceContract("SqliteStore (file)", openFileStore, reopenFileStore);
 
 function rawVersions(path: string): { version: number; name: string }[] {
   const db = new Database(path, { readonly: true });
